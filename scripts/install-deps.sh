@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages skiff needs to build and test, only those that are missing.
+set -euo pipefail
+pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
+      busybox-static python3-pytest jq)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

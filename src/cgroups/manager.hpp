@@ -1,0 +1,52 @@
+// One interface over the host's cgroup layout (unified v2, legacy v1, hybrid). The
+// container layer never touches cgroup files itself.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "oci/spec.hpp"
+
+namespace skiff::cgroups {
+
+struct Options {
+    std::string cgroups_path;          // linux.cgroupsPath ("" = default under "skiff")
+    std::string container_id;
+    bool systemd = false;              // --systemd-cgroup
+    std::string root = "/sys/fs/cgroup";  // tests point this at a temp tree
+};
+
+class Manager {
+public:
+    virtual ~Manager() = default;
+    // Creates the cgroup(s) and applies the resources. Nothing runs in it yet.
+    virtual void create(const oci::Resources* resources) = 0;
+    // An O_PATH/O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP), or -1 when the
+    // layout cannot place a process that way (v1, hybrid). Owned by the manager.
+    virtual int clone_into_fd() = 0;
+    // Moves pid into every hierarchy of the container's cgroup.
+    virtual void add_process(pid_t pid) = 0;
+    // `update`: re-applies a resources block.
+    virtual void update(const oci::Resources& resources) = 0;
+    virtual void freeze() = 0;
+    virtual void thaw() = 0;
+    virtual bool frozen() = 0;
+    // Every pid in the container's cgroup (and nested sub-cgroups).
+    virtual std::vector<pid_t> pids() = 0;
+    // Signals every process of the cgroup (SIGKILL uses cgroup.kill where present).
+    virtual void kill_all(int signal) = 0;
+    // Removes the cgroup and sub-cgroups, retrying EBUSY. Missing cgroup is fine.
+    virtual void destroy() = 0;
+    // runc's `events --stats` "data" object as JSON text.
+    virtual std::string stats_json() = 0;
+    // What the container layer persists in its state to reopen the same cgroup later.
+    virtual std::map<std::string, std::string> paths() = 0;
+};
+
+// Chooses the implementation from the layout found under opts.root.
+std::unique_ptr<Manager> open(const Options& opts);
+
+}  // namespace skiff::cgroups
