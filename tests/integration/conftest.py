@@ -69,6 +69,7 @@ def rootfs_template():
     """A busybox rootfs built once per session; bundles hardlink its files."""
     _ensure_busybox()
     top = tempfile.mkdtemp(prefix="skiff-it-template-")
+    os.chmod(top, 0o755)
     root = os.path.join(top, "rootfs")
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root",
               "home/user", "var", "run"):
@@ -172,6 +173,7 @@ class Bundle:
 def workdir():
     """The test's own temp dir; every leak check keys on it."""
     d = tempfile.mkdtemp(prefix="skiff-it-")
+    os.chmod(d, 0o755)  # a user-namespaced container root must be able to reach its rootfs
     yield d
     _unmount_under(d)
     shutil.rmtree(d, ignore_errors=True)
