@@ -14,7 +14,21 @@ void validate(const oci::Seccomp& config);
 
 // Builds and loads the filter into the calling process (call it last before execve).
 // Returns the SCMP_ACT_NOTIFY listener fd when the filter uses NOTIFY, else -1.
+// It never sets no_new_privs itself (the config decides), so the kernel demands NNP or
+// CAP_SYS_ADMIN. Ordering in init, as runc does: with noNewPrivileges, set NNP and load last,
+// right before execve; without it, load while CAP_SYS_ADMIN is still held (before dropping
+// caps / changing uid), so the profile must then allow the few syscalls that follow.
+// The listener fd must go back to the runtime over the sync socket (SCM_RIGHTS): the init
+// cannot reach listenerPath from inside the container's mount/net namespaces.
 int load(const oci::Seccomp& config);
+
+// The filter libseccomp would build, as readable pseudo-code (tests and debugging).
+std::string filter_text(const oci::Seccomp& config);
+
+// The "container process state" of runtime-spec config-linux.md: wraps the runtime state
+// document (state.json text) with ociVersion, fds ["seccompFd"], pid and metadata.
+std::string process_state_json(const std::string& state_json, int pid,
+                               const std::string& metadata);
 
 // Sends the container process state (JSON, see runtime-spec config-linux.md "seccomp")
 // and the listener fd over SCM_RIGHTS to the unix socket at listener_path.
@@ -25,6 +39,7 @@ void send_listener(const std::string& listener_path, const std::string& state_js
 std::vector<std::string> supported_actions();
 std::vector<std::string> supported_operators();
 std::vector<std::string> supported_architectures();
-std::vector<std::string> supported_flags();
+std::vector<std::string> known_flags();      // every flag name validate() accepts
+std::vector<std::string> supported_flags();  // those this kernel accepts (probed)
 
 }  // namespace skiff::seccomp

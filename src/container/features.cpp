@@ -1,0 +1,84 @@
+#include "container/features.hpp"
+
+#include <seccomp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "linux/caps.hpp"
+#include "linux/seccomp.hpp"
+
+#ifndef SKIFF_VERSION
+#define SKIFF_VERSION "0.1.0"
+#endif
+
+namespace skiff {
+
+const char* version() { return SKIFF_VERSION; }
+
+namespace {
+
+// Every option name the mount code accepts; keep in step with the mount option table.
+const char* const kMountOptions[] = {
+    "async",       "atime",       "bind",          "defaults",    "dev",
+    "diratime",    "dirsync",     "exec",          "iversion",    "lazytime",
+    "loud",        "mand",        "noatime",       "nodev",       "nodiratime",
+    "noexec",      "noiversion",  "nolazytime",    "nomand",      "norelatime",
+    "nostrictatime", "nosuid",    "nosymfollow",   "private",     "rbind",
+    "rdev",        "rdiratime",   "relatime",      "remount",     "rnoatime",
+    "rnodev",      "rnodiratime", "rnoexec",       "rnorelatime", "rnostrictatime",
+    "rnosuid",     "rnosymfollow", "ro",           "rprivate",    "rrelatime",
+    "rro",         "rrw",         "rshared",       "rslave",      "runbindable",
+    "rw",          "shared",      "silent",        "slave",       "strictatime",
+    "suid",        "sync",        "tmpcopyup",     "unbindable",  "idmap",
+    "ridmap",
+};
+
+const char* const kHooks[] = {"prestart",       "createRuntime", "createContainer",
+                              "startContainer", "poststart",     "poststop"};
+
+const char* const kNamespaces[] = {"cgroup", "ipc", "mount", "network",
+                                   "pid",    "user", "uts",  "time"};
+
+std::string libseccomp_version() {
+    const scmp_version* v = seccomp_version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->micro);
+}
+
+}  // namespace
+
+std::string features_json() {
+    using nlohmann::json;
+    json seccomp = {
+        {"enabled", true},
+        {"actions", seccomp::supported_actions()},
+        {"operators", seccomp::supported_operators()},
+        {"archs", seccomp::supported_architectures()},
+        {"knownFlags", seccomp::known_flags()},
+        {"supportedFlags", seccomp::supported_flags()},
+    };
+    json linux_features = {
+        {"namespaces", kNamespaces},
+        {"capabilities", caps::all_names()},
+        {"cgroup",
+         {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+        {"seccomp", std::move(seccomp)},
+        {"apparmor", {{"enabled", false}}},
+        {"selinux", {{"enabled", false}}},
+        {"intelRdt", {{"enabled", false}}},
+        {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
+    };
+    json doc = {
+        {"ociVersionMin", "1.0.0"},
+        {"ociVersionMax", "1.3.0"},
+        {"hooks", kHooks},
+        {"mountOptions", kMountOptions},
+        {"linux", std::move(linux_features)},
+        {"annotations",
+         {{"io.github.skiff.version", version()},
+          {"io.github.seccomp.libseccomp.version", libseccomp_version()}}},
+    };
+    return doc.dump(4) + "\n";
+}
+
+}  // namespace skiff
