@@ -1,0 +1,291 @@
+"""Root filesystem, mounts, /dev, devices, masked and read-only paths, sysctl, propagation."""
+
+import os
+import subprocess
+
+import pytest
+
+
+def mountinfo_line(out, mountpoint):
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == mountpoint:
+            return line
+    return None
+
+
+def test_readonly_root(rt, bundle):
+    bundle.config["root"]["readonly"] = True
+    out = rt.sh(bundle, "touch /newfile 2>/dev/null && echo writable || echo refused")
+    assert out.strip() == "refused"
+    assert not os.path.exists(bundle.in_rootfs("/newfile"))
+
+
+def test_readonly_root_mount_flag(rt, bundle):
+    bundle.config["root"]["readonly"] = True
+    line = mountinfo_line(rt.sh(bundle, "cat /proc/self/mountinfo"), "/")
+    assert line is not None
+    assert "ro" in line.split()[5].split(",")
+
+
+def test_writable_root(rt, bundle):
+    rt.sh(bundle, "echo data > /newfile")
+    with open(bundle.in_rootfs("/newfile")) as f:
+        assert f.read() == "data\n"
+
+
+def test_bind_mount_rw(rt, bundle, host_dir):
+    src = host_dir("shared")
+    with open(os.path.join(src, "from-host"), "w") as f:
+        f.write("hello\n")
+    bundle.config["mounts"].append({"destination": "/mnt/shared", "type": "bind", "source": src,
+                                    "options": ["rbind", "rw"]})
+    out = rt.sh(bundle, "cat /mnt/shared/from-host; echo back > /mnt/shared/from-ctr")
+    assert out == "hello\n"
+    with open(os.path.join(src, "from-ctr")) as f:
+        assert f.read() == "back\n"
+
+
+def test_bind_mount_ro(rt, bundle, host_dir):
+    src = host_dir("ro")
+    with open(os.path.join(src, "file"), "w") as f:
+        f.write("keep\n")
+    bundle.config["mounts"].append({"destination": "/mnt/ro", "type": "bind", "source": src,
+                                    "options": ["bind", "ro"]})
+    out = rt.sh(bundle, "cat /mnt/ro/file; (echo x > /mnt/ro/file) 2>/dev/null && echo wrote "
+                        "|| echo refused")
+    assert out.split() == ["keep", "refused"]
+    with open(os.path.join(src, "file")) as f:
+        assert f.read() == "keep\n"
+
+
+def test_bind_mount_of_file(rt, bundle, host_dir):
+    src = os.path.join(host_dir("files"), "conf")
+    with open(src, "w") as f:
+        f.write("single-file\n")
+    bundle.config["mounts"].append({"destination": "/etc/single.conf", "type": "bind",
+                                    "source": src, "options": ["bind", "ro"]})
+    assert rt.sh(bundle, "cat /etc/single.conf") == "single-file\n"
+
+
+def test_tmpfs_size_and_mode(rt, bundle):
+    bundle.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["size=2m", "mode=1770", "nosuid"]})
+    out = rt.sh(bundle, "stat -c %a /scratch; grep ' /scratch ' /proc/self/mounts")
+    mode, mount = out.splitlines()
+    assert mode == "1770"
+    fields = mount.split()
+    assert fields[2] == "tmpfs"
+    opts = fields[3].split(",")
+    assert "size=2048k" in opts
+    assert "nosuid" in opts
+
+
+def test_tmpfs_destination_created(rt, bundle):
+    bundle.config["mounts"].append({"destination": "/a/b/c", "type": "tmpfs", "source": "tmpfs"})
+    out = rt.sh(bundle, "grep ' /a/b/c ' /proc/self/mounts")
+    assert out.split()[2] == "tmpfs"
+
+
+CHAR_DEVICES = {"/dev/null": (1, 3), "/dev/zero": (1, 5), "/dev/full": (1, 7),
+                "/dev/random": (1, 8), "/dev/urandom": (1, 9), "/dev/tty": (5, 0)}
+
+
+@pytest.mark.parametrize("path", sorted(CHAR_DEVICES))
+def test_default_device_node(rt, bundle, path):
+    out = rt.sh(bundle, f"stat -c '%F %t %T %a' {path}")
+    kind, major, minor, mode = out.rsplit(" ", 3)
+    assert kind == "character special file"
+    assert (int(major, 16), int(minor, 16)) == CHAR_DEVICES[path]
+    assert mode.strip() == "666"
+
+
+def test_default_devices_usable(rt, bundle):
+    out = rt.sh(bundle, "echo x > /dev/null && head -c 5 /dev/zero | wc -c && "
+                        "head -c 7 /dev/urandom | wc -c")
+    assert out.split() == ["5", "7"]
+
+
+def test_dev_ptmx_points_to_pts(rt, bundle):
+    out = rt.sh(bundle, "readlink /dev/ptmx")
+    assert out.strip() in ("pts/ptmx", "/dev/pts/ptmx")
+
+
+@pytest.mark.parametrize("link,target", [("/dev/fd", "/proc/self/fd"),
+                                         ("/dev/stdin", "/proc/self/fd/0"),
+                                         ("/dev/stdout", "/proc/self/fd/1"),
+                                         ("/dev/stderr", "/proc/self/fd/2")])
+def test_dev_std_links(rt, bundle, link, target):
+    assert rt.sh(bundle, f"readlink {link}").strip() == target
+
+
+@pytest.mark.parametrize("path,fstype", [("/dev/pts", "devpts"), ("/dev/shm", "tmpfs"),
+                                         ("/dev/mqueue", "mqueue"), ("/dev", "tmpfs"),
+                                         ("/proc", "proc"), ("/sys", "sysfs")])
+def test_standard_mounts(rt, bundle, path, fstype):
+    out = rt.sh(bundle, f"grep ' {path} ' /proc/self/mounts")
+    assert out.split()[2] == fstype
+
+
+def test_no_extra_devices(rt, bundle):
+    out = rt.sh(bundle, "ls /dev")
+    names = set(out.split())
+    assert names <= {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm",
+                     "mqueue", "fd", "stdin", "stdout", "stderr", "console", "core"}, names
+
+
+def test_linux_devices_node(rt, bundle):
+    bundle.config["linux"]["devices"] = [{"path": "/dev/mynull", "type": "c", "major": 1,
+                                          "minor": 3, "fileMode": 0o640, "uid": 1000,
+                                          "gid": 1001}]
+    out = rt.sh(bundle, "stat -c '%F|%t|%T|%a|%u|%g' /dev/mynull")
+    kind, major, minor, mode, uid, gid = out.strip().split("|")
+    assert kind == "character special file"
+    assert (int(major, 16), int(minor, 16)) == (1, 3)
+    assert (mode, uid, gid) == ("640", "1000", "1001")
+
+
+def test_linux_devices_block_and_fifo(rt, bundle):
+    bundle.config["linux"]["devices"] = [
+        {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600},
+        {"path": "/dev/sub/myblk", "type": "b", "major": 7, "minor": 200, "fileMode": 0o600}]
+    out = rt.sh(bundle, "stat -c '%F' /dev/myfifo; stat -c '%F %t %T' /dev/sub/myblk")
+    fifo, blk = out.splitlines()
+    assert fifo == "fifo"
+    kind, major, minor = blk.rsplit(" ", 2)
+    assert kind == "block special file"
+    assert (int(major, 16), int(minor, 16)) == (7, 200)
+
+
+def test_masked_file_reads_empty(rt, bundle):
+    with open(bundle.in_rootfs("/secret.txt"), "w") as f:
+        f.write("top secret\n")
+    bundle.config["linux"]["maskedPaths"] = ["/secret.txt"]
+    out = rt.sh(bundle, "cat /secret.txt | wc -c")
+    assert out.strip() == "0"
+
+
+def test_masked_dir_is_empty(rt, bundle):
+    os.makedirs(bundle.in_rootfs("/secrets"))
+    with open(bundle.in_rootfs("/secrets/key"), "w") as f:
+        f.write("k\n")
+    bundle.config["linux"]["maskedPaths"] = ["/secrets"]
+    assert rt.sh(bundle, "ls -A /secrets").strip() == ""
+
+
+def test_masked_proc_kcore(rt, bundle):
+    assert rt.sh(bundle, "cat /proc/kcore | wc -c").strip() == "0"
+
+
+def test_masked_missing_path_ignored(rt, bundle):
+    bundle.config["linux"]["maskedPaths"] = ["/does/not/exist"]
+    assert rt.sh(bundle, "echo ok").strip() == "ok"
+
+
+def test_readonly_path_write_fails(rt, bundle):
+    os.makedirs(bundle.in_rootfs("/rodir"))
+    bundle.config["linux"]["readonlyPaths"] = ["/rodir"]
+    out = rt.sh(bundle, "touch /rodir/x 2>/dev/null && echo wrote || echo refused; "
+                        "touch /other && echo other-ok")
+    assert out.split() == ["refused", "other-ok"]
+
+
+def test_readonly_proc_sys(rt, bundle):
+    out = rt.sh(bundle, "(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null && echo wrote "
+                        "|| echo refused")
+    assert out.strip() == "refused"
+
+
+def test_sysctl_net_in_new_netns(rt, bundle):
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    assert rt.sh(bundle, "cat /proc/sys/net/ipv4/ip_forward").strip() == "1"
+
+
+def test_sysctl_does_not_touch_host(rt, bundle):
+    before = open("/proc/sys/net/ipv4/ip_forward").read()
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "0" if before.strip() == "1"
+                                        else "1"}
+    rt.sh(bundle, "true")
+    assert open("/proc/sys/net/ipv4/ip_forward").read() == before
+
+
+def test_sysctl_kernel_shmmax_in_ipc_ns(rt, bundle):
+    bundle.config["linux"]["sysctl"] = {"kernel.shmmax": "123456789"}
+    assert rt.sh(bundle, "cat /proc/sys/kernel/shmmax").strip() == "123456789"
+
+
+def test_sysctl_netns_sysctl_without_netns_rejected(rt, bundle):
+    bundle.ns("network", present=False)
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    bundle.args("true")
+    rc, _, err = rt.run_container(bundle)
+    assert rc != 0
+    assert err.strip()
+
+
+@pytest.fixture
+def shared_workdir(workdir):
+    """Makes the test's temp dir a shared mount (of itself), so propagation can be observed."""
+    subprocess.run(["mount", "--bind", workdir, workdir], check=True)
+    subprocess.run(["mount", "--make-rshared", workdir], check=True)
+    yield workdir
+    subprocess.run(["umount", "-R", "-l", workdir], check=False)
+
+
+@pytest.mark.parametrize("prop,visible", [
+    ("rslave", True),
+    pytest.param("rshared", True, marks=pytest.mark.skiff_only(
+        reason="runc 1.1.5 does not propagate host mounts into an rshared rootfs")),
+    ("private", False),
+    ("rprivate", False)])
+def test_rootfs_propagation_host_mount_seen(rt, shared_workdir, make_bundle, prop, visible):
+    """A mount made on the host under the rootfs after start reaches a (r)slave/shared
+    container, and not a private one."""
+    bundle = make_bundle()
+    os.makedirs(bundle.in_rootfs("/mnt/late"))
+    bundle.config["linux"]["rootfsPropagation"] = prop
+    bundle.args("while [ ! -e /go ]; do sleep 0.05; done; "
+                "ls /mnt/late > /result.tmp; mv /result.tmp /result")
+    cid, _ = rt.create(bundle)
+    late = bundle.in_rootfs("/mnt/late")
+    try:
+        rt.start(cid)
+        subprocess.run(["mount", "-t", "tmpfs", "late", late], check=True)
+        open(os.path.join(late, "marker"), "w").close()
+        open(bundle.in_rootfs("/go"), "w").close()
+        rt.wait_status(cid, "stopped")
+    finally:
+        subprocess.run(["umount", "-l", late], check=False)
+    with open(bundle.in_rootfs("/result")) as f:
+        seen = f.read().split()
+    assert seen == (["marker"] if visible else [])
+
+
+def test_mount_through_symlink_stays_in_rootfs(rt, bundle, host_dir):
+    # /link in the image points at an absolute host path; it must resolve inside the rootfs
+    outside = host_dir("outside")
+    os.symlink(outside, bundle.in_rootfs("/link"))
+    bundle.config["mounts"].append({"destination": "/link/sub", "type": "tmpfs",
+                                    "source": "tmpfs"})
+    out = rt.sh(bundle, "echo x > /link/sub/f && grep -c ' /link/sub \\| "
+                        f"{outside}/sub ' /proc/self/mounts")
+    assert int(out.strip()) >= 1
+    assert os.listdir(outside) == [], "the mount escaped the rootfs"
+    assert os.path.isdir(bundle.in_rootfs(os.path.join(outside, "sub")))
+
+
+def test_bind_source_symlink_to_dir_in_rootfs(rt, bundle):
+    # a relative symlink inside the rootfs as destination: the target dir gets the mount
+    os.makedirs(bundle.in_rootfs("/real"))
+    os.symlink("real", bundle.in_rootfs("/alias"))
+    bundle.config["mounts"].append({"destination": "/alias", "type": "tmpfs", "source": "tmpfs"})
+    out = rt.sh(bundle, "echo y > /alias/f; cat /real/f")
+    assert out.strip() == "y"
+    assert not os.path.exists(bundle.in_rootfs("/real/f"))
+
+
+def test_mount_options_nosuid_nodev_noexec(rt, bundle):
+    bundle.config["mounts"].append({"destination": "/opts", "type": "tmpfs", "source": "tmpfs",
+                                    "options": ["nosuid", "nodev", "noexec"]})
+    opts = rt.sh(bundle, "grep ' /opts ' /proc/self/mounts").split()[3].split(",")
+    assert {"nosuid", "nodev", "noexec"} <= set(opts)
