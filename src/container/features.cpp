@@ -2,8 +2,10 @@
 
 #include <seccomp.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "init/mount_options.hpp"
 #include "linux/caps.hpp"
 #include "linux/seccomp.hpp"
 
@@ -17,22 +19,6 @@ const char* version() { return SKIFF_VERSION; }
 
 namespace {
 
-// Every option name the mount code accepts; keep in step with the mount option table.
-const char* const kMountOptions[] = {
-    "async",       "atime",       "bind",          "defaults",    "dev",
-    "diratime",    "dirsync",     "exec",          "iversion",    "lazytime",
-    "loud",        "mand",        "noatime",       "nodev",       "nodiratime",
-    "noexec",      "noiversion",  "nolazytime",    "nomand",      "norelatime",
-    "nostrictatime", "nosuid",    "nosymfollow",   "private",     "rbind",
-    "rdev",        "rdiratime",   "relatime",      "remount",     "rnoatime",
-    "rnodev",      "rnodiratime", "rnoexec",       "rnorelatime", "rnostrictatime",
-    "rnosuid",     "rnosymfollow", "ro",           "rprivate",    "rrelatime",
-    "rro",         "rrw",         "rshared",       "rslave",      "runbindable",
-    "rw",          "shared",      "silent",        "slave",       "strictatime",
-    "suid",        "sync",        "tmpcopyup",     "unbindable",  "idmap",
-    "ridmap",
-};
-
 const char* const kHooks[] = {"prestart",       "createRuntime", "createContainer",
                               "startContainer", "poststart",     "poststop"};
 
@@ -43,6 +29,14 @@ std::string libseccomp_version() {
     const scmp_version* v = seccomp_version();
     return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
            std::to_string(v->micro);
+}
+
+// Straight from the mount option parser, so the document cannot drift from the code.
+std::vector<std::string> mount_options() {
+    std::vector<std::string> names = init::known_mount_options();
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
 }
 
 }  // namespace
@@ -72,7 +66,7 @@ std::string features_json() {
         {"ociVersionMin", "1.0.0"},
         {"ociVersionMax", "1.3.0"},
         {"hooks", kHooks},
-        {"mountOptions", kMountOptions},
+        {"mountOptions", mount_options()},
         {"linux", std::move(linux_features)},
         {"annotations",
          {{"io.github.skiff.version", version()},

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "container/features.hpp"
+#include "init/mount_options.hpp"
 #include "linux/seccomp.hpp"
 
 using namespace skiff;
@@ -63,4 +64,10 @@ TEST(SeccompFeatures, DocumentHasTheSpecShape) {
     EXPECT_EQ(lx["mountExtensions"]["idmap"]["enabled"], true);
     EXPECT_EQ(doc["annotations"]["io.github.seccomp.libseccomp.version"], "2.5.4");
     EXPECT_EQ(doc["annotations"]["io.github.skiff.version"], version());
+}
+
+TEST(SeccompFeatures, EveryListedMountOptionIsParsedNotPassedAsData) {
+    auto doc = nlohmann::json::parse(features_json());
+    for (const auto& name : doc["mountOptions"].get<std::vector<std::string>>())
+        EXPECT_EQ(init::parse_mount_options({name}).data, "") << name;
 }
