@@ -251,14 +251,25 @@ class Runtime:
             self.ids.append(cid)
         return cid
 
-    def run(self, args, check=True, timeout=30, env=None, pass_fds=(), global_args=()):
+    def run(self, args, check=True, timeout=30, env=None, extra_fds=(), global_args=(),
+            prefix=()):
         """Runs the runtime. Output goes through files, never pipes: a detached container
-        inherits the runtime's stdio and would keep a pipe open forever."""
-        cmd = [self.binary, "--root", self.root, *global_args, *args]
+        inherits the runtime's stdio and would keep a pipe open forever.
+        extra_fds: parent fds that the runtime receives as 3, 4, ...; prefix: a wrapper
+        command that ends by exec'ing the runtime."""
+        cmd = [*prefix, self.binary, "--root", self.root, *global_args, *args]
+        preexec = None
+        if extra_fds:
+            def preexec():
+                high = [os.dup(fd) for fd in extra_fds]  # out of the way of 3, 4, ...
+                for i, fd in enumerate(high):
+                    os.dup2(fd, 3 + i)  # dup2 clears close-on-exec
         with tempfile.TemporaryFile(dir=self.workdir) as out, \
                 tempfile.TemporaryFile(dir=self.workdir) as err:
+            # everything else Python opens is close-on-exec already
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    env=env, pass_fds=pass_fds, start_new_session=True)
+                                    env=env, start_new_session=True, preexec_fn=preexec,
+                                    close_fds=not extra_fds)
             try:
                 rc = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
