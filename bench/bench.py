@@ -64,7 +64,10 @@ class Driver:
     """One bench/driver process (see driver.c): spawns, times and reaps commands for us."""
 
     def __init__(self, path):
-        self.p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        # own session: a terminal's Ctrl-C reaches bench.py, which then cleans up through drivers
+        # that are still alive
+        self.p = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)
 
     def _answer(self):
         line = self.p.stdout.readline()
@@ -101,9 +104,11 @@ class Driver:
         self._answer()
 
     def close(self):
-        if self.p.poll() is None:
+        try:
             self.p.stdin.close()
-            self.p.wait()
+        except OSError:
+            pass
+        self.p.wait()
 
 
 def reap_orphans():
@@ -411,7 +416,10 @@ class Bench:
             subprocess.run(rt.cmd("delete", "-f", cid), capture_output=True)
             self.forget(rt, cid)
         if getattr(self, "drv", None):
-            self.drv.reap()
+            try:
+                self.drv.reap()
+            except (OSError, BenchError):
+                pass
 
     def cleanup(self):
         for rt in list(self.runtimes):
@@ -546,11 +554,12 @@ def cleanup_cgroups(parent):
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--rounds", type=int, help="default 20 (2 with --quick)")
     p.add_argument("--runtimes", default="skiff,crun,runc",
                    help="comma-separated names (looked up in PATH; skiff also in build/) or paths")
     p.add_argument("--baseline", default="crun", help="runtime the ratio columns divide by")
-    p.add_argument("--burst", type=int, default=20, help="containers started at once in the burst measure")
+    p.add_argument("--burst", type=int, help="containers started at once in the burst measure; default 20 "
+                   "(3 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 rounds, burst of 3")
     p.add_argument("--strict", action="store_true", help="fail instead of skipping a runtime that fails")
     p.add_argument("--json", help="also write the raw samples to this file")
@@ -562,8 +571,12 @@ def parse(argv):
     p.add_argument("--cleanup-only", action="store_true", help="delete what a killed run left in --workdir")
     p.add_argument("--no-install", action="store_true", help=argparse.SUPPRESS)  # handled by run.sh
     o = p.parse_args(argv)
-    if o.quick:
-        o.rounds, o.burst = 2, 3
+    if o.rounds is None:
+        o.rounds = 2 if o.quick else 20
+    if o.burst is None:
+        o.burst = 3 if o.quick else 20
+    if o.rounds < 1 or o.burst < 1:
+        p.error("--rounds and --burst must be at least 1")
     o.runtimes = [r for r in o.runtimes.split(",") if r]
     if o.time_bin and not os.path.exists(o.time_bin):
         o.time_bin = ""
@@ -601,6 +614,8 @@ def main(argv):
         return 1
 
     def interrupted(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # one interruption; the cleanup must not be cut short
         raise Interrupted(signal.Signals(signum).name)
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

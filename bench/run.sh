@@ -39,7 +39,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
 
 note="cgroups as found"
 if [[ $(stat -fc %T /sys/fs/cgroup) == tmpfs && $(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]]; then
@@ -51,4 +50,11 @@ else
   note="cgroup v1 host"
 fi
 echo "bench: $note"
-"$PY" "$here/bench.py" --workdir "$work" --cgroup-note "$note" "$@"
+# In the background so that a TERM to this script reaches bench.py at once (it cleans up and exits).
+"$PY" "$here/bench.py" --workdir "$work" --cgroup-note "$note" "$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM HUP
+rc=0
+wait "$child" || rc=$?
+while kill -0 "$child" 2>/dev/null; do wait "$child" || rc=$?; done
+exit "$rc"
