@@ -3,8 +3,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,10 +20,29 @@ struct Options {
     std::string container_id;
     bool systemd = false;              // --systemd-cgroup
     std::string root = "/sys/fs/cgroup";  // tests point this at a temp tree
+    // "" detects the layout from /proc/self/mountinfo; "unified" | "legacy" | "hybrid" takes
+    // it from the directories under root instead (unit tests on a temp tree).
+    std::string layout;
+    // Where relative cgroupsPaths are anchored (runc anchors them at its own cgroup).
+    std::string proc_self_cgroup = "/proc/self/cgroup";
+    // Manager::paths() of an earlier open(): reopen exactly these directories.
+    std::map<std::string, std::string> paths;
+    // linux.devices: create() adds an allow rule for each, after the resources' rules.
+    std::vector<oci::Device> devices;
+    // Settings accepted but ignored on this host (kernel memory, ...). Default: stderr.
+    std::function<void(const std::string&)> warn;
 };
 
 class Manager {
 public:
+    // One mounted hierarchy and the container's cgroup in it (init mounts /sys/fs/cgroup).
+    struct Hierarchy {
+        std::string name;       // directory under the root: "memory", "unified"; "" = pure v2
+        std::string fstype;     // "cgroup" | "cgroup2"
+        std::string options;    // mount data to mount it again: "cpu,cpuacct", "name=systemd"
+        std::string host_path;  // the container's cgroup in it, on the host
+    };
+
     virtual ~Manager() = default;
     // Creates the cgroup(s) and applies the resources. Nothing runs in it yet.
     virtual void create(const oci::Resources* resources) = 0;
@@ -44,6 +66,9 @@ public:
     virtual std::string stats_json() = 0;
     // What the container layer persists in its state to reopen the same cgroup later.
     virtual std::map<std::string, std::string> paths() = 0;
+    virtual std::vector<Hierarchy> hierarchies() = 0;
+    // How many processes the kernel OOM-killed in the cgroup (for `events` "oom"), if known.
+    virtual std::optional<uint64_t> oom_kill_count() { return std::nullopt; }
 };
 
 // Chooses the implementation from the layout found under opts.root.

@@ -1,0 +1,197 @@
+#include "cgroups/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "linux/error.hpp"
+
+namespace skiff::cgroups::fs {
+
+std::string join(const std::string& dir, const std::string& name) {
+    if (dir.empty()) return name;
+    if (name.empty()) return dir;
+    if (dir.back() == '/') return dir + (name.front() == '/' ? name.substr(1) : name);
+    return dir + (name.front() == '/' ? "" : "/") + name;
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+std::optional<std::string> read_opt(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_errno("open " + path);
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            ::close(fd);
+            throw_errno("read " + path, e);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+std::string read(const std::string& path) {
+    auto text = read_opt(path);
+    if (!text) throw_errno("open " + path, ENOENT);
+    return *text;
+}
+
+static std::string trim(const std::string& s) {
+    size_t b = s.find_first_not_of(" \t\n");
+    if (b == std::string::npos) return "";
+    size_t e = s.find_last_not_of(" \t\n");
+    return s.substr(b, e - b + 1);
+}
+
+std::string read_line(const std::string& path) {
+    std::string text = read(path);
+    return trim(text.substr(0, text.find('\n')));
+}
+
+int try_write(const std::string& path, const std::string& value) {
+    // O_TRUNC matters only for plain files (test trees); cgroupfs ignores it.
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return errno;
+    ssize_t n;
+    do {
+        n = ::write(fd, value.data(), value.size());
+    } while (n < 0 && errno == EINTR);
+    int e = n < 0 ? errno : 0;
+    ::close(fd);
+    return e;
+}
+
+void write(const std::string& path, const std::string& value) {
+    if (int e = try_write(path, value)) throw_errno("write " + value + " to " + path, e);
+}
+
+std::map<std::string, uint64_t> read_flat_keyed(const std::string& path) {
+    std::map<std::string, uint64_t> out;
+    auto text = read_opt(path);
+    if (!text) return out;
+    std::istringstream in(*text);
+    std::string key, value;
+    while (in >> key >> value) {
+        try {
+            out[key] = parse_u64(value);
+        } catch (const Error&) {
+            // Non-numeric entries are not part of the stats schema.
+        }
+    }
+    return out;
+}
+
+uint64_t parse_u64(const std::string& text, uint64_t max_value) {
+    std::string t = trim(text);
+    if (t == "max") return max_value;
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos)
+        throw Error("invalid number \"" + t + "\"");
+    try {
+        return std::stoull(t);
+    } catch (const std::exception&) {
+        throw Error("invalid number \"" + t + "\"");
+    }
+}
+
+std::vector<uint64_t> read_u64_list(const std::string& path) {
+    std::vector<uint64_t> out;
+    auto text = read_opt(path);
+    if (!text) return out;
+    std::istringstream in(*text);
+    std::string tok;
+    while (in >> tok) out.push_back(parse_u64(tok));
+    return out;
+}
+
+std::vector<std::string> mkdir_p(const std::string& path) {
+    std::vector<std::string> created;
+    std::string cur;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+        size_t next = path.find('/', pos);
+        if (next == std::string::npos) next = path.size();
+        cur = path.substr(0, next);
+        pos = next + 1;
+        if (cur.empty()) continue;
+        if (::mkdir(cur.c_str(), 0755) == 0) {
+            created.push_back(cur);
+        } else if (errno != EEXIST) {
+            throw_errno("mkdir " + cur);
+        }
+    }
+    return created;
+}
+
+static void collect(const std::string& dir, std::vector<std::string>& out) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) {
+        if (errno == ENOENT) return;
+        throw_errno("open " + dir);
+    }
+    while (dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name == "." || name == "..") continue;
+        if (e->d_type == DT_DIR) collect(join(dir, name), out);
+    }
+    ::closedir(d);
+    out.push_back(dir);
+}
+
+std::vector<std::string> subtree_dirs_deepest_first(const std::string& path) {
+    std::vector<std::string> out;
+    collect(path, out);
+    return out;
+}
+
+bool is_cgroupfs(const std::string& path) {
+    struct statfs sfs;
+    if (::statfs(path.c_str(), &sfs) != 0) return false;
+    return sfs.f_type == CGROUP_SUPER_MAGIC || sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+// A test tree holds plain files where cgroupfs has interface files; those must go first.
+static void unlink_plain_files(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_type == DT_REG) ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+}
+
+void remove_dir(const std::string& path) {
+    if (!exists(path)) return;
+    if (!is_cgroupfs(path)) unlink_plain_files(path);
+    // Processes that were just killed may still be leaving the cgroup: retry briefly.
+    int delay_us = 500;
+    for (int attempt = 0;; ++attempt) {
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return;
+        int e = errno;
+        if ((e != EBUSY && e != ENOTEMPTY) || attempt >= 10) throw_errno("remove cgroup " + path, e);
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+        delay_us = std::min(delay_us * 2, 20000);
+    }
+}
+
+}  // namespace skiff::cgroups::fs

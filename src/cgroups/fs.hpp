@@ -1,0 +1,41 @@
+// Small file helpers for cgroup interface files. Errors name the file and the value, as
+// runc's do: "write 100 to /sys/fs/cgroup/pids/skiff/a/pids.max: Invalid argument".
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace skiff::cgroups::fs {
+
+std::string join(const std::string& dir, const std::string& name);
+bool exists(const std::string& path);
+
+// Whole file, or nullopt when it does not exist. Other errors throw.
+std::optional<std::string> read_opt(const std::string& path);
+std::string read(const std::string& path);
+// First line without the newline and surrounding blanks.
+std::string read_line(const std::string& path);
+
+// One write(2) of value (no O_CREAT: a missing file means the controller is missing).
+void write(const std::string& path, const std::string& value);
+// Like write, but returns the errno instead of throwing (0 on success).
+int try_write(const std::string& path, const std::string& value);
+
+// "key value" lines (memory.stat, cpu.stat, memory.events, ...).
+std::map<std::string, uint64_t> read_flat_keyed(const std::string& path);
+// A decimal or "max" (mapped to max_value).
+uint64_t parse_u64(const std::string& text, uint64_t max_value = UINT64_MAX);
+std::vector<uint64_t> read_u64_list(const std::string& path);
+
+// mkdir -p; existing directories are fine. Returns the directories it created, top first.
+std::vector<std::string> mkdir_p(const std::string& path);
+// Directories of the tree rooted at path, deepest first (path itself last).
+std::vector<std::string> subtree_dirs_deepest_first(const std::string& path);
+// rmdir, retrying EBUSY/ENOTEMPTY a few times within a few ms; ENOENT is fine.
+void remove_dir(const std::string& path);
+
+bool is_cgroupfs(const std::string& path);
+
+}  // namespace skiff::cgroups::fs

@@ -1,0 +1,257 @@
+#include "cgroups/fs_manager.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cgroups/fs.hpp"
+#include "cgroups/path.hpp"
+#include "cgroups/stats.hpp"
+#include "linux/error.hpp"
+
+namespace skiff::cgroups {
+
+FsManager::FsManager(const Options& opts) : opts_(opts) {
+    layout_ = detect_layout(opts.root, opts.layout);
+    std::string own;
+    if (opts.paths.empty()) {
+        normalized_ = normalize_cgroups_path(opts.cgroups_path, opts.container_id, opts.systemd);
+        if (normalized_.front() != '/') own = fs::read(opts.proc_self_cgroup);
+    }
+    for (const auto& h : layout_.hierarchies) {
+        Entry e{h, ""};
+        if (!opts.paths.empty()) {
+            auto it = opts.paths.find(h.name);
+            if (it == opts.paths.end()) continue;  // the container was never placed there
+            e.path = it->second;
+        } else {
+            e.path = resolve_in(h, normalized_, own);
+        }
+        entries_.push_back(e);
+    }
+    // v1 first: on hybrid hosts a controller bound to v1 is absent from v2 anyway, but the
+    // v1 hierarchy is the one the kernel enforces when both claim it.
+    for (const auto& e : entries_) {
+        if (e.h.v2) continue;
+        for (const auto& c : e.h.controllers) placement_.controllers.emplace(c, Target{e.path, false});
+    }
+    for (const auto& e : entries_) {
+        if (!e.h.v2) continue;
+        placement_.unified_dir = e.path;
+        for (const auto& c : e.h.controllers)
+            placement_.controllers.emplace(c == "io" ? "blkio" : c, Target{e.path, true});
+    }
+    placement_.pure_v2 = layout_.mode == Mode::Unified;
+}
+
+FsManager::~FsManager() {
+    if (clone_fd_ >= 0) ::close(clone_fd_);
+}
+
+void FsManager::warn(const std::string& message) const {
+    if (opts_.warn)
+        opts_.warn(message);
+    else
+        std::fprintf(stderr, "skiff: warning: %s\n", message.c_str());
+}
+
+std::vector<oci::DeviceRule> FsManager::device_rules(const std::vector<oci::DeviceRule>& own) const {
+    // The config's rules, then runc's defaults, then linux.devices: later rules win, so the
+    // devices the config creates stay usable whatever the rules said.
+    std::vector<oci::DeviceRule> rules = own;
+    for (const auto& r : default_device_rules()) rules.push_back(r);
+    for (const auto& r : rules_for_devices(opts_.devices)) rules.push_back(r);
+    return rules;
+}
+
+void FsManager::create(const oci::Resources* resources) {
+    try {
+        for (const auto& e : entries_) {
+            with_context("create cgroup " + e.path, [&] {
+                fs::mkdir_p(e.path);
+                if (e.h.v2) v2::enable_controllers(e.h.mount_point, e.path);
+                if (!e.h.v2 && std::count(e.h.controllers.begin(), e.h.controllers.end(), "cpuset"))
+                    v1::cpuset_inherit(e.h.mount_point, e.path);
+            });
+        }
+        ApplyOptions o{false, [this](const std::string& m) { warn(m); }};
+        if (resources) apply_resources(placement_, *resources, o);
+        bool can_police = placement_.controllers.count("devices") ||
+                          (!placement_.unified_dir.empty() && fs::is_cgroupfs(placement_.unified_dir));
+        // A temp test tree cannot hold a BPF program; real v1 files are written either way.
+        if (can_police)
+            apply_devices(placement_, device_rules(resources ? resources->devices
+                                                             : std::vector<oci::DeviceRule>{}));
+    } catch (...) {
+        try {
+            destroy();
+        } catch (...) {
+        }
+        throw;
+    }
+}
+
+int FsManager::clone_into_fd() {
+    if (layout_.mode != Mode::Unified || placement_.unified_dir.empty()) return -1;
+    if (clone_fd_ < 0) {
+        clone_fd_ = ::open(placement_.unified_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (clone_fd_ < 0) throw_errno("open cgroup " + placement_.unified_dir);
+    }
+    return clone_fd_;
+}
+
+void FsManager::add_process(pid_t pid) {
+    for (const auto& e : entries_)
+        fs::write(fs::join(e.path, "cgroup.procs"), std::to_string(pid));
+}
+
+void FsManager::update(const oci::Resources& resources) {
+    ApplyOptions o{true, [this](const std::string& m) { warn(m); }};
+    apply_resources(placement_, resources, o);
+    // An update without device rules keeps the current ones.
+    if (!resources.devices.empty()) apply_devices(placement_, device_rules(resources.devices));
+}
+
+void FsManager::set_frozen(bool on) {
+    using namespace std::chrono;
+    auto deadline = steady_clock::now() + seconds(2);
+    if (auto it = placement_.controllers.find("freezer"); it != placement_.controllers.end() && !it->second.v2) {
+        std::string state = fs::join(it->second.dir, "freezer.state");
+        std::string want = on ? "FROZEN" : "THAWED";
+        for (;;) {
+            // Rewriting the state re-kicks tasks that were busy in the kernel (runc does too).
+            fs::write(state, want);
+            if (fs::read_line(state) == want) return;
+            if (steady_clock::now() > deadline)
+                throw Error("freezer: " + it->second.dir + " did not reach " + want);
+            std::this_thread::sleep_for(milliseconds(1));
+        }
+    }
+    const std::string& dir = placement_.unified_dir;
+    if (dir.empty() || !fs::exists(fs::join(dir, "cgroup.freeze")))
+        throw Error("no freezer: neither the v1 freezer controller nor cgroup.freeze is available");
+    fs::write(fs::join(dir, "cgroup.freeze"), on ? "1" : "0");
+    std::string events = fs::join(dir, "cgroup.events");
+    if (!fs::is_cgroupfs(dir) || !fs::exists(events)) return;
+    while (fs::read_flat_keyed(events)["frozen"] != (on ? 1u : 0u)) {
+        if (steady_clock::now() > deadline)
+            throw Error("freeze: " + dir + " did not reach frozen=" + (on ? "1" : "0"));
+        std::this_thread::sleep_for(milliseconds(1));
+    }
+}
+
+void FsManager::freeze() { set_frozen(true); }
+void FsManager::thaw() { set_frozen(false); }
+
+bool FsManager::frozen() {
+    if (auto it = placement_.controllers.find("freezer"); it != placement_.controllers.end() && !it->second.v2) {
+        auto s = fs::read_opt(fs::join(it->second.dir, "freezer.state"));
+        return s && s->rfind("FROZEN", 0) == 0;
+    }
+    const std::string& dir = placement_.unified_dir;
+    if (dir.empty()) return false;
+    std::string events = fs::join(dir, "cgroup.events");
+    if (fs::is_cgroupfs(dir) && fs::exists(events)) return fs::read_flat_keyed(events)["frozen"] == 1;
+    auto f = fs::read_opt(fs::join(dir, "cgroup.freeze"));
+    return f && f->rfind("1", 0) == 0;
+}
+
+std::string FsManager::procs_dir() const {
+    // The v2 cgroup holds every process on v2 and hybrid hosts; on v1 any hierarchy does.
+    if (!placement_.unified_dir.empty()) return placement_.unified_dir;
+    for (const char* c : {"pids", "freezer", "memory", "cpu"})
+        if (auto it = placement_.controllers.find(c); it != placement_.controllers.end())
+            return it->second.dir;
+    return entries_.empty() ? "" : entries_.front().path;
+}
+
+std::vector<pid_t> FsManager::pids() {
+    std::set<pid_t> out;
+    std::string dir = procs_dir();
+    if (dir.empty() || !fs::exists(dir)) return {};
+    for (const auto& d : fs::subtree_dirs_deepest_first(dir)) {
+        for (uint64_t pid : fs::read_u64_list(fs::join(d, "cgroup.procs")))
+            out.insert(static_cast<pid_t>(pid));
+    }
+    return {out.begin(), out.end()};
+}
+
+void FsManager::kill_all(int signal) {
+    const std::string& dir = placement_.unified_dir;
+    if (signal == SIGKILL && !dir.empty() && fs::is_cgroupfs(dir) &&
+        fs::exists(fs::join(dir, "cgroup.kill"))) {
+        fs::write(fs::join(dir, "cgroup.kill"), "1");
+        return;
+    }
+    // Frozen, nothing can fork between reading the pid list and signalling it.
+    bool was_frozen = frozen();
+    bool froze = false;
+    if (!was_frozen) {
+        try {
+            freeze();
+            froze = true;
+        } catch (const Error&) {
+            // No freezer: signal anyway, as well as we can.
+        }
+    }
+    for (pid_t pid : pids()) {
+        if (::kill(pid, signal) != 0 && errno != ESRCH) throw_errno("kill " + std::to_string(pid));
+    }
+    // A paused container stays paused, unless it must die (v1 frozen tasks cannot).
+    if (froze || (was_frozen && signal == SIGKILL)) thaw();
+}
+
+void FsManager::destroy() {
+    if (clone_fd_ >= 0) {
+        ::close(clone_fd_);
+        clone_fd_ = -1;
+    }
+    std::optional<Error> first;
+    for (const auto& e : entries_) {
+        try {
+            for (const auto& d : fs::subtree_dirs_deepest_first(e.path)) fs::remove_dir(d);
+        } catch (const Error& err) {
+            if (!first) first = err;
+        }
+        // The shared "/skiff" parent of default paths goes when the last container leaves.
+        if (normalized_ == "/skiff/" + opts_.container_id) {
+            std::string parent = fs::join(e.h.mount_point, "skiff");
+            ::rmdir(parent.c_str());
+        }
+    }
+    if (first) throw *first;
+}
+
+std::string FsManager::stats_json() { return cgroups::stats_json(placement_); }
+
+std::map<std::string, std::string> FsManager::paths() {
+    std::map<std::string, std::string> out;
+    for (const auto& e : entries_) out[e.h.name] = e.path;
+    return out;
+}
+
+std::vector<Manager::Hierarchy> FsManager::hierarchies() {
+    std::vector<Hierarchy> out;
+    for (const auto& e : entries_)
+        out.push_back({e.h.name, e.h.v2 ? "cgroup2" : "cgroup", e.h.options, e.path});
+    return out;
+}
+
+std::optional<uint64_t> FsManager::oom_kill_count() {
+    auto it = placement_.controllers.find("memory");
+    if (it == placement_.controllers.end()) return std::nullopt;
+    auto file = fs::join(it->second.dir, it->second.v2 ? "memory.events" : "memory.oom_control");
+    auto kv = fs::read_flat_keyed(file);
+    auto k = kv.find("oom_kill");
+    if (k == kv.end()) return std::nullopt;
+    return k->second;
+}
+
+}  // namespace skiff::cgroups
