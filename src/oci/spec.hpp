@@ -229,6 +229,7 @@ struct Personality {
 
 struct IntelRdt {
     std::string clos_id, l3_cache_schema, mem_bw_schema;
+    std::vector<std::string> schemata;  // v1.3: raw lines for the resctrl schemata file
     bool enable_monitoring = false;
 };
 
