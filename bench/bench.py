@@ -405,6 +405,47 @@ class Bench:
                 self.drv.reap()
             self.print_round(rnd)
 
+    def syscalls(self):
+        """One untimed `run` per runtime (and the floor) under `strace -f -c`: how many syscalls
+        each makes, and of which kinds the most. The container's /bin/true is counted too."""
+        strace = shutil.which("strace")
+        if not strace:
+            print("bench: strace not installed, no syscall counts")
+            return
+        rows = []
+        targets = [(rt.name, rt) for rt in self.runtimes] + [("floor", None)]
+        for name, rt in targets:
+            out = os.path.join(self.work, "strace-" + name)
+            if rt:
+                cid, bundle = self.new_container(rt, ["/bin/true"])
+                cmds = [[strace, "-f", "-c", "-o", out] + rt.cmd("run", "--bundle", bundle, cid),
+                        self.gone(rt, cid)]
+            else:
+                cmds = [[strace, "-f", "-c", "-o", out, self.opts.floor, self.rootfs]]
+            r = self.drv.run(cmds, os.path.join(self.work, "err-strace"))[0]
+            if rt:
+                self.forget(rt, cid)
+            if r.rc != 0:
+                print("bench: %s under strace failed: %s" % (name, r.err))
+                continue
+            counts = {}
+            with open(out) as f:
+                for line in f:
+                    cols = line.split()
+                    if len(cols) >= 5 and cols[-1] != "syscall" and cols[3].isdigit():
+                        counts[cols[-1]] = int(cols[3])
+            total = counts.pop("total", sum(counts.values()))
+            mounts = sum(counts.get(k, 0) for k in ("mount", "umount2", "mount_setattr", "move_mount",
+                                                    "open_tree", "fsopen", "fsconfig", "fsmount"))
+            top = ", ".join("%s %d" % kv for kv in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+            rows.append("| %s | %d | %d | %d | %d | %s |" % (
+                name, total, mounts, counts.get("execve", 0),
+                counts.get("clone", 0) + counts.get("clone3", 0), top))
+        print("\n### Syscalls of one `run` (strace -f -c, container included)\n")
+        print("| runtime | total | mount API | execve | clone | most frequent |")
+        print("|---|---:|---:|---:|---:|---|")
+        print("\n".join(rows), flush=True)
+
     # ---- cleanup
 
     def cleanup_runtime(self, rt, keep=None):
@@ -501,18 +542,24 @@ class Bench:
             if s:
                 out.append("| run (/usr/bin/time %%M) | %s | - | %s | %s | %s | - | - | - |"
                            % (rt, fmt(s[0]), fmt(s[1]), fmt(s[2])))
+        out += ["", "load average at the end: %s (a busy machine widens p90 for everyone alike)" % loadavg()]
         print("\n".join(out), flush=True)
 
     def header(self):
         print("## skiff bench — %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
         print("host: kernel %s, %d cpus, %s" % (platform.release(), os.cpu_count(), self.opts.cgroup_note))
-        print("rounds: %d, burst: %d containers, order rotated round-robin each round"
-              % (self.opts.rounds, self.opts.burst))
+        print("rounds: %d, burst: %d containers, order rotated round-robin each round; load average %s"
+              % (self.opts.rounds, self.opts.burst, loadavg()))
         for rt in self.runtimes:
             print("runtime %s: %s (%s)" % (rt.name, rt.path, rt.version()))
         print("floor: %s (clone pid+mnt+uts+ipc+net, pivot_root, /proc, exec)" % self.opts.floor)
         if not self.base():
             print("bench: baseline %s not available; ratio columns are empty" % self.opts.baseline)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def cgroup_roots():
@@ -563,6 +610,7 @@ def parse(argv):
     p.add_argument("--quick", action="store_true", help="smoke run: 2 rounds, burst of 3")
     p.add_argument("--strict", action="store_true", help="fail instead of skipping a runtime that fails")
     p.add_argument("--json", help="also write the raw samples to this file")
+    p.add_argument("--syscalls", action="store_true", help="also count syscalls of one run (strace -f -c)")
     p.add_argument("--workdir", required=True, help="scratch directory (made by run.sh)")
     p.add_argument("--floor", default=os.path.join(HERE, "floor"))
     p.add_argument("--driver", default=os.path.join(HERE, "driver"))
@@ -629,6 +677,8 @@ def main(argv):
     try:
         bench.run()
         bench.table()
+        if opts.syscalls:
+            bench.syscalls()
         if opts.json:
             with open(opts.json, "w") as f:
                 json.dump({"%s|%s" % k: v for k, v in bench.samples.items()}, f, indent=1)

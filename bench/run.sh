@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command of the benchmark: bench/run.sh [--rounds N] [--runtimes a,b,c] [--quick]
-#   [--baseline crun] [--burst 20] [--json FILE] [--strict] [--no-install]
-# Installs runc, crun and time from Debian if missing (unless --no-install), builds the floor,
+#   [--baseline crun] [--burst 20] [--json FILE] [--syscalls] [--strict] [--no-install]
+# Installs runc, crun, time and strace from Debian if missing (unless --no-install), builds the floor,
 # then runs bench.py inside a private mount namespace. On a hybrid-cgroup host a small tmpfs hides
 # /sys/fs/cgroup/unified there, so crun (which refuses hybrid hosts) sees pure v1 and every runtime
 # sees the same host; the tmpfs lives only in that namespace and disappears with it.
@@ -15,7 +15,7 @@ if [[ "${SKIFF_BENCH_INSIDE:-}" != 1 ]]; then
   for a in "$@"; do [[ $a == --no-install ]] && install=0; done
   if [[ $install == 1 ]]; then
     missing=()
-    for p in runc crun time busybox-static gcc libc6-dev; do
+    for p in runc crun time strace busybox-static gcc libc6-dev; do
       dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [[ ${#missing[@]} -gt 0 ]]; then

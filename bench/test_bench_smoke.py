@@ -40,11 +40,12 @@ def clean_host():
 
 
 def test_quick_run_prints_tables_for_available_runtimes(clean_host):
-    r = run_bench("--runtimes", "skiff,crun,runc")
+    r = run_bench("--runtimes", "skiff,crun,runc", "--syscalls")
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "### Latency" in out and "### Per command" in out
     assert "| run(+delete) | floor |" in out
+    assert "### Syscalls" in out and "| floor |" in out.split("### Syscalls")[1]
     for name in ("runc", "crun", "skiff"):
         # each runtime is measured, or its absence or failure is said out loud
         measured = "| lifecycle | %s |" % name in out
