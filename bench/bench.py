@@ -372,6 +372,9 @@ class Bench:
             if not path:
                 print("bench: %s not found, skipping it" % spec)
                 continue
+            taken = [r.name for r in self.runtimes]
+            if name in taken:  # e.g. two runc binaries: each needs its own label and --root
+                name = "%s-%d" % (name, len(taken) + 1)
             rt = Runtime(name, path, self.work)
             self.runtimes.append(rt)  # listed at once, so that cleanup sees it whatever happens
             try:  # a runtime that cannot run the bundle at all is reported and left out
