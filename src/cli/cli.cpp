@@ -1,0 +1,152 @@
+// argv -> global flags -> the command table. Errors are printed once, to stderr and to --log.
+#include "cli/cli.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <cstring>
+
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+
+namespace skiff::cli {
+namespace {
+
+const char* kVersion = "0.1.0";
+
+const std::vector<FlagSpec> kGlobalFlags = {
+    {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\")"},
+    {{"log"}, true, "set the log file to write skiff logs to (default is stderr)"},
+    {{"log-format"}, true, "set the log format ('text' (default), or 'json')"},
+    {{"debug"}, false, "enable debug logging, with a timeline of create's phases"},
+    {{"systemd-cgroup"}, false, "enable systemd cgroup support (errors while no systemd is reachable)"},
+    {{"rootless"}, true, "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+    {{"criu"}, true, "path to the criu binary (checkpoint/restore are not supported)"},
+    {{"version", "v"}, false, "print the version"},
+    {{"help", "h"}, false, "show help"},
+};
+
+std::vector<const Command*> all_commands() {
+    std::vector<const Command*> out;
+    for (const auto& c : lifecycle_commands()) out.push_back(&c);
+    for (const auto& c : info_commands()) out.push_back(&c);
+    return out;
+}
+
+void print_help() {
+    std::string s = "NAME:\n   skiff - an OCI container runtime\n\nUSAGE:\n   skiff [global options] command [command options] [arguments...]\n\nCOMMANDS:\n";
+    for (const Command* c : all_commands()) {
+        std::string n = c->name;
+        s += "   " + n + std::string(n.size() < 12 ? 12 - n.size() : 1, ' ') + c->summary + "\n";
+    }
+    s += "\nGLOBAL OPTIONS:\n" + describe_flags(kGlobalFlags);
+    fputs(s.c_str(), stdout);
+}
+
+void print_command_help(const Command& c) {
+    std::string s = std::string("NAME:\n   skiff ") + c.name + " - " + c.summary + "\n\nUSAGE:\n   skiff " +
+                    c.name + " [command options] " + c.usage + "\n";
+    if (!c.flags.empty()) s += "\nOPTIONS:\n" + describe_flags(c.flags);
+    fputs(s.c_str(), stdout);
+}
+
+}  // namespace
+
+std::string container_id(const Args& args, const char* command) {
+    if (args.positional().empty() || args.positional()[0].empty())
+        throw Error(std::string(command) + ": container id cannot be empty", EINVAL);
+    return args.positional()[0];
+}
+
+int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);
+    std::vector<std::string> av(argv, argv + argc);
+    std::string command_name = "skiff";
+    try {
+        // Global flags stop at the command name.
+        Args global(kGlobalFlags, av, 1);
+        log::Config lc;
+        lc.path = global.value("log");
+        std::string format = global.value("log-format", "text");
+        if (format != "text" && format != "json")
+            throw Error("invalid log-format: " + format + " (use text or json)", EINVAL);
+        lc.json = format == "json";
+        lc.debug = global.flag("debug");
+        log::configure(lc);
+
+        if (global.flag("version")) {
+            printf("skiff version %s\nspec: 1.3.0\n", kVersion);
+            return 0;
+        }
+        if (global.positional().empty() || global.flag("help")) {
+            print_help();
+            return global.positional().empty() && !global.flag("help") ? 1 : 0;
+        }
+        container::Globals g;
+        g.root = global.value("root", "/run/skiff");
+        g.systemd_cgroup = global.flag("systemd-cgroup");
+        g.rootless = global.value("rootless", "auto") == "true";
+
+        size_t cmd_index = size_t(argc) - global.positional().size();
+        command_name = av[cmd_index];
+        if (command_name == "help") {
+            print_help();
+            return 0;
+        }
+        for (const Command* c : all_commands()) {
+            if (command_name != c->name) continue;
+            std::vector<FlagSpec> flags = c->flags;
+            flags.push_back({{"help", "h"}, false, "show help"});
+            Args args(flags, av, cmd_index + 1);
+            if (args.flag("help")) {
+                print_command_help(*c);
+                return 0;
+            }
+            return c->run(g, args);
+        }
+        throw Error("No help topic for '" + command_name + "'", EINVAL);
+    } catch (const std::exception& e) {
+        std::string msg = e.what();
+        // One line on stderr, and the same as an "error" line in --log when given.
+        fprintf(stderr, "skiff: %s\n", msg.c_str());
+        if (log::to_file()) log::error(msg);
+        return 1;
+    }
+}
+
+int parse_signal(const std::string& text) {
+    static const std::pair<const char*, int> kSignals[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+        {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},     {"BUS", SIGBUS},
+        {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
+        {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+        {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+        {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU},   {"URG", SIGURG},
+        {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+        {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+        {"SYS", SIGSYS},
+    };
+    if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
+        int n = std::atoi(text.c_str());
+        if (n > 0 && n <= SIGRTMAX && text.size() < 4) return n;
+        throw Error("invalid signal \"" + text + "\"", EINVAL);
+    }
+    std::string name;
+    for (char c : text) name += char(::toupper(static_cast<unsigned char>(c)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    for (const auto& [n, v] : kSignals)
+        if (name == n) return v;
+    if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
+        int base = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+        std::string rest = name.substr(5);
+        if (rest.empty()) return base;
+        int off = std::atoi(rest.c_str());
+        int sig = base + off;
+        if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+    }
+    throw Error("unknown signal \"" + text + "\"", EINVAL);
+}
+
+}  // namespace skiff::cli

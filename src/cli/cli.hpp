@@ -1,0 +1,30 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cli/args.hpp"
+#include "container/lifecycle.hpp"
+
+namespace skiff::cli {
+
+int main(int argc, char** argv);
+
+// One command: its flags, its positional arguments' usage, and what it does.
+struct Command {
+    const char* name;
+    const char* usage;    // "<container-id>"
+    const char* summary;
+    std::vector<FlagSpec> flags;
+    int (*run)(const container::Globals& g, const Args& args);
+};
+
+const std::vector<Command>& lifecycle_commands();
+const std::vector<Command>& info_commands();
+
+// Signal by name ("KILL", "SIGKILL", "kill") or number; throws for anything else.
+int parse_signal(const std::string& text);
+
+// The container id argument (the first positional); "container id cannot be empty" if absent.
+std::string container_id(const Args& args, const char* command);
+
+}  // namespace skiff::cli

@@ -1,0 +1,260 @@
+// `create`: validate everything, then record, cgroup, clone3 and the hand-shake with the init.
+// Any failure undoes what was made: the init is killed, the cgroup and state dir removed.
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "cgroups/manager.hpp"
+#include "container/internal.hpp"
+#include "container/lifecycle.hpp"
+#include "container/namespaces.hpp"
+#include "container/state.hpp"
+#include "init/context.hpp"
+#include "linux/channel.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/seccomp.hpp"
+#include "linux/syscalls.hpp"
+#include "oci/config.hpp"
+
+namespace skiff::container {
+namespace {
+
+std::string read_config_text(const std::string& bundle) {
+    std::string path = bundle + "/config.json";
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    Fd f(fd);
+    std::string text;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+    if (n < 0) throw_errno("read " + path);
+    return text;
+}
+
+std::string absolute(const std::string& path, const std::string& what) {
+    char buf[PATH_MAX];
+    if (!::realpath(path.c_str(), buf)) throw_errno(what + " " + path);
+    return buf;
+}
+
+int connect_unix(const std::string& path, const char* what) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw_errno("socket");
+    Fd f(fd);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) throw Error(std::string(what) + " path too long", ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw_errno(std::string("connect to ") + what + " " + path);
+    return f.release();
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+    std::string tmp = path + ".skiff-tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw_errno("open pid file " + tmp);
+    std::string s = std::to_string(pid);
+    bool ok = ::write(fd, s.data(), s.size()) == ssize_t(s.size());
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw_errno("write pid file " + path, err);
+    }
+}
+
+// Makes sure fds 3..3+n-1 exist, so none of the runtime's own fds takes one of those
+// numbers and crosses execve as a "preserved" fd.
+void reserve_preserved_fds(int n) {
+    for (int fd = 3; fd < 3 + n; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0) continue;
+        int null_fd = ::open("/dev/null", O_RDWR);
+        if (null_fd >= 0 && null_fd != fd) {
+            ::dup2(null_fd, fd);
+            ::close(null_fd);
+        }
+    }
+}
+
+}  // namespace
+
+Prepared prepare(const Globals& g, const CreateOptions& o) {
+    Prepared p;
+    log::phase("start");
+    validate_id(o.id);
+    p.bundle = absolute(o.bundle, "bundle");
+    p.config_text = read_config_text(p.bundle);
+    p.spec = with_context(p.bundle + "/config.json", [&] { return oci::parse_config(p.config_text); });
+    const oci::Spec& spec = p.spec;
+    if (!spec.process) throw Error("process: required to create a container", EINVAL);
+    if (!spec.root) throw Error("root: required on Linux", EINVAL);
+    if (spec.linux && spec.linux->seccomp) seccomp::validate(*spec.linux->seccomp);
+    p.ns = plan_namespaces(spec);
+    std::string root_path = spec.root->path;
+    if (root_path.empty() || root_path[0] != '/') root_path = p.bundle + "/" + root_path;
+    p.rootfs = absolute(root_path, "rootfs");
+    struct stat st;
+    if (::stat(p.rootfs.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+        throw Error("root.path: " + p.rootfs + " is not a directory", ENOTDIR);
+    if (p.ns.new_user && (spec.linux->uid_mappings.empty() || spec.linux->gid_mappings.empty()))
+        throw Error("linux.uidMappings: a user namespace needs uid and gid mappings", EINVAL);
+    log::phase("parse");
+    return p;
+}
+
+pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out) {
+    const oci::Spec& spec = p.spec;
+    Store store(g.root);
+    store.make_dir(o.id);  // "container with given ID already exists"
+    Fd lock;
+    std::unique_ptr<cgroups::Manager> cg;
+    Fd pidfd;
+    pid_t pid = 0;
+    try {
+        lock = store.lock(o.id);
+        Record rec;
+        rec.id = o.id;
+        rec.bundle = p.bundle;
+        rec.rootfs = p.rootfs;
+        rec.created = now_rfc3339();
+        rec.annotations = spec.annotations;
+        rec.cgroups_path = spec.linux->cgroups_path;
+        rec.systemd_cgroup = g.systemd_cgroup;
+        rec.has_poststart = spec.hooks && !spec.hooks->poststart.empty();
+        rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
+        store.save(rec);  // from here on `delete` can clean up after us
+        store.save_config(o.id, p.config_text);
+
+        std::string fifo = store.fifo_path(o.id);
+        if (::mkfifo(fifo.c_str(), 0600) < 0) throw_errno("mkfifo " + fifo);
+        int fifo_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fifo_fd < 0) throw_errno("open " + fifo);
+        Fd fifo_read(fifo_fd);
+
+        cgroups::Options co;
+        co.cgroups_path = rec.cgroups_path;
+        co.container_id = o.id;
+        co.systemd = g.systemd_cgroup;
+        cg = cgroups::open(co);
+        cg->create(spec.linux->resources ? &*spec.linux->resources : nullptr);
+        log::phase("cgroup");
+
+        Fd console_socket;
+        if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
+        if (spec.process->terminal && !console_socket)
+            throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
+
+        int preserve = o.preserve_fds;
+        if (const char* lf = ::getenv("LISTEN_FDS")) preserve += std::atoi(lf);
+        reserve_preserved_fds(preserve);
+
+        auto [parent_end, child_end] = Channel::pair();
+        init::Context ctx;
+        ctx.spec = &spec;
+        ctx.id = o.id;
+        ctx.bundle = p.bundle;
+        ctx.rootfs = p.rootfs;
+        ctx.channel = &child_end;
+        ctx.exec_fifo_fd = fifo_read.get();
+        ctx.console_socket_fd = console_socket.get();
+        ctx.preserve_fds = preserve;
+        ctx.no_pivot = o.no_pivot;
+        ctx.new_user_ns = p.ns.new_user;
+        ctx.new_cgroup_ns = p.ns.new_cgroup;
+        ctx.new_uts_ns = p.ns.new_uts;
+        for (const auto& h : cg->hierarchies())
+            ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path});
+
+        int into = cg->clone_into_fd();
+        struct clone_args ca = {};
+        int raw_pidfd = -1;
+        ca.flags = p.ns.clone_flags | CLONE_PIDFD | (into >= 0 ? CLONE_INTO_CGROUP : 0);
+        ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
+        ca.exit_signal = SIGCHLD;
+        if (into >= 0) ca.cgroup = uint64_t(into);
+        {
+            ParentNamespaces joined(p.ns, spec);
+            log::phase("namespaces");
+            long r = sys::clone3(&ca);
+            if (r < 0) throw_errno("clone3");
+            if (r == 0) {
+                // The init: drop what belongs to the runtime, then run the steps.
+                lock.reset();
+                parent_end.close();
+                init::run(ctx);
+            }
+            pid = pid_t(r);
+        }
+        pidfd.reset(raw_pidfd);
+        child_end.close();
+        fifo_read.reset();
+        console_socket.reset();
+        log::phase("clone");
+
+        if (into < 0) cg->add_process(pid);
+        if (p.ns.new_user) write_id_maps(pid, *spec.linux);
+        rec.pid = pid;
+        rec.pid_start = process_start_time(pid);
+        store.save(rec);
+        std::string hook_state = state_document(rec, Status::creating);
+        parent_end.send(Msg::go, std::to_string(pid) + " " + hook_state);
+
+        Message msg;
+        for (;;) {
+            if (!parent_end.receive(msg)) throw Error("container init exited before it was ready", ECHILD);
+            if (msg.type == Msg::ready) break;
+            if (msg.type == Msg::error) throw Error(msg.payload, EIO);
+            if (msg.type == Msg::run_hooks) {
+                run_hooks(spec.hooks->prestart, hook_state, "prestart");
+                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime");
+                parent_end.send(Msg::hooks_done);
+            }
+        }
+        log::phase("init ready");
+        rec.creating = false;
+        store.save(rec);
+        if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
+        if (!o.pidfd_socket.empty()) {
+            Fd s(connect_unix(o.pidfd_socket, "pidfd socket"));
+            send_fds(s.get(), "", {pidfd.get()});
+        }
+        if (pidfd_out) *pidfd_out = std::move(pidfd);
+        log::phase("created");
+        return pid;
+    } catch (Error& e) {
+        if (pidfd) {
+            sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        if (cg) {
+            try {
+                cg->kill_all(SIGKILL);
+                cg->destroy();
+            } catch (const Error& ce) {
+                log::warn("cleanup of cgroup failed: " + std::string(ce.what()));
+            }
+        }
+        lock.reset();
+        store.remove(o.id);
+        throw;
+    }
+}
+
+pid_t create(const Globals& g, const CreateOptions& o) {
+    Prepared p = prepare(g, o);
+    return create_prepared(g, o, p, nullptr);
+}
+
+}  // namespace skiff::container

@@ -1,0 +1,29 @@
+// Pieces shared by the lifecycle files of container/.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "container/lifecycle.hpp"
+#include "container/namespaces.hpp"
+#include "linux/fd.hpp"
+#include "oci/spec.hpp"
+
+namespace skiff::container {
+
+struct Prepared {
+    std::string bundle, rootfs, config_text;
+    oci::Spec spec;
+    NamespacePlan ns;
+};
+
+// Everything that can be checked without touching the host: a bad input stops here.
+Prepared prepare(const Globals& g, const CreateOptions& o);
+// The rest of create; the init's pidfd goes to *pidfd_out when given (for `run`).
+pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out);
+
+// Runs hooks in order; the first failure throws (prestart/createRuntime/... semantics).
+void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind);
+// Same, but failures only warn (poststart, poststop).
+void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind);
+
+}  // namespace skiff::container

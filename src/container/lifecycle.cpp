@@ -1,0 +1,234 @@
+// start, kill, delete, state, list and run.
+#include "container/lifecycle.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cgroups/manager.hpp"
+#include "container/internal.hpp"
+#include "container/state.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/syscalls.hpp"
+#include "oci/config.hpp"
+
+namespace skiff::container {
+namespace {
+
+std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
+    cgroups::Options o;
+    o.cgroups_path = r.cgroups_path;
+    o.container_id = r.id;
+    o.systemd = r.systemd_cgroup;
+    return cgroups::open(o);
+}
+
+// A pidfd for the record's init, or an invalid Fd when that process is gone (pid reuse safe:
+// the start time is checked after the pidfd pins the process).
+Fd open_init(const Record& r) {
+    if (r.pid <= 0) return Fd();
+    int fd = sys::pidfd_open(r.pid);
+    if (fd < 0) return Fd();
+    Fd f(fd);
+    if (process_start_time(r.pid) != r.pid_start) return Fd();
+    return f;
+}
+
+bool wait_exit(int pidfd, int timeout_ms) {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    int n;
+    do {
+        n = ::poll(&p, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    return n > 0;
+}
+
+oci::Spec saved_spec(const Store& store, const std::string& id) {
+    return oci::parse_config(store.load_config(id));
+}
+
+// What delete does after the init is gone: leftovers of the cgroup, poststop, the record.
+void destroy(const Store& store, const Record& r) {
+    try {
+        auto cg = cgroup_of(r);
+        cg->kill_all(SIGKILL);
+        cg->destroy();
+    } catch (const Error& e) {
+        log::warn("remove cgroup of " + r.id + ": " + e.what());
+    }
+    if (r.has_poststop) {
+        try {
+            oci::Spec spec = saved_spec(store, r.id);
+            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped), "poststop");
+        } catch (const Error& e) {
+            log::warn(std::string("poststop hooks: ") + e.what());
+        }
+    }
+    store.remove(r.id);
+}
+
+}  // namespace
+
+void start(const Globals& g, const std::string& id) {
+    validate_id(id);
+    Store store(g.root);
+    Fd lock = store.lock(id);
+    Record r = store.load(id);
+    Status s = status_of(store, r);
+    switch (s) {
+        case Status::created: break;
+        case Status::stopped: throw Error("cannot start a container that has stopped", EINVAL);
+        case Status::running: throw Error("cannot start an already running container", EINVAL);
+        case Status::paused: throw Error("cannot start a paused container", EINVAL);
+        case Status::creating: throw Error("cannot start a container that is still being created", EINVAL);
+    }
+    std::string fifo = store.fifo_path(id);
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENXIO) throw Error("cannot start a container that has stopped", ESRCH);
+        throw_errno("open exec fifo");
+    }
+    Fd f(fd);
+    if (::write(fd, "0", 1) != 1) throw_errno("write exec fifo");
+    f.reset();
+    ::unlink(fifo.c_str());
+    if (r.has_poststart) {
+        oci::Spec spec = saved_spec(store, id);
+        run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running), "poststart");
+    }
+}
+
+void kill(const Globals& g, const std::string& id, int signal, bool all) {
+    validate_id(id);
+    Store store(g.root);
+    Record r = store.load(id);
+    Status s = status_of(store, r);
+    if (s == Status::stopped && !all) throw Error("container not running", ESRCH);
+    if (all) {
+        cgroup_of(r)->kill_all(signal);
+        return;
+    }
+    Fd pidfd = open_init(r);
+    if (!pidfd || sys::pidfd_send_signal(pidfd.get(), signal) < 0) {
+        if (!pidfd || errno == ESRCH) throw Error("container not running", ESRCH);
+        throw_errno("kill container " + id);
+    }
+}
+
+void remove(const Globals& g, const std::string& id, bool force) {
+    validate_id(id);
+    Store store(g.root);
+    if (!store.exists(id)) {
+        if (force) return;  // runc: delete --force of a missing container succeeds
+        throw Error("container does not exist", ENOENT);
+    }
+    Fd lock = store.lock(id);
+    auto rec = store.try_load(id);
+    if (!rec) {
+        if (force) return;
+        throw Error("container does not exist", ENOENT);
+    }
+    Record& r = *rec;
+    Fd pidfd = open_init(r);
+    // A record still "creating" whose lock we now hold belongs to a create that died.
+    Status s = !pidfd ? Status::stopped : r.creating ? Status::created : status_of(store, r);
+    if ((s == Status::running || s == Status::paused) && !force)
+        throw Error("cannot delete container " + id + " that is not stopped: " + status_name(s), EBUSY);
+    if (pidfd) {
+        if (s == Status::paused) {
+            try { cgroup_of(r)->thaw(); } catch (const Error&) {}
+        }
+        sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+        if (!wait_exit(pidfd.get(), 10000)) log::warn("container " + id + " init did not exit after SIGKILL");
+    }
+    destroy(store, r);
+}
+
+std::string state(const Globals& g, const std::string& id) {
+    validate_id(id);
+    Store store(g.root);
+    Record r = store.load(id);
+    return state_document(r, status_of(store, r));
+}
+
+std::vector<ListEntry> list(const Globals& g) {
+    Store store(g.root);
+    std::vector<ListEntry> out;
+    for (const auto& id : store.ids()) {
+        auto r = store.try_load(id);
+        if (!r) continue;
+        Status s = status_of(store, *r);
+        ListEntry e;
+        e.id = id;
+        e.status = status_name(s);
+        e.pid = s == Status::stopped ? 0 : r->pid;
+        e.bundle = r->bundle;
+        e.created = r->created;
+        e.owner = r->owner;
+        e.state_json = state_document(*r, s);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
+    Prepared p = prepare(g, o);
+    if (!detach && !no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    // Block the signals we forward before the init exists, so none is lost in between.
+    sigset_t forward;
+    sigemptyset(&forward);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD})
+        sigaddset(&forward, sig);
+    sigset_t old;
+    if (!detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
+    Fd pidfd;
+    pid_t pid = create_prepared(g, o, p, &pidfd);
+    try {
+        start(g, o.id);
+    } catch (...) {
+        try { remove(g, o.id, true); } catch (...) {}
+        throw;
+    }
+    if (detach) return 0;
+
+    int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
+    Fd sig_fd(sfd);
+    int status = 0;
+    for (;;) {
+        struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (::read(sig_fd.get(), &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+                sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
+            // Reap re-parented orphans (we are their subreaper), but never the init here:
+            // its status is read through the pidfd below.
+            for (;;) {
+                siginfo_t peek = {};
+                if (::waitid(P_ALL, 0, &peek, WEXITED | WNOHANG | WNOWAIT) < 0 || peek.si_pid == 0 ||
+                    peek.si_pid == pid)
+                    break;
+                ::waitpid(peek.si_pid, nullptr, WNOHANG);
+            }
+        }
+        if (fds[0].revents & POLLIN) {
+            siginfo_t info = {};
+            if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) == 0) {
+                status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+                break;
+            }
+            break;
+        }
+    }
+    if (!keep) remove(g, o.id, true);
+    return status;
+}
+
+}  // namespace skiff::container

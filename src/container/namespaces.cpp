@@ -1,0 +1,120 @@
+#include "container/namespaces.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "linux/error.hpp"
+
+namespace skiff::container {
+namespace {
+
+int flag_of(const std::string& type) {
+    if (type == "pid") return CLONE_NEWPID;
+    if (type == "network") return CLONE_NEWNET;
+    if (type == "mount") return CLONE_NEWNS;
+    if (type == "ipc") return CLONE_NEWIPC;
+    if (type == "uts") return CLONE_NEWUTS;
+    if (type == "user") return CLONE_NEWUSER;
+    if (type == "cgroup") return CLONE_NEWCGROUP;
+    if (type == "time") return CLONE_NEWTIME;
+    return 0;
+}
+
+const char* proc_name(int flag) {
+    switch (flag) {
+        case CLONE_NEWPID: return "pid_for_children";
+        case CLONE_NEWNET: return "net";
+        case CLONE_NEWIPC: return "ipc";
+        case CLONE_NEWUTS: return "uts";
+        case CLONE_NEWCGROUP: return "cgroup";
+        case CLONE_NEWTIME: return "time_for_children";
+    }
+    return "";
+}
+
+void write_file(const std::string& path, const std::string& data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    Fd f(fd);
+    if (::write(fd, data.data(), data.size()) != ssize_t(data.size())) throw_errno("write " + path);
+}
+
+}  // namespace
+
+NamespacePlan plan_namespaces(const oci::Spec& spec) {
+    NamespacePlan plan;
+    if (!spec.linux) throw Error("linux: required on Linux", EINVAL);
+    const auto& list = spec.linux->namespaces;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const auto& ns = list[i];
+        std::string where = "linux.namespaces[" + std::to_string(i) + "]";
+        int flag = flag_of(ns.type);
+        if (!flag) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
+        if (flag == CLONE_NEWNS) plan.has_mount = true;
+        if (!ns.path.empty()) {
+            if (flag != CLONE_NEWUSER && flag != CLONE_NEWNS) plan.parent_joins.emplace_back(flag, ns.path);
+            continue;
+        }
+        switch (flag) {
+            case CLONE_NEWUSER: plan.new_user = true; plan.clone_flags |= CLONE_NEWUSER; break;
+            case CLONE_NEWCGROUP: plan.new_cgroup = true; break;  // unshared by the init
+            case CLONE_NEWTIME: plan.new_time = true; break;      // unshared by the runtime
+            case CLONE_NEWUTS: plan.new_uts = true; plan.clone_flags |= CLONE_NEWUTS; break;
+            default: plan.clone_flags |= uint64_t(flag);
+        }
+    }
+    if (!plan.has_mount) throw Error("linux.namespaces: a mount namespace is required", EINVAL);
+    return plan;
+}
+
+ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec) {
+    auto save = [&](int flag) {
+        std::string self = std::string("/proc/self/ns/") + proc_name(flag);
+        int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw_errno("open " + self);
+        saved_.emplace_back(flag, Fd(fd));
+    };
+    try {
+        for (const auto& [flag, path] : plan.parent_joins) {
+            save(flag);
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) throw_errno("open namespace path " + path);
+            Fd f(fd);
+            if (::setns(fd, flag) < 0) throw_errno("join namespace " + path);
+        }
+        if (plan.new_time) {
+            save(CLONE_NEWTIME);
+            if (::unshare(CLONE_NEWTIME) < 0) throw_errno("unshare time namespace");
+            std::string offsets;
+            for (const auto& [clock, off] : spec.linux->time_offsets)
+                offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+            if (!offsets.empty()) write_file("/proc/self/timens_offsets", offsets);
+        }
+    } catch (...) {
+        restore();
+        throw;
+    }
+}
+
+void ParentNamespaces::restore() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) ::setns(it->second.get(), it->first);
+    saved_.clear();
+}
+
+ParentNamespaces::~ParentNamespaces() { restore(); }
+
+void write_id_maps(pid_t pid, const oci::Linux& lx) {
+    auto render = [](const std::vector<oci::IdMapping>& maps) {
+        std::string s;
+        for (const auto& m : maps)
+            s += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+                 std::to_string(m.size) + "\n";
+        return s;
+    };
+    std::string base = "/proc/" + std::to_string(pid);
+    if (!lx.uid_mappings.empty()) write_file(base + "/uid_map", render(lx.uid_mappings));
+    if (!lx.gid_mappings.empty()) write_file(base + "/gid_map", render(lx.gid_mappings));
+}
+
+}  // namespace skiff::container

@@ -1,0 +1,273 @@
+#include "container/state.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cgroups/manager.hpp"
+#include "linux/error.hpp"
+
+namespace skiff::container {
+namespace {
+
+std::string read_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    Fd f(fd);
+    std::string out;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+    if (n < 0) throw_errno("read " + path);
+    return out;
+}
+
+// Write to a temp file and rename, so a reader never sees half a state.
+void write_atomic(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("open " + tmp);
+    Fd f(fd);
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            int err = errno;
+            ::unlink(tmp.c_str());
+            throw_errno("write " + tmp, err);
+        }
+        off += size_t(n);
+    }
+    f.reset();
+    if (::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw_errno("rename " + tmp, err);
+    }
+}
+
+void remove_tree(int dirfd, const char* name) {
+    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        ::unlinkat(dirfd, name, 0);
+        return;
+    }
+    DIR* d = ::fdopendir(fd);
+    if (d) {
+        while (struct dirent* e = ::readdir(d)) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            if (e->d_type == DT_DIR) remove_tree(fd, e->d_name);
+            else ::unlinkat(fd, e->d_name, 0);
+        }
+        ::closedir(d);
+    } else {
+        ::close(fd);
+    }
+    ::unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+    switch (s) {
+        case Status::creating: return "creating";
+        case Status::created: return "created";
+        case Status::running: return "running";
+        case Status::paused: return "paused";
+        case Status::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+void validate_id(const std::string& id) {
+    if (id.empty()) throw Error("container id cannot be empty", EINVAL);
+    if (id.size() > 1024) throw Error("invalid container id: longer than 1024 characters", EINVAL);
+    if (id == "." || id == "..") throw Error("invalid container id: " + id, EINVAL);
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '+' || c == '-' || c == '.';
+        if (!ok) throw Error("invalid container id format: " + id, EINVAL);
+    }
+}
+
+void Store::make_dir(const std::string& id) {
+    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create state root " + root_);
+    if (::mkdir(dir(id).c_str(), 0700) < 0) {
+        if (errno == EEXIST) throw Error("container with given ID already exists", EEXIST);
+        throw_errno("create state directory " + dir(id));
+    }
+}
+
+bool Store::exists(const std::string& id) const {
+    struct stat st;
+    return ::stat(dir(id).c_str(), &st) == 0;
+}
+
+std::optional<Record> Store::try_load(const std::string& id) const {
+    if (!exists(id)) return std::nullopt;
+    Record r;
+    r.id = id;
+    std::string text;
+    try {
+        text = read_file(dir(id) + "/state.json");
+    } catch (const Error&) {
+        return r;  // create died before writing anything: an empty "creating" record
+    }
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return r;
+    r.bundle = j.value("bundle", "");
+    r.rootfs = j.value("rootfs", "");
+    r.pid = j.value("pid", 0);
+    r.pid_start = j.value("pid_start", uint64_t(0));
+    r.created = j.value("created", "");
+    r.cgroups_path = j.value("cgroups_path", "");
+    r.systemd_cgroup = j.value("systemd_cgroup", false);
+    r.creating = j.value("creating", false);
+    r.owner = j.value("owner", "root");
+    r.has_poststart = j.value("has_poststart", false);
+    r.has_poststop = j.value("has_poststop", false);
+    if (j.contains("annotations") && j["annotations"].is_object())
+        for (auto& [k, v] : j["annotations"].items())
+            if (v.is_string()) r.annotations[k] = v.get<std::string>();
+    return r;
+}
+
+Record Store::load(const std::string& id) const {
+    auto r = try_load(id);
+    if (!r) throw Error("container does not exist", ENOENT);
+    return *r;
+}
+
+void Store::save(const Record& r) const {
+    nlohmann::json j = {{"id", r.id},
+                        {"bundle", r.bundle},
+                        {"rootfs", r.rootfs},
+                        {"pid", r.pid},
+                        {"pid_start", r.pid_start},
+                        {"created", r.created},
+                        {"annotations", r.annotations},
+                        {"cgroups_path", r.cgroups_path},
+                        {"systemd_cgroup", r.systemd_cgroup},
+                        {"creating", r.creating},
+                        {"owner", r.owner},
+                        {"has_poststart", r.has_poststart},
+                        {"has_poststop", r.has_poststop}};
+    write_atomic(dir(r.id) + "/state.json", j.dump());
+}
+
+void Store::save_config(const std::string& id, const std::string& text) const {
+    write_atomic(dir(id) + "/config.json", text);
+}
+
+std::string Store::load_config(const std::string& id) const { return read_file(dir(id) + "/config.json"); }
+
+std::vector<std::string> Store::ids() const {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(root_.c_str());
+    if (!d) return out;
+    while (struct dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) out.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void Store::remove(const std::string& id) const {
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    remove_tree(fd, id.c_str());
+    ::close(fd);
+}
+
+Fd Store::lock(const std::string& id, bool wait) const {
+    int fd = ::open(dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) throw Error("container does not exist", ENOENT);
+        throw_errno("open " + dir(id));
+    }
+    Fd f(fd);
+    while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) return Fd();
+        throw_errno("lock " + dir(id));
+    }
+    return f;
+}
+
+uint64_t process_start_time(pid_t pid) {
+    if (pid <= 0) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    // comm may contain spaces and parentheses: fields restart after the last ')'.
+    char* p = strrchr(buf, ')');
+    if (!p) return 0;
+    char state = 0;
+    unsigned long long start = 0;
+    // state is field 3; starttime is field 22.
+    if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &state, &start) != 2)
+        return 0;
+    if (state == 'Z' || state == 'X') return 0;
+    return start;
+}
+
+Status status_of(const Store& store, const Record& r) {
+    if (r.creating) {
+        Fd l = store.lock(r.id, false);
+        if (!l.valid()) return Status::creating;  // create is still at work
+        return Status::stopped;                   // create died half way
+    }
+    if (r.pid <= 0 || process_start_time(r.pid) != r.pid_start) return Status::stopped;
+    struct stat st;
+    if (::stat(store.fifo_path(r.id).c_str(), &st) == 0) return Status::created;
+    cgroups::Options o;
+    o.cgroups_path = r.cgroups_path;
+    o.container_id = r.id;
+    o.systemd = r.systemd_cgroup;
+    try {
+        if (cgroups::open(o)->frozen()) return Status::paused;
+    } catch (const Error&) {
+    }
+    return Status::running;
+}
+
+std::string state_document(const Record& r, Status s) {
+    nlohmann::json j = {{"ociVersion", "1.3.0"},
+                        {"id", r.id},
+                        {"status", status_name(s)},
+                        {"pid", (s == Status::stopped) ? 0 : r.pid},
+                        {"bundle", r.bundle},
+                        {"rootfs", r.rootfs},
+                        {"created", r.created},
+                        {"owner", r.owner}};
+    if (!r.annotations.empty()) j["annotations"] = r.annotations;
+    return j.dump(2);
+}
+
+std::string now_rfc3339() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
+    return buf;
+}
+
+}  // namespace skiff::container

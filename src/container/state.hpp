@@ -1,0 +1,75 @@
+// A container's record in <root>/<id>/: state.json (what the runtime needs later), the saved
+// config.json, the exec fifo while the container waits for `start`, and the lock.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "linux/fd.hpp"
+
+namespace skiff::container {
+
+struct Record {
+    std::string id;
+    std::string bundle;
+    std::string rootfs;
+    pid_t pid = 0;
+    uint64_t pid_start = 0;  // /proc/<pid>/stat start time: guards against pid reuse
+    std::string created;     // RFC 3339
+    std::map<std::string, std::string> annotations;
+    std::string cgroups_path;
+    bool systemd_cgroup = false;
+    bool creating = true;    // true until create finished
+    std::string owner = "root";
+    bool has_poststart = false;  // saves parsing the saved config when there is nothing to run
+    bool has_poststop = false;
+};
+
+enum class Status { creating, created, running, paused, stopped };
+const char* status_name(Status s);
+
+class Store {
+public:
+    explicit Store(std::string root) : root_(std::move(root)) {}
+    const std::string& root() const { return root_; }
+    std::string dir(const std::string& id) const { return root_ + "/" + id; }
+
+    // Makes <root>/<id> exclusively; throws "container with given ID already exists".
+    void make_dir(const std::string& id);
+    bool exists(const std::string& id) const;
+    // Loads the record; throws "container does not exist" when there is none.
+    Record load(const std::string& id) const;
+    // Loads what is there for a create that died half way (no state.json yet).
+    std::optional<Record> try_load(const std::string& id) const;
+    void save(const Record& r) const;
+    void save_config(const std::string& id, const std::string& config_text) const;
+    std::string load_config(const std::string& id) const;
+    std::vector<std::string> ids() const;
+    void remove(const std::string& id) const;
+    std::string fifo_path(const std::string& id) const { return dir(id) + "/exec.fifo"; }
+
+    // flock(LOCK_EX) on the container's directory, held while the Fd lives.
+    Fd lock(const std::string& id, bool wait = true) const;
+
+private:
+    std::string root_;
+};
+
+// Validates an id: runc's rules (letters, digits, _ + - .; no / or ..; not empty; <= 1024).
+void validate_id(const std::string& id);
+
+// Start time of pid from /proc, 0 when the process is gone or a zombie.
+uint64_t process_start_time(pid_t pid);
+
+Status status_of(const Store& store, const Record& r);
+
+// The state document of runtime.md as JSON.
+std::string state_document(const Record& r, Status s);
+
+std::string now_rfc3339();
+
+}  // namespace skiff::container

@@ -1,0 +1,43 @@
+// Everything the container's init needs between clone and execve. The init runs in the
+// cloned child (same image, copied memory), so this is plain data plus inherited fds.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "linux/channel.hpp"
+#include "oci/spec.hpp"
+
+namespace skiff::init {
+
+// One cgroup hierarchy to show at /sys/fs/cgroup inside the container.
+struct CgroupMount {
+    std::string name;       // "memory", "cpu,cpuacct", "unified"; "" for a pure v2 host
+    std::string fstype;     // "cgroup" | "cgroup2"
+    std::string options;    // mount options for a fresh mount in a cgroup namespace
+    std::string host_path;  // the container's cgroup directory on the host
+};
+
+struct Context {
+    const oci::Spec* spec = nullptr;
+    std::string id;
+    std::string bundle;
+    std::string rootfs;           // absolute host path of root.path
+    Channel* channel = nullptr;   // the child's end
+    int exec_fifo_fd = -1;        // read end; a byte arrives at `start`
+    int console_socket_fd = -1;   // --console-socket, connected
+    int preserve_fds = 0;         // fds 3..3+N-1 stay open
+    bool no_pivot = false;
+    bool new_user_ns = false;
+    bool new_cgroup_ns = false;
+    bool new_uts_ns = false;
+    std::vector<CgroupMount> cgroup_mounts;
+    std::string state_json;       // filled from the parent's `go` message
+    int host_pid = 0;             // the init's pid as the host sees it (from `go`)
+    int listener_socket_fd = -1;  // linux.seccomp.listenerPath, connected before pivot
+};
+
+// The init: every step from "wait for the parent" to execve. Never returns; failures are sent
+// to the parent (before `ready`) or printed to stderr (after), then the process exits.
+[[noreturn]] void run(Context& ctx);
+
+}  // namespace skiff::init

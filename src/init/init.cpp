@@ -1,0 +1,200 @@
+// The container's init, from clone to execve, as one ordered list of steps (see run()).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "init/context.hpp"
+#include "init/steps.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/program.hpp"
+#include "linux/rootpath.hpp"
+
+namespace skiff::init {
+namespace {
+
+void expect(Channel& ch, Msg type, Message& msg) {
+    if (!ch.receive(msg)) throw Error("the runtime went away during create", EPIPE);
+    if (msg.type != type) throw Error("unexpected message from the runtime", EPROTO);
+}
+
+void join_namespace(const std::string& path, int nstype, const char* what) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno(std::string("open ") + what + " namespace " + path);
+    Fd f(fd);
+    if (::setns(f.get(), nstype) < 0) throw_errno(std::string("join ") + what + " namespace " + path);
+}
+
+void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind) {
+    for (size_t i = 0; i < hooks.size(); ++i) {
+        const auto& h = hooks[i];
+        auto r = program::run(h.path, h.args, h.env, state, h.timeout.value_or(0));
+        std::string where = std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + ")";
+        if (r.timed_out) throw Error(where + ": timed out after " + std::to_string(*h.timeout) + "s", ETIMEDOUT);
+        if (r.status != 0)
+            throw Error(where + ": " + program::describe_status(r.status) +
+                        (r.output.empty() ? "" : ", output: " + r.output), ECANCELED);
+    }
+}
+
+int connect_unix(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw_errno("socket");
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) throw Error("socket path too long: " + path, ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        int err = errno;
+        ::close(fd);
+        throw_errno("connect to " + path, err);
+    }
+    return fd;
+}
+
+// Blocks until `start` writes a byte to the exec fifo. A fifo that never had a writer does
+// not report hang-up, so select() sleeps until start opens it.
+void wait_for_start(int fifo_fd) {
+    for (;;) {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(fifo_fd, &set);
+        if (::select(fifo_fd + 1, &set, nullptr, nullptr, nullptr) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("wait for start");
+        }
+        char byte;
+        ssize_t n = ::read(fifo_fd, &byte, 1);
+        if (n == 1) return;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) throw_errno("read exec fifo");
+        if (n == 0) ::usleep(1000);  // a writer came and went without a byte
+    }
+}
+
+void set_personality(const oci::Spec& spec) {
+    if (!spec.linux || !spec.linux->personality) return;
+    const auto& p = *spec.linux->personality;
+    unsigned long persona = p.domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+    if (::personality(persona) < 0) throw_errno("linux.personality");
+}
+
+}  // namespace
+
+void run(Context& ctx) {
+    Channel& ch = *ctx.channel;
+    bool ready = false;
+    try {
+        // Non-dumpable until execve: nothing in the container can open /proc/<init>/exe
+        // (the runtime's binary) or our memory (CVE-2019-5736 class).
+        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        ::umask(0);
+        const oci::Spec& spec = *ctx.spec;
+        const oci::Process& proc = *spec.process;
+
+        Message msg;
+        expect(ch, Msg::go, msg);
+        ctx.host_pid = std::atoi(msg.payload.c_str());
+        ctx.state_json = msg.payload.substr(msg.payload.find(' ') + 1);
+
+        // Namespaces the parent could not join for us: user first, then mount.
+        if (spec.linux) {
+            for (const auto& ns : spec.linux->namespaces)
+                if (ns.type == "user" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWUSER, "user");
+            for (const auto& ns : spec.linux->namespaces)
+                if (ns.type == "mount" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWNS, "mount");
+        }
+        // After the parent placed us in the cgroup, so the namespace's root is that cgroup.
+        if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
+
+        if (!spec.hostname.empty()) {
+            if (!ctx.new_uts_ns) throw Error("unable to set hostname without a private UTS namespace", EINVAL);
+            if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) throw_errno("sethostname");
+        }
+        if (!spec.domainname.empty()) {
+            if (!ctx.new_uts_ns) throw Error("unable to set domainname without a private UTS namespace", EINVAL);
+            if (::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) throw_errno("setdomainname");
+        }
+        if (spec.linux && spec.linux->seccomp && !spec.linux->seccomp->listener_path.empty())
+            ctx.listener_socket_fd = connect_unix(spec.linux->seccomp->listener_path);
+
+        Fd root = prepare_rootfs(ctx);
+        mount_all(ctx, root.get());
+        create_devices(ctx, root.get());
+        if (!proc.cwd.empty()) rootpath::mkdir_all(root.get(), proc.cwd);
+
+        // prestart and createRuntime run in the runtime's namespaces: the parent does them.
+        const auto& hooks = spec.hooks;
+        if (hooks && (!hooks->prestart.empty() || !hooks->create_runtime.empty())) {
+            ch.send(Msg::run_hooks);
+            expect(ch, Msg::hooks_done, msg);
+        }
+        if (hooks) run_hooks(hooks->create_container, ctx.state_json, "createContainer");
+
+        Fd console = setup_console(ctx, root.get());
+        apply_sysctl(ctx, root.get());
+        apply_readonly_paths(ctx, root.get());
+        apply_masked_paths(ctx, root.get());
+        if (proc.oom_score_adj) write_oom_score_adj(*proc.oom_score_adj);
+        if (spec.root && spec.root->readonly) make_root_readonly(root.get());
+        pivot_to(ctx, root.get());
+        root.reset();
+
+        if (console) {
+            if (::setsid() < 0) throw_errno("setsid");
+            if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");
+            for (int i = 0; i < 3; ++i)
+                if (::dup2(console.get(), i) < 0) throw_errno("dup2 console");
+            console.reset();
+        }
+        if (!proc.cwd.empty() && ::chdir(proc.cwd.c_str()) < 0) throw_errno("chdir to cwd (\"" + proc.cwd + "\")");
+        // A cwd reached through a leaked directory fd would be outside the new root
+        // (CVE-2024-21626 class); the kernel then reports it as unreachable.
+        char cwd[4096];
+        if (!::getcwd(cwd, sizeof cwd) || cwd[0] != '/')
+            throw Error("process.cwd " + proc.cwd + " is outside the container's root", EPERM);
+        std::string executable = find_executable(proc);
+        std::vector<std::string> env = process_env(proc);
+        // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
+        set_limits_and_scheduling(proc);
+
+        // Ready: the parent records the state and exits; we wait for `start`.
+        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        ch.send(Msg::ready);
+        ready = true;
+        ch.close();
+        if (ctx.exec_fifo_fd >= 0) wait_for_start(ctx.exec_fifo_fd);
+        if (hooks) run_hooks(hooks->start_container, ctx.state_json, "startContainer");
+
+        set_personality(spec);
+        ::umask(proc.user.umask.value_or(022));
+        drop_privileges_and_exec(ctx, executable, env);
+    } catch (const Error& e) {
+        if (!ready) {
+            try {
+                ch.send(Msg::error, e.message());
+            } catch (...) {
+            }
+        } else {
+            log::error(e.message());
+            dprintf(2, "skiff: %s\n", e.what());
+        }
+    } catch (const std::exception& e) {
+        if (!ready) {
+            try { ch.send(Msg::error, e.what()); } catch (...) {}
+        }
+    }
+    _exit(ready ? 127 : 1);
+}
+
+}  // namespace skiff::init

@@ -1,0 +1,172 @@
+// linux "mounts": each destination is resolved inside the rootfs by fd and mounted through
+// that fd (/proc/self/fd/N or the mount API), never through a path the image could redirect.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "init/mount_options.hpp"
+#include "init/steps.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/rootpath.hpp"
+#include "linux/syscalls.hpp"
+
+namespace skiff::init {
+namespace {
+
+bool is_dir_fd(int fd) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// /proc and /sys must be real directories of the image: a symlink there (even one that
+// stays inside the root) has been used to redirect proc writes (CVE-2019-16884 class).
+void refuse_symlink(int root_fd, const std::string& dest) {
+    auto [parent, name] = rootpath::split_parent(dest);
+    if (name.empty()) return;
+    Fd dir = rootpath::open(root_fd, parent, O_PATH | O_DIRECTORY);
+    if (!dir) return;
+    struct stat st;
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        throw Error("mount destination " + dest + " is a symlink in the rootfs: refused", ELOOP);
+}
+
+void set_attrs(int fd, const MountOptions& o, bool recursive) {
+    if (!o.attr_set && !o.attr_clr) return;
+    struct mount_attr attr = {};
+    attr.attr_set = o.attr_set;
+    attr.attr_clr = o.attr_clr;
+    unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+    if (sys::mount_setattr(fd, "", flags, &attr) < 0) throw_errno("mount_setattr");
+}
+
+// Bind: clone the source tree detached, set its flags there, then move it onto the target.
+void bind_mount(const oci::Mount& m, const std::string& source, int root_fd,
+                const std::string& dest, const MountOptions& o) {
+    unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
+    int tree = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
+    if (tree < 0) throw_errno("open bind source " + source);
+    Fd tree_fd(tree);
+    Fd target = is_dir_fd(tree) ? rootpath::mkdir_all(root_fd, dest)
+                                : rootpath::ensure_file(root_fd, dest);
+    // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;
+    // the recursive forms (rro, ...) to the whole tree.
+    unsigned long f = o.flags;
+    struct mount_attr top = {};
+    if (f & MS_RDONLY) top.attr_set |= MOUNT_ATTR_RDONLY;
+    if (f & MS_NOSUID) top.attr_set |= MOUNT_ATTR_NOSUID;
+    if (f & MS_NODEV) top.attr_set |= MOUNT_ATTR_NODEV;
+    if (f & MS_NOEXEC) top.attr_set |= MOUNT_ATTR_NOEXEC;
+    if (f & MS_NOSYMFOLLOW) top.attr_set |= MOUNT_ATTR_NOSYMFOLLOW;
+    if (f & MS_NOATIME) { top.attr_set |= MOUNT_ATTR_NOATIME; top.attr_clr |= MOUNT_ATTR__ATIME; }
+    if (f & MS_STRICTATIME) { top.attr_set |= MOUNT_ATTR_STRICTATIME; top.attr_clr |= MOUNT_ATTR__ATIME; }
+    if (f & MS_NODIRATIME) top.attr_set |= MOUNT_ATTR_NODIRATIME;
+    if (top.attr_set || top.attr_clr) {
+        if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &top) < 0)
+            throw_errno("set bind mount flags");
+    }
+    set_attrs(tree, o, true);
+    if (sys::move_mount(tree, "", target.get(), "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        throw_errno("move bind mount into place");
+    (void)m;
+}
+
+void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const MountOptions& o) {
+    Fd target = rootpath::mkdir_all(root_fd, dest);
+    unsigned long flags = o.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    bool pure_v2 = ctx.cgroup_mounts.size() == 1 && ctx.cgroup_mounts[0].name.empty();
+    if (pure_v2) {
+        // In a cgroup namespace a fresh cgroup2 mount shows the container's own cgroup.
+        if (ctx.new_cgroup_ns) {
+            if (::mount("cgroup2", rootpath::fd_name(target.get()).c_str(), "cgroup2", flags,
+                        nullptr) == 0)
+                return;
+        }
+        MountOptions b = o;
+        b.recursive = true;
+        bind_mount({}, ctx.cgroup_mounts[0].host_path, root_fd, dest, b);
+        return;
+    }
+    // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host.
+    if (::mount("tmpfs", rootpath::fd_name(target.get()).c_str(), "tmpfs",
+                MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+        throw_errno("mount tmpfs on " + dest);
+    for (const auto& h : ctx.cgroup_mounts) {
+        std::string sub = dest + "/" + h.name;
+        MountOptions b = o;
+        b.recursive = true;
+        if (ctx.new_cgroup_ns) {
+            Fd t = rootpath::mkdir_all(root_fd, sub);
+            const char* data = h.fstype == "cgroup2" ? nullptr : h.options.c_str();
+            if (::mount("cgroup", rootpath::fd_name(t.get()).c_str(), h.fstype.c_str(), flags,
+                        data) == 0)
+                continue;
+        }
+        bind_mount({}, h.host_path, root_fd, sub, b);
+    }
+    if (o.flags & MS_RDONLY) {
+        Fd t = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
+        struct mount_attr attr = {};
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (t) sys::mount_setattr(t.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr);
+    }
+}
+
+void mount_one(Context& ctx, int root_fd, const oci::Mount& m) {
+    MountOptions o = parse_mount_options(m.options);
+    std::string dest = rootpath::clean(m.destination);
+    if (m.type == "bind") o.bind = true;
+    if (o.bind) {
+        std::string source = m.source;
+        if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
+        bind_mount(m, source, root_fd, dest, o);
+    } else if (m.type == "cgroup" || m.type == "cgroup2") {
+        mount_cgroup(ctx, root_fd, dest, o);
+    } else {
+        if (m.type == "proc" || m.type == "sysfs") refuse_symlink(root_fd, dest);
+        Fd target = rootpath::mkdir_all(root_fd, dest);
+        std::string src = m.source.empty() ? m.type : m.source;
+        std::string where = rootpath::fd_name(target.get());
+        if (::mount(src.c_str(), where.c_str(), m.type.c_str(), o.flags,
+                    o.data.empty() ? nullptr : o.data.c_str()) < 0) {
+            int err = errno;
+            // sysfs cannot be mounted from a user namespace that does not own the netns;
+            // a recursive read-only bind of the host's /sys is what runc does there.
+            if (m.type == "sysfs" && (err == EPERM || err == EBUSY)) {
+                MountOptions b = o;
+                b.recursive = true;
+                b.flags |= MS_RDONLY;
+                bind_mount(m, "/sys", root_fd, dest, b);
+            } else {
+                throw_errno("mount " + src + " (" + m.type + ") on " + dest, err);
+            }
+        }
+        if (o.attr_set || o.attr_clr) {
+            Fd t = rootpath::open(root_fd, dest, O_PATH);
+            if (t) set_attrs(t.get(), o, true);
+        }
+    }
+    if (o.propagation) {
+        Fd t = rootpath::open(root_fd, dest, O_PATH);
+        if (!t || ::mount(nullptr, rootpath::fd_name(t.get()).c_str(), nullptr, o.propagation,
+                          nullptr) < 0)
+            throw_errno("set propagation of " + dest);
+    }
+}
+
+}  // namespace
+
+void mount_all(Context& ctx, int root_fd) {
+    const auto& mounts = ctx.spec->mounts;
+    for (size_t i = 0; i < mounts.size(); ++i) {
+        with_context("mounts[" + std::to_string(i) + "] (" + mounts[i].destination + ")",
+                     [&] { mount_one(ctx, root_fd, mounts[i]); });
+    }
+}
+
+}  // namespace skiff::init

@@ -1,0 +1,224 @@
+// The process attributes of "process" and the final execve.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "init/steps.hpp"
+#include "linux/caps.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/seccomp.hpp"
+#include "linux/syscalls.hpp"
+
+namespace skiff::init {
+namespace {
+
+const std::pair<const char*, int> kRlimits[] = {
+    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_CORE", RLIMIT_CORE},       {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+};
+
+std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+    for (const auto& e : env)
+        if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
+            return e.substr(name.size() + 1);
+    return {};
+}
+
+bool is_executable_file(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+std::string home_of(uint32_t uid) {
+    std::ifstream in("/etc/passwd");
+    std::string line;
+    while (std::getline(in, line)) {
+        // name:pw:uid:gid:gecos:home:shell
+        size_t p[6];
+        size_t pos = 0;
+        int n = 0;
+        for (; n < 6 && (pos = line.find(':', pos)) != std::string::npos; ++n, ++pos) p[n] = pos;
+        if (n < 6) continue;
+        if (line.substr(p[1] + 1, p[2] - p[1] - 1) != std::to_string(uid)) continue;
+        return line.substr(p[4] + 1, p[5] - p[4] - 1);
+    }
+    return "/";
+}
+
+int sched_policy(const std::string& name) {
+    if (name == "SCHED_OTHER") return SCHED_OTHER;
+    if (name == "SCHED_FIFO") return SCHED_FIFO;
+    if (name == "SCHED_RR") return SCHED_RR;
+    if (name == "SCHED_BATCH") return SCHED_BATCH;
+    if (name == "SCHED_ISO") return 4;
+    if (name == "SCHED_IDLE") return SCHED_IDLE;
+    if (name == "SCHED_DEADLINE") return SCHED_DEADLINE;
+    throw Error("process.scheduler.policy: unknown policy \"" + name + "\"", EINVAL);
+}
+
+uint64_t sched_flag(const std::string& name) {
+    if (name == "SCHED_FLAG_RESET_ON_FORK") return SCHED_FLAG_RESET_ON_FORK;
+    if (name == "SCHED_FLAG_RECLAIM") return SCHED_FLAG_RECLAIM;
+    if (name == "SCHED_FLAG_DL_OVERRUN") return SCHED_FLAG_DL_OVERRUN;
+    if (name == "SCHED_FLAG_KEEP_POLICY") return SCHED_FLAG_KEEP_POLICY;
+    if (name == "SCHED_FLAG_KEEP_PARAMS") return SCHED_FLAG_KEEP_PARAMS;
+    if (name == "SCHED_FLAG_UTIL_CLAMP_MIN") return SCHED_FLAG_UTIL_CLAMP_MIN;
+    if (name == "SCHED_FLAG_UTIL_CLAMP_MAX") return SCHED_FLAG_UTIL_CLAMP_MAX;
+    throw Error("process.scheduler.flags: unknown flag \"" + name + "\"", EINVAL);
+}
+
+struct SchedAttr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+}  // namespace
+
+std::string find_executable(const oci::Process& process) {
+    const std::string& name = process.args.at(0);
+    if (name.find('/') != std::string::npos) {
+        if (!is_executable_file(name))
+            throw Error("exec: \"" + name + "\": " + (::access(name.c_str(), F_OK) == 0
+                                                         ? "permission denied"
+                                                         : "stat " + name + ": no such file or directory"),
+                        ENOENT);
+        return name;
+    }
+    std::string path = env_value(process.env, "PATH");
+    size_t start = 0;
+    while (!path.empty() && start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos) end = path.size();
+        std::string dir = path.substr(start, end - start);
+        if (dir.empty()) dir = ".";
+        std::string candidate = dir + "/" + name;
+        if (is_executable_file(candidate)) return candidate;
+        start = end + 1;
+    }
+    // The exact words docker matches to answer 127.
+    throw Error("exec: \"" + name + "\": executable file not found in $PATH", ENOENT);
+}
+
+std::vector<std::string> process_env(const oci::Process& process) {
+    std::vector<std::string> env = process.env;
+    if (env_value(env, "HOME").empty()) env.push_back("HOME=" + home_of(process.user.uid));
+    return env;
+}
+
+void set_limits_and_scheduling(const oci::Process& p) {
+    for (const auto& r : p.rlimits) {
+        int resource = -1;
+        for (const auto& [name, value] : kRlimits)
+            if (r.type == name) resource = value;
+        if (resource < 0) throw Error("process.rlimits: unknown type \"" + r.type + "\"", EINVAL);
+        struct rlimit lim = {r.soft, r.hard};
+        if (::setrlimit(resource, &lim) < 0) throw_errno("setting rlimit type " + r.type);
+    }
+    if (p.scheduler) {
+        SchedAttr attr = {};
+        attr.size = sizeof attr;
+        attr.sched_policy = uint32_t(sched_policy(p.scheduler->policy));
+        for (const auto& f : p.scheduler->flags) attr.sched_flags |= sched_flag(f);
+        attr.sched_nice = p.scheduler->nice.value_or(0);
+        attr.sched_priority = uint32_t(p.scheduler->priority.value_or(0));
+        attr.sched_runtime = p.scheduler->runtime.value_or(0);
+        attr.sched_deadline = p.scheduler->deadline.value_or(0);
+        attr.sched_period = p.scheduler->period.value_or(0);
+        if (::syscall(SYS_sched_setattr, 0, &attr, 0) < 0) throw_errno("process.scheduler: sched_setattr");
+    }
+    if (p.io_priority) {
+        int cls = 0;
+        const auto& c = p.io_priority->io_class;
+        if (c == "IOPRIO_CLASS_RT") cls = 1;
+        else if (c == "IOPRIO_CLASS_BE") cls = 2;
+        else if (c == "IOPRIO_CLASS_IDLE") cls = 3;
+        else throw Error("process.ioPriority.class: unknown class \"" + c + "\"", EINVAL);
+        if (sys::ioprio_set(1 /*IOPRIO_WHO_PROCESS*/, 0, (cls << 13) | p.io_priority->priority) < 0)
+            throw_errno("process.ioPriority: ioprio_set");
+    }
+}
+
+void drop_privileges_and_exec(Context& ctx, const std::string& executable,
+                              const std::vector<std::string>& env) {
+    const oci::Process& p = *ctx.spec->process;
+    const oci::Seccomp* seccomp =
+        ctx.spec->linux && ctx.spec->linux->seccomp ? &*ctx.spec->linux->seccomp : nullptr;
+
+    caps::Sets sets;
+    std::vector<std::string> unknown;
+    if (p.capabilities) {
+        const auto& c = *p.capabilities;
+        if (c.bounding) sets.bounding = caps::mask_of(*c.bounding, &unknown);
+        if (c.effective) sets.effective = caps::mask_of(*c.effective, &unknown);
+        if (c.permitted) sets.permitted = caps::mask_of(*c.permitted, &unknown);
+        if (c.inheritable) sets.inheritable = caps::mask_of(*c.inheritable, &unknown);
+        if (c.ambient) sets.ambient = caps::mask_of(*c.ambient, &unknown);
+    } else {
+        sets.bounding = 0;
+    }
+    for (const auto& u : unknown) log::warn("unknown capability \"" + u + "\" ignored");
+
+    int listener = -1;
+    // Without no_new_privs an unprivileged filter load is refused, so load it while we still
+    // hold CAP_SYS_ADMIN (runc's order); the filter must then allow the calls that follow.
+    if (seccomp && !p.no_new_privileges) listener = seccomp::load(*seccomp);
+
+    caps::drop_bounding(sets);
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) throw_errno("prctl keepcaps");
+    const auto& gids = p.user.additional_gids;
+    if (::setgroups(gids.size(), reinterpret_cast<const gid_t*>(gids.data())) < 0 &&
+        !(errno == EPERM && gids.empty()))
+        throw_errno("setgroups");
+    if (::setresgid(p.user.gid, p.user.gid, p.user.gid) < 0) throw_errno("setgid " + std::to_string(p.user.gid));
+    if (::setresuid(p.user.uid, p.user.uid, p.user.uid) < 0) throw_errno("setuid " + std::to_string(p.user.uid));
+    caps::apply(sets);
+    if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) throw_errno("prctl keepcaps");
+    if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        throw_errno("prctl no_new_privs");
+    if (seccomp && p.no_new_privileges) listener = seccomp::load(*seccomp);
+    if (listener >= 0) {
+        // The container process state of config-linux.md, with the listener fd attached.
+        std::string msg = "{\"ociVersion\":\"1.3.0\",\"fds\":[\"seccompFd\"],\"pid\":" +
+                          std::to_string(ctx.host_pid) + ",\"metadata\":" +
+                          log::json_quote(seccomp->listener_metadata) + ",\"state\":" +
+                          ctx.state_json + "}";
+        send_fds(ctx.listener_socket_fd, msg, {listener});
+        ::close(listener);
+    }
+
+    // Only stdio and the preserved fds cross execve.
+    unsigned first_closed = 3 + unsigned(ctx.preserve_fds);
+    for (unsigned fd = 3; fd < first_closed; ++fd) ::fcntl(int(fd), F_SETFD, 0);
+    sys::close_range(first_closed, ~0U, CLOSE_RANGE_CLOEXEC);
+
+    std::vector<char*> argv, envp;
+    for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    ::execve(executable.c_str(), argv.data(), envp.data());
+    throw_errno("exec " + executable);
+}
+
+}  // namespace skiff::init

@@ -1,0 +1,93 @@
+// The container's root: propagation of "/", the rootfs bind, pivot_root (or MS_MOVE+chroot).
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+#include "init/steps.hpp"
+#include "linux/error.hpp"
+#include "linux/rootpath.hpp"
+#include "linux/syscalls.hpp"
+
+namespace skiff::init {
+namespace {
+
+unsigned long propagation_flag(const std::string& name) {
+    if (name == "shared") return MS_SHARED;
+    if (name == "rshared") return MS_SHARED | MS_REC;
+    if (name == "slave") return MS_SLAVE;
+    if (name == "rslave" || name.empty()) return MS_SLAVE | MS_REC;
+    if (name == "private") return MS_PRIVATE;
+    if (name == "rprivate") return MS_PRIVATE | MS_REC;
+    if (name == "unbindable") return MS_UNBINDABLE;
+    if (name == "runbindable") return MS_UNBINDABLE | MS_REC;
+    throw Error("linux.rootfsPropagation: unknown value \"" + name + "\"");
+}
+
+// The mount point that holds `path` (longest prefix in mountinfo).
+std::string mount_point_of(const std::string& path) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line, best = "/";
+    while (std::getline(in, line)) {
+        char mp[4096];
+        if (sscanf(line.c_str(), "%*s %*s %*s %*s %4095s", mp) != 1) continue;
+        std::string m = mp;
+        if ((path == m || path.rfind(m == "/" ? m : m + "/", 0) == 0) && m.size() > best.size())
+            best = m;
+    }
+    return best;
+}
+
+}  // namespace
+
+Fd prepare_rootfs(Context& ctx) {
+    const auto& lx = ctx.spec->linux;
+    unsigned long prop = propagation_flag(lx ? lx->rootfs_propagation : "");
+    if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0)
+        throw_errno("set propagation of / (linux.rootfsPropagation)");
+    // A bind of the rootfs onto itself makes it a mount point pivot_root can use.
+    if (::mount(ctx.rootfs.c_str(), ctx.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+        throw_errno("bind mount rootfs " + ctx.rootfs);
+    if (prop & MS_SHARED) {
+        // pivot_root refuses a shared parent; make only the parent private.
+        std::string parent = mount_point_of(rootpath::split_parent(ctx.rootfs).first);
+        if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
+            throw_errno("make " + parent + " private");
+    }
+    int fd = ::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open rootfs " + ctx.rootfs);
+    return Fd(fd);
+}
+
+void make_root_readonly(int root_fd) {
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (sys::mount_setattr(root_fd, "", AT_EMPTY_PATH, &attr) < 0)
+        throw_errno("make the root readonly (root.readonly)");
+}
+
+void pivot_to(Context& ctx, int root_fd) {
+    if (::fchdir(root_fd) < 0) throw_errno("chdir to rootfs");
+    if (ctx.no_pivot) {
+        if (::mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
+        if (::chroot(".") < 0) throw_errno("chroot");
+    } else {
+        // pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+        // drops it, with no directory needed inside the image.
+        if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root");
+        if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
+    }
+    if (::chdir("/") < 0) throw_errno("chdir /");
+    const auto& lx = ctx.spec->linux;
+    if (lx && (lx->rootfs_propagation == "shared" || lx->rootfs_propagation == "rshared")) {
+        if (::mount(nullptr, "/", nullptr, propagation_flag(lx->rootfs_propagation), nullptr) < 0)
+            throw_errno("make / " + lx->rootfs_propagation);
+    }
+}
+
+}  // namespace skiff::init

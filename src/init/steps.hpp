@@ -1,0 +1,39 @@
+// The init's steps, one concern per file; init.cpp calls them in the spec's order.
+#pragma once
+#include <string>
+
+#include "init/context.hpp"
+#include "linux/fd.hpp"
+
+namespace skiff::init {
+
+// rootfs.cpp: root propagation, rootfs bind, pivot_root / --no-pivot, readonly root.
+Fd prepare_rootfs(Context& ctx);
+void make_root_readonly(int root_fd);
+void pivot_to(Context& ctx, int root_fd);
+
+// mounts.cpp: every entry of "mounts", in order, resolved inside the root.
+void mount_all(Context& ctx, int root_fd);
+
+// devices.cpp: default /dev nodes and links, linux.devices, the console.
+void create_devices(Context& ctx, int root_fd);
+// Opens a pty in the container's devpts, binds its peer at /dev/console, sends the master
+// to the console socket. Returns the peer (to become stdio), or an invalid Fd.
+Fd setup_console(Context& ctx, int root_fd);
+
+// paths.cpp: readonlyPaths, maskedPaths, sysctl, the cwd.
+void apply_readonly_paths(Context& ctx, int root_fd);
+void apply_masked_paths(Context& ctx, int root_fd);
+void apply_sysctl(Context& ctx, int root_fd);
+void write_oom_score_adj(int value);
+
+// process.cpp: the process attributes and execve.
+// Looks up args[0] the way execvp does, with the container's PATH (after pivot).
+std::string find_executable(const oci::Process& process);
+std::vector<std::string> process_env(const oci::Process& process);
+void set_limits_and_scheduling(const oci::Process& process);
+// Credentials, capabilities, no_new_privs and seccomp, in the order runc uses.
+void drop_privileges_and_exec(Context& ctx, const std::string& executable,
+                              const std::vector<std::string>& env);
+
+}  // namespace skiff::init

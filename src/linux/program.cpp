@@ -1,0 +1,124 @@
+#include "linux/program.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "linux/error.hpp"
+#include "linux/fd.hpp"
+#include "linux/syscalls.hpp"
+
+namespace skiff::program {
+namespace {
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+    std::vector<char*> out;
+    for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+long long now_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+    return "ended with wait status " + std::to_string(status);
+}
+
+Result run(const std::string& path, const std::vector<std::string>& argv,
+           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s) {
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) < 0) throw_errno("pipe");
+    Fd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) < 0) throw_errno("pipe");
+    Fd out_r(out[0]), out_w(out[1]);
+
+    std::vector<std::string> args = argv.empty() ? std::vector<std::string>{path} : argv;
+    auto c_argv = c_strings(args);
+    auto c_env = c_strings(env);
+
+    int pidfd = -1;
+    struct clone_args ca = {};
+    ca.flags = CLONE_PIDFD;
+    ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    ca.exit_signal = SIGCHLD;
+    long pid = sys::clone3(&ca);
+    if (pid < 0) throw_errno("start " + path);
+    if (pid == 0) {
+        ::dup2(in_r.get(), 0);
+        ::dup2(out_w.get(), 1);
+        ::dup2(out_w.get(), 2);
+        sys::close_range(3, ~0U, 0);
+        ::execve(path.c_str(), c_argv.data(), c_env.data());
+        dprintf(2, "exec %s: %s\n", path.c_str(), strerror(errno));
+        _exit(127);
+    }
+    Fd pid_fd(pidfd);
+    in_r.reset();
+    out_w.reset();
+
+    // The program may not read its stdin at all: never block on it.
+    ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+    size_t written = 0;
+    Result result;
+    long long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000LL : -1;
+    bool exited = false;
+    while (!exited) {
+        if (written < stdin_data.size() && in_w) {
+            ssize_t n = ::write(in_w.get(), stdin_data.data() + written, stdin_data.size() - written);
+            if (n > 0) written += size_t(n);
+            else if (n < 0 && errno != EAGAIN) in_w.reset();
+        }
+        if (written >= stdin_data.size()) in_w.reset();
+        struct pollfd fds[3] = {{pid_fd.get(), POLLIN, 0}, {out_r.get(), POLLIN, 0},
+                                {in_w.valid() ? in_w.get() : -1, POLLOUT, 0}};
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            wait_ms = int(deadline - now_ms());
+            if (wait_ms <= 0) {
+                sys::pidfd_send_signal(pid_fd.get(), SIGKILL);
+                result.timed_out = true;
+                break;
+            }
+        }
+        int n = ::poll(fds, out_r ? 3 : 1, wait_ms);
+        if (n < 0 && errno != EINTR) break;
+        if (out_r && (fds[1].revents & (POLLIN | POLLHUP))) {
+            char buf[4096];
+            ssize_t r = ::read(out_r.get(), buf, sizeof buf);
+            if (r > 0) {
+                if (result.output.size() < 65536) result.output.append(buf, size_t(r));
+            } else {
+                out_r.reset();
+            }
+        }
+        if (fds[0].revents & POLLIN) exited = true;
+    }
+    int status = 0;
+    while (::waitpid(int(pid), &status, 0) < 0 && errno == EINTR) {
+    }
+    // Drain what the program wrote last.
+    if (out_r) {
+        ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+        char buf[4096];
+        ssize_t r;
+        while ((r = ::read(out_r.get(), buf, sizeof buf)) > 0 && result.output.size() < 65536)
+            result.output.append(buf, size_t(r));
+    }
+    result.status = status;
+    return result;
+}
+
+}  // namespace skiff::program

@@ -1,0 +1,21 @@
+// Running a helper program (a hook) with data on its stdin and a deadline.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace skiff::program {
+
+struct Result {
+    int status = 0;          // waitpid status
+    bool timed_out = false;
+    std::string output;      // stdout and stderr, merged, capped at 64 KiB
+};
+
+// timeout_s <= 0 waits forever. argv empty: argv[0] = path. Throws only when it cannot start.
+Result run(const std::string& path, const std::vector<std::string>& argv,
+           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s);
+
+// "exited with status 3" / "killed by signal 9" for messages.
+std::string describe_status(int status);
+
+}  // namespace skiff::program

@@ -1,0 +1,98 @@
+#include "linux/rootpath.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "linux/error.hpp"
+#include "linux/syscalls.hpp"
+
+namespace skiff::rootpath {
+namespace {
+
+constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+std::vector<std::string> components(const std::string& path) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < path.size()) {
+        size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        std::string c = path.substr(i, j - i);
+        if (c == "..") {
+            if (!out.empty()) out.pop_back();
+        } else if (!c.empty() && c != ".") {
+            out.push_back(std::move(c));
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& parts, size_t n) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += "/" + parts[i];
+    return s.empty() ? "/" : s;
+}
+
+}  // namespace
+
+std::string clean(const std::string& path) { return join(components(path), components(path).size()); }
+
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+    auto parts = components(path);
+    if (parts.empty()) return {"/", ""};
+    std::string last = parts.back();
+    return {join(parts, parts.size() - 1), last};
+}
+
+std::string fd_name(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Fd open(int root_fd, const std::string& path, int flags, mode_t mode) {
+    std::string rel = clean(path);
+    for (;;) {
+        int fd = sys::openat2(root_fd, rel.c_str(), uint64_t(flags | O_CLOEXEC), mode, kResolve);
+        if (fd >= 0) return Fd(fd);
+        if (errno == EAGAIN || errno == EINTR) continue;  // a rename raced the lookup: retry
+        if (errno == ENOENT || errno == ENOTDIR) return Fd();
+        throw_errno("open " + rel + " inside the root");
+    }
+}
+
+Fd mkdir_all(int root_fd, const std::string& path, mode_t mode) {
+    auto parts = components(path);
+    Fd dir = open(root_fd, "/", O_PATH | O_DIRECTORY);
+    if (!dir) throw_errno("open the root");
+    for (size_t i = 0; i < parts.size(); ++i) {
+        std::string prefix = join(parts, i + 1);
+        Fd next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
+        if (!next) {
+            // Create the one missing component in the directory resolved so far; mkdirat
+            // never follows a symlink in its last component, so it cannot land elsewhere.
+            if (::mkdirat(dir.get(), parts[i].c_str(), mode) < 0 && errno != EEXIST)
+                throw_errno("mkdir " + prefix + " inside the root");
+            next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
+            if (!next) throw_errno("open " + prefix + " inside the root: not a directory", ENOTDIR);
+        }
+        dir = std::move(next);
+    }
+    return dir;
+}
+
+Fd ensure_file(int root_fd, const std::string& path, mode_t mode) {
+    Fd existing = open(root_fd, path, O_PATH);
+    if (existing) return existing;
+    auto [parent, name] = split_parent(path);
+    if (name.empty()) throw Error("cannot create a file at the root", EINVAL);
+    Fd dir = mkdir_all(root_fd, parent);
+    int fd = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+                      mode);
+    if (fd < 0 && errno != EEXIST) throw_errno("create " + clean(path) + " inside the root");
+    if (fd >= 0) ::close(fd);
+    Fd out = open(root_fd, path, O_PATH);
+    if (!out) throw_errno("open " + clean(path) + " inside the root");
+    return out;
+}
+
+}  // namespace skiff::rootpath
