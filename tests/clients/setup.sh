@@ -3,7 +3,9 @@
 # and only the packages that are missing. Idempotent: a second run installs nothing.
 set -euo pipefail
 
-pkgs=(podman conmon containerd docker.io uidmap catatonit busybox-static python3-pytest)
+# python3-grpcio: the CRI test talks gRPC to containerd, as the kubelet would.
+pkgs=(podman conmon containerd docker.io uidmap catatonit busybox-static python3-pytest
+      python3-grpcio)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
