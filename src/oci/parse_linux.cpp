@@ -209,6 +209,10 @@ std::vector<IdMapping> read_id_mappings(const Node& n) {
         m.host_id = e.req_int<uint32_t>("hostID");
         m.size = e.req_int<uint32_t>("size");
         if (m.size == 0) e.child("size").fail("must be greater than 0");
+        // The kernel refuses a range that runs past the last 32-bit id on either side.
+        const uint64_t end = uint64_t{std::max(m.container_id, m.host_id)} + m.size;
+        if (end > (uint64_t{1} << 32))
+            e.child("size").fail("range runs past id 4294967295");
         out.push_back(m);
     }
     return out;

@@ -192,6 +192,14 @@ const std::vector<InvalidCase>& cases() {
              j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 0}, {"size", 0}}};
          },
          "linux.gidMappings[0].size", {"greater than 0"}},
+        {"MappingRangeOverflows",
+         [](json& j) {
+             ns(j).push_back({{"type", "user"}});
+             j["linux"]["uidMappings"] = {
+                 {{"containerID", 0}, {"hostID", 4294967295LL}, {"size", 2}}};
+             j["linux"]["gidMappings"] = j["linux"]["uidMappings"];
+         },
+         "linux.uidMappings[0].size", {"runs past id 4294967295"}},
         {"TimeOffsetsWithoutTimeNamespace",
          [](json& j) { j["linux"]["timeOffsets"] = {{"monotonic", {{"secs", 5}}}}; },
          "linux.timeOffsets", {"time namespace"}},
