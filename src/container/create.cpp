@@ -203,13 +203,17 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         console_socket.reset();
         log::phase("clone");
 
-        if (into < 0) cg->add_process(pid);
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
         rec.pid = pid;
         rec.pid_start = process_start_time(pid);
-        store.save(rec);
         std::string hook_state = state_document(rec, Status::creating);
         parent_end.send(Msg::go, std::to_string(pid) + " " + hook_state);
+        // On v1 the first cgroup.procs write after a quiet spell waits for an RCU grace
+        // period (milliseconds); the init sets up its mounts meanwhile and only waits for
+        // `placed` before anything that depends on its cgroup.
+        if (into < 0) cg->add_process(pid);
+        parent_end.send(Msg::placed);
+        store.save(rec);
 
         Message msg;
         for (;;) {

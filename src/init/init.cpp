@@ -23,9 +23,22 @@
 namespace skiff::init {
 namespace {
 
+// `placed` may arrive before any other message: it is noted, not treated as out of order.
+bool g_placed = false;
+
 void expect(Channel& ch, Msg type, Message& msg) {
-    if (!ch.receive(msg)) throw Error("the runtime went away during create", EPIPE);
-    if (msg.type != type) throw Error("unexpected message from the runtime", EPROTO);
+    for (;;) {
+        if (!ch.receive(msg)) throw Error("the runtime went away during create", EPIPE);
+        if (msg.type == type) return;
+        if (msg.type != Msg::placed) throw Error("unexpected message from the runtime", EPROTO);
+        g_placed = true;
+    }
+}
+
+void wait_placed(Channel& ch) {
+    Message msg;
+    if (!g_placed) expect(ch, Msg::placed, msg);
+    g_placed = true;
 }
 
 void join_namespace(const std::string& path, int nstype, const char* what) {
@@ -115,7 +128,10 @@ void run(Context& ctx) {
                 if (ns.type == "mount" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWNS, "mount");
         }
         // After the parent placed us in the cgroup, so the namespace's root is that cgroup.
-        if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
+        if (ctx.new_cgroup_ns) {
+            wait_placed(ch);
+            if (::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
+        }
 
         if (!spec.hostname.empty()) {
             if (!ctx.new_uts_ns) throw Error("unable to set hostname without a private UTS namespace", EINVAL);
@@ -169,6 +185,7 @@ void run(Context& ctx) {
         set_limits_and_scheduling(proc);
 
         // Ready: the parent records the state and exits; we wait for `start`.
+        wait_placed(ch);
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         ch.send(Msg::ready);
         ready = true;
