@@ -59,6 +59,7 @@ std::vector<bpf_insn> device_program(const std::vector<oci::DeviceRule>& rules) 
         load_ctx(5, 8),                // minor
     };
     // Last rule first: the first match of this walk is the last match in spec order.
+    bool terminated = false;
     for (auto it = rules.rbegin(); it != rules.rend(); ++it) {
         const auto& r = *it;
         std::vector<bpf_insn> block;  // jumps use off = -1 as "to the next rule" until patched
@@ -94,9 +95,16 @@ std::vector<bpf_insn> device_program(const std::vector<oci::DeviceRule>& rules) 
                 block[i].off == -1)
                 block[i].off = static_cast<int16_t>(block.size() - i - 1);
         p.insert(p.end(), block.begin(), block.end());
+        // A rule that matches everything ends the program: the verifier refuses dead code.
+        if (block.size() == 2) {
+            terminated = true;
+            break;
+        }
     }
-    p.push_back(mov_imm(0, 0));
-    p.push_back(exit_insn());
+    if (!terminated) {
+        p.push_back(mov_imm(0, 0));
+        p.push_back(exit_insn());
+    }
     return p;
 }
 
