@@ -58,6 +58,13 @@ def test_domainname(rt, bundle):
     assert rt.sh(bundle, "cat /proc/sys/kernel/domainname").strip() == "example.test"
 
 
+def test_hostname_in_joined_uts_namespace(rt, bundle, unshared_proc):
+    """runc accepts a hostname with a uts namespace joined by path (it is not the host's)."""
+    bundle.ns("uts", path=f"/proc/{unshared_proc}/ns/uts")
+    bundle.config["hostname"] = "joined-name"
+    assert rt.sh(bundle, "hostname").strip() == "joined-name"
+
+
 def test_hostname_does_not_change_host(rt, bundle):
     before = open("/proc/sys/kernel/hostname").read()
     bundle.config["hostname"] = "not-the-host"
@@ -81,6 +88,8 @@ def test_absent_namespace_is_shared_with_host(rt, bundle, kind):
 @pytest.mark.parametrize("kind", ["uts", "ipc", "network"])
 def test_join_namespace_of_host_process_by_path(rt, bundle, unshared_proc, kind):
     bundle.ns(kind, path=f"/proc/{unshared_proc}/ns/{NS_FILE[kind]}")
+    # this test is about joining; setting a hostname in a joined uts ns is another question
+    bundle.config.pop("hostname", None)
     target = host_ns(kind, unshared_proc)
     assert target != host_ns(kind)
     assert inside_ns(rt, bundle, kind) == target

@@ -215,10 +215,19 @@ def test_sysctl_kernel_shmmax_in_ipc_ns(rt, bundle):
 
 
 def test_sysctl_netns_sysctl_without_netns_rejected(rt, bundle):
+    """A net.* sysctl with the host's network namespace would change the host: refused."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    before = open(path).read().strip()
     bundle.ns("network", present=False)
-    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "0" if before == "1" else "1"}
     bundle.args("true")
-    rc, _, err = rt.run_container(bundle)
+    try:
+        rc, _, err = rt.run_container(bundle)
+        after = open(path).read().strip()
+    finally:
+        with open(path, "w") as f:
+            f.write(before)
+    assert after == before, "the host's sysctl was changed"
     assert rc != 0
     assert err.strip()
 
