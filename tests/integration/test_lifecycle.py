@@ -263,6 +263,8 @@ def test_annotations_in_state(rt, bundle):
     assert rt.state(cid).get("annotations", {}).get("org.skiff.test") == "yes"
 
 
+@pytest.mark.skiff_only(reason="runc 1.1.5 races: a losing create can remove the winner's state "
+                               "dir, orphaning its process (seen about 1 run in 3)")
 def test_concurrent_create_same_id_exactly_one_wins(rt, bundle):
     bundle.args(SLEEPER).write()
     cid = rt.new_id()
