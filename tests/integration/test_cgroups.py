@@ -1,0 +1,522 @@
+"""cgroups: resources read back from the container's cgroup files (v1, v2 and hybrid hosts),
+and the behaviour they cause (OOM kill, pids.max, pause). The container's cgroup is found from
+the host side through /proc/<init pid>/cgroup, so the same test runs on any layout and with any
+runtime (SKIFF_RUNTIME=/usr/sbin/runc checks the test itself).
+"""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+SLEEPER = "sleep 1000"
+MiB = 1024 * 1024
+
+
+# ------------------------------------------------------------------------------------------
+# where a process's cgroups are, seen from the host
+
+
+def _cgroup_mounts():
+    """{controller or 'name=x' or '' (v2): mount point}"""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            dash = fields.index("-")
+            fstype, opts = fields[dash + 1], fields[dash + 3]
+            mp = fields[4].encode().decode("unicode_escape")
+            if fstype == "cgroup2":
+                mounts.setdefault("", mp)
+            elif fstype == "cgroup":
+                for o in opts.split(","):
+                    if o not in ("rw", "ro") and not o.startswith("release_agent"):
+                        mounts.setdefault(o, mp)
+    return mounts
+
+
+MOUNTS = _cgroup_mounts()
+PURE_V2 = "" in MOUNTS and not any(k for k in MOUNTS if k)
+HAS_V1 = any(k for k in MOUNTS if k)
+
+
+def v2_controllers():
+    if "" not in MOUNTS:
+        return set()
+    with open(os.path.join(MOUNTS[""], "cgroup.controllers")) as f:
+        return set(f.read().split())
+
+
+class Cgroups:
+    """The cgroup directories of one process, per controller."""
+
+    def __init__(self, pid):
+        self.dirs = {}  # controller -> (dir, is_v2)
+        self.v2_dir = None
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = [line.rstrip("\n").split(":", 2) for line in f]
+        for hid, ctrls, path in lines:
+            if hid == "0" and ctrls == "" and "" in MOUNTS:
+                self.v2_dir = MOUNTS[""] + path.rstrip("/")
+        for hid, ctrls, path in lines:
+            for c in ctrls.split(","):
+                if c and c in MOUNTS:
+                    self.dirs[c] = (MOUNTS[c] + path.rstrip("/"), False)
+        if self.v2_dir:
+            for c in v2_controllers():
+                self.dirs.setdefault(c, (self.v2_dir, True))
+            self.dirs.setdefault("blkio", self.dirs.get("io", (self.v2_dir, True)))
+
+    def is_v2(self, controller):
+        return self.dirs[controller][1]
+
+    def path(self, controller, name):
+        return os.path.join(self.dirs[controller][0], name)
+
+    def read(self, controller, name):
+        with open(self.path(controller, name)) as f:
+            return f.read().strip()
+
+    def has(self, controller, name=None):
+        if controller not in self.dirs:
+            return False
+        return name is None or os.path.exists(self.path(controller, name))
+
+
+def created(rt, bundle, resources=None, script=SLEEPER, cgroups_path=None, extra=()):
+    bundle.args(script)
+    if resources is not None:
+        bundle.config["linux"]["resources"] = resources
+    if cgroups_path is not None:
+        bundle.config["linux"]["cgroupsPath"] = cgroups_path
+    cid, _ = rt.create(bundle, extra=extra)
+    return cid, rt.state(cid)["pid"]
+
+
+def fails(rt, bundle, resources=None, cgroups_path=None, global_args=()):
+    bundle.args("true")
+    if resources is not None:
+        bundle.config["linux"]["resources"] = resources
+    if cgroups_path is not None:
+        bundle.config["linux"]["cgroupsPath"] = cgroups_path
+    bundle.write()
+    cid = rt.new_id()
+    res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=global_args)
+    assert res.returncode != 0, f"create succeeded: {res}"
+    return res.stderr
+
+
+def has_command(rt, name):
+    res = rt.run(["--help"], check=False)
+    return f"\n   {name} " in res.stdout or res.stdout.startswith(f"   {name} ")
+
+
+def need_command(rt, name):
+    if not has_command(rt, name):
+        pytest.skip(f"runtime has no `{name}` command yet")
+
+
+# ------------------------------------------------------------------------------------------
+# resources → files
+
+
+def test_memory_limit_reservation_swap(rt, bundle):
+    res = {"memory": {"limit": 64 * MiB, "reservation": 32 * MiB, "swap": 96 * MiB}}
+    cid, pid = created(rt, bundle, res)
+    cg = Cgroups(pid)
+    if cg.is_v2("memory"):
+        assert cg.read("memory", "memory.max") == str(64 * MiB)
+        assert cg.read("memory", "memory.low") == str(32 * MiB)
+        if cg.has("memory", "memory.swap.max"):  # v2 swap.max is swap alone: 96M - 64M
+            assert cg.read("memory", "memory.swap.max") == str(32 * MiB)
+    else:
+        assert cg.read("memory", "memory.limit_in_bytes") == str(64 * MiB)
+        assert cg.read("memory", "memory.soft_limit_in_bytes") == str(32 * MiB)
+        if cg.has("memory", "memory.memsw.limit_in_bytes"):  # v1 memsw is memory + swap
+            assert cg.read("memory", "memory.memsw.limit_in_bytes") == str(96 * MiB)
+
+
+def test_memory_unlimited(rt, bundle):
+    cid, pid = created(rt, bundle, {"memory": {"limit": -1}})
+    cg = Cgroups(pid)
+    if cg.is_v2("memory"):
+        assert cg.read("memory", "memory.max") == "max"
+    else:
+        assert int(cg.read("memory", "memory.limit_in_bytes")) >= 2**62
+
+
+def test_memory_v1_only_knobs(rt, bundle):
+    if not HAS_V1 or "memory" not in MOUNTS:
+        pytest.skip("memory controller is not on cgroup v1 here")
+    res = {"memory": {"limit": 64 * MiB, "swappiness": 10, "disableOOMKiller": True}}
+    cid, pid = created(rt, bundle, res)
+    cg = Cgroups(pid)
+    assert cg.read("memory", "memory.swappiness") == "10"
+    assert "oom_kill_disable 1" in cg.read("memory", "memory.oom_control")
+
+
+def test_cpu_shares_quota_period(rt, bundle):
+    res = {"cpu": {"shares": 512, "quota": 20000, "period": 100000}}
+    cid, pid = created(rt, bundle, res)
+    cg = Cgroups(pid)
+    if cg.is_v2("cpu"):
+        assert cg.read("cpu", "cpu.weight") == "20"  # 1 + (512-2)*9999/262142
+        assert cg.read("cpu", "cpu.max") == "20000 100000"
+    else:
+        assert cg.read("cpu", "cpu.shares") == "512"
+        assert cg.read("cpu", "cpu.cfs_quota_us") == "20000"
+        assert cg.read("cpu", "cpu.cfs_period_us") == "100000"
+
+
+@pytest.mark.skiff_only("runc 1.1 predates cpu.burst")
+def test_cpu_burst_and_idle(rt, bundle):
+    cid, pid = created(rt, bundle, {"cpu": {"quota": 20000, "period": 100000, "burst": 10000,
+                                            "idle": 1}})
+    cg = Cgroups(pid)
+    if cg.is_v2("cpu"):
+        assert cg.read("cpu", "cpu.max.burst") == "10000"
+    else:
+        assert cg.read("cpu", "cpu.cfs_burst_us") == "10000"
+    assert cg.read("cpu", "cpu.idle") == "1"
+
+
+def test_cpuset(rt, bundle):
+    cid, pid = created(rt, bundle, {"cpu": {"cpus": "0", "mems": "0"}})
+    cg = Cgroups(pid)
+    assert cg.read("cpuset", "cpuset.cpus") == "0"
+    assert cg.read("cpuset", "cpuset.mems") == "0"
+    with open(f"/proc/{pid}/status") as f:
+        assert "Cpus_allowed_list:\t0\n" in f.read()
+
+
+def test_pids_limit(rt, bundle):
+    cid, pid = created(rt, bundle, {"pids": {"limit": 50}})
+    assert Cgroups(pid).read("pids", "pids.max") == "50"
+
+
+def _a_block_device():
+    for name in sorted(os.listdir("/sys/block")):
+        if name.startswith(("loop", "zram", "ram")):
+            continue
+        with open(f"/sys/block/{name}/dev") as f:
+            return f.read().strip()
+    pytest.skip("no disk to throttle")
+
+
+def test_blkio_throttle(rt, bundle):
+    dev = _a_block_device()
+    major, minor = map(int, dev.split(":"))
+    res = {"blockIO": {
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": MiB}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}}
+    cid, pid = created(rt, bundle, res)
+    cg = Cgroups(pid)
+    if cg.is_v2("blkio"):
+        line = [ln for ln in cg.read("blkio", "io.max").splitlines() if ln.startswith(dev + " ")]
+        assert line and f"rbps={MiB}" in line[0] and "wiops=100" in line[0], line
+    else:
+        assert f"{dev} {MiB}" in cg.read("blkio", "blkio.throttle.read_bps_device")
+        assert f"{dev} 100" in cg.read("blkio", "blkio.throttle.write_iops_device")
+
+
+def test_blkio_weight(rt, bundle):
+    cid, pid = created(rt, bundle, {})
+    cg = Cgroups(pid)
+    v2 = cg.is_v2("blkio")
+    weight_file = "io.weight" if v2 else "blkio.weight"
+    have = cg.has("blkio", weight_file)
+    rt.delete(cid, force=True)
+    if not have:
+        pytest.skip(f"{weight_file} is not offered by this kernel's I/O scheduler")
+    cid, pid = created(rt, bundle, {"blockIO": {"weight": 500}})
+    cg = Cgroups(pid)
+    if v2:
+        assert cg.read("blkio", "io.weight").splitlines()[0] == "default 4950"
+    else:
+        assert cg.read("blkio", "blkio.weight") == "500"
+
+
+def _page_size():
+    sizes = sorted(os.listdir("/sys/kernel/mm/hugepages")) if os.path.isdir(
+        "/sys/kernel/mm/hugepages") else []
+    if "hugepages-2048kB" not in sizes:
+        pytest.skip("no 2MB huge pages")
+    return "2MB"
+
+
+@pytest.mark.skiff_only("runc 1.1 does not drive hugetlb on the v2 mount of a hybrid host")
+def test_hugepage_limit(rt, bundle):
+    size = _page_size()
+    cid, pid = created(rt, bundle, {"hugepageLimits": [{"pageSize": size, "limit": 4 * MiB}]})
+    cg = Cgroups(pid)
+    if cg.is_v2("hugetlb"):
+        assert cg.read("hugetlb", f"hugetlb.{size}.max") == str(4 * MiB)
+    else:
+        assert cg.read("hugetlb", f"hugetlb.{size}.limit_in_bytes") == str(4 * MiB)
+
+
+def test_unified_keys_on_v2(rt, bundle):
+    if not PURE_V2:
+        pytest.skip("unified resources need a pure cgroup v2 host")
+    cid, pid = created(rt, bundle, {"unified": {"memory.high": str(48 * MiB)}})
+    assert Cgroups(pid).read("memory", "memory.high") == str(48 * MiB)
+
+
+@pytest.mark.skiff_only("runc ignores network resources without net_cls")
+def test_network_without_net_cls_is_a_clear_error(rt, bundle):
+    if "net_cls" in MOUNTS:
+        pytest.skip("this host has net_cls")
+    err = fails(rt, bundle, {"network": {"classID": 1048577}})
+    assert "linux.resources.network.classID" in err and "net_cls" in err, err
+
+
+@pytest.mark.skiff_only("runc clamps '..' silently")
+def test_dotdot_cgroups_path_is_refused(rt, bundle):
+    err = fails(rt, bundle, cgroups_path="/../../escape")
+    assert "linux.cgroupsPath" in err, err
+
+
+@pytest.mark.skiff_only("runc has a systemd driver")
+def test_systemd_driver_is_a_clear_error(rt, bundle):
+    err = fails(rt, bundle, cgroups_path="system.slice:skiff:x", global_args=["--systemd-cgroup"])
+    assert "systemd cgroup driver is not available" in err, err
+
+
+def test_devices_allow_list(rt, bundle):
+    """/dev/mem (1:1) is not in the allow list: mknod works (c *:* m), opening it does not."""
+    bundle.config["process"]["capabilities"]["bounding"].append("CAP_MKNOD")
+    bundle.config["process"]["capabilities"]["effective"].append("CAP_MKNOD")
+    bundle.config["process"]["capabilities"]["permitted"].append("CAP_MKNOD")
+    bundle.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    out = rt.sh(bundle, "mknod /tmp/mem c 1 1 && (head -c1 /tmp/mem >/dev/null 2>&1 && "
+                        "echo mem-open || echo mem-denied); head -c1 /dev/zero | wc -c")
+    assert out.split() == ["mem-denied", "1"], out
+
+
+def test_devices_list_on_v1(rt, bundle):
+    if "devices" not in MOUNTS:
+        pytest.skip("no v1 devices controller")
+    res = {"devices": [{"allow": False, "access": "rwm"},
+                       {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}]}
+    cid, pid = created(rt, bundle, res)
+    rules = Cgroups(pid).read("devices", "devices.list").splitlines()
+    assert "a *:* rwm" not in rules
+    assert "c 10:229 rw" in rules and "c 1:3 rwm" in rules, rules
+
+
+# ------------------------------------------------------------------------------------------
+# cgroupsPath
+
+
+@pytest.mark.skiff_only("runc's default is <its own cgroup>/<id>")
+def test_default_path_is_under_skiff(rt, bundle):
+    cid, pid = created(rt, bundle)
+    cg = Cgroups(pid)
+    for c, (d, _) in cg.dirs.items():
+        assert d.endswith(f"/skiff/{cid}"), (c, d)
+
+
+def test_absolute_path_hangs_from_each_root(rt, bundle):
+    parent = f"{rt.id_prefix}-abs"
+    cid, pid = created(rt, bundle, cgroups_path=f"/{parent}/inner")
+    cg = Cgroups(pid)
+    try:
+        for c, (d, _) in cg.dirs.items():
+            assert d.endswith(f"/{parent}/inner"), (c, d)
+            assert os.path.dirname(os.path.dirname(d)) in MOUNTS.values(), (c, d)
+        rt.delete(cid, force=True)
+        for c, (d, _) in cg.dirs.items():
+            assert not os.path.exists(d), d
+    finally:
+        # the parent was made for this container; runtimes leave such parents, like runc
+        rt.delete(cid, force=True, check=False)
+        for d in {os.path.dirname(d) for d, _ in cg.dirs.values()}:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def test_relative_path_hangs_from_the_callers_cgroup(rt, bundle):
+    rel = f"{rt.id_prefix}-rel"
+    cid, pid = created(rt, bundle, cgroups_path=rel)
+    mine = Cgroups(os.getpid())
+    cg = Cgroups(pid)
+    for c in ("memory", "pids"):
+        if c not in cg.dirs or cg.is_v2(c):
+            continue
+        assert cg.dirs[c][0] == os.path.join(mine.dirs[c][0], rel), c
+
+
+# ------------------------------------------------------------------------------------------
+# behaviour
+
+
+def _oom_kills(cg):
+    if cg.is_v2("memory"):
+        text = cg.read("memory", "memory.events")
+    else:
+        text = cg.read("memory", "memory.oom_control")
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return None
+
+
+@pytest.mark.slow
+def test_memory_hog_is_oom_killed(rt, bundle):
+    """tail keeps the whole endless "line" of /dev/zero in memory: the kernel kills it, and
+    only it; the container's init survives to tell."""
+    res = {"memory": {"limit": 32 * MiB, "swap": 32 * MiB}}
+    cid, pid = created(rt, bundle, res, script="tail /dev/zero; echo $? > /tmp/rc; exec sleep 1000")
+    rt.start(cid)
+    cg = Cgroups(pid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not os.path.exists(bundle.in_rootfs("tmp/rc")):
+        time.sleep(0.1)
+    with open(bundle.in_rootfs("tmp/rc")) as f:
+        assert f.read().strip() == "137"  # 128 + SIGKILL
+    kills = _oom_kills(cg)
+    if kills is not None:
+        assert kills >= 1
+    assert rt.state(cid)["status"] == "running"
+
+
+@pytest.mark.slow
+def test_memory_hog_as_init_ends_the_container(rt, bundle):
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 32 * MiB, "swap": 32 * MiB}}
+    bundle.args("exec tail /dev/zero")
+    rc, out, err = rt.run_container(bundle, timeout=60)
+    assert rc == 137, (rc, out, err)
+
+
+def test_fork_bomb_stops_at_pids_max(rt, bundle):
+    limit = 16
+    # busybox sh gives up at the first failed fork, so the bomb is not the init itself
+    script = "sh -c 'for i in $(seq 1 60); do sleep 1000 & done' 2>/dev/null; exec sleep 1000"
+    cid, pid = created(rt, bundle, {"pids": {"limit": limit}}, script=script)
+    rt.start(cid)
+    cg = Cgroups(pid)
+    deadline = time.monotonic() + 10
+    events = ""
+    while time.monotonic() < deadline:
+        events = cg.read("pids", "pids.events") if cg.has("pids", "pids.events") else ""
+        if "max" in events and int(events.split()[1]) > 0:
+            break
+        time.sleep(0.1)
+    current = int(cg.read("pids", "pids.current"))
+    assert current <= limit
+    assert current >= limit - 2  # it did fill up: the limit, not the script, stopped it
+    if events:
+        assert int(events.split()[1]) > 0, events
+
+
+def test_kill_and_delete_remove_nested_cgroups(rt, bundle):
+    cid, pid = created(rt, bundle)
+    rt.start(cid)
+    cg = Cgroups(pid)
+    dirs = {d for d, _ in cg.dirs.values()}
+    for d in dirs:  # what a container with a writable cgroup mount could make
+        os.makedirs(os.path.join(d, "nested", "deeper"), exist_ok=True)
+    rt.kill(cid, "KILL", extra=["--all"])
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    for d in dirs:
+        assert not os.path.exists(d), d
+
+
+def test_cgroup_namespace_and_mount(rt, bundle):
+    bundle.ns("cgroup")
+    bundle.config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                    "source": "cgroup",
+                                    "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 77}}
+    out = rt.sh(bundle, "cat /proc/self/cgroup; echo ---; "
+                        "cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max 2>/dev/null; true")
+    own, _, limits = out.partition("---")
+    for line in own.split():
+        assert line.endswith(":/"), f"cgroup namespace shows the host path: {line}"
+    assert "77" in limits.split(), out
+
+
+# ------------------------------------------------------------------------------------------
+# commands over the cgroup: update, pause/resume, events
+
+
+def test_update_resources(rt, bundle):
+    need_command(rt, "update")
+    cid, pid = created(rt, bundle, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 40}})
+    rt.start(cid)
+    rt.run(["update", "--memory", str(128 * MiB), "--pids-limit", "30",
+            "--cpu-quota", "30000", "--cpu-period", "100000", cid])
+    cg = Cgroups(pid)
+    mem = "memory.max" if cg.is_v2("memory") else "memory.limit_in_bytes"
+    assert cg.read("memory", mem) == str(128 * MiB)
+    assert cg.read("pids", "pids.max") == "30"
+    if cg.is_v2("cpu"):
+        assert cg.read("cpu", "cpu.max") == "30000 100000"
+    else:
+        assert cg.read("cpu", "cpu.cfs_quota_us") == "30000"
+
+
+def test_update_from_resources_json(rt, bundle, workdir):
+    need_command(rt, "update")
+    cid, pid = created(rt, bundle)
+    rt.start(cid)
+    path = os.path.join(workdir, "res.json")
+    with open(path, "w") as f:
+        json.dump({"pids": {"limit": 25}}, f)
+    rt.run(["update", "--resources", path, cid])
+    assert Cgroups(pid).read("pids", "pids.max") == "25"
+
+
+def _counter(bundle):
+    return bundle.in_rootfs("tmp/count")
+
+
+def _read_count(bundle):
+    try:
+        return os.path.getsize(_counter(bundle))
+    except OSError:
+        return 0
+
+
+def test_pause_stops_the_container_and_resume_continues(rt, bundle):
+    need_command(rt, "pause")
+    # appends only: a reader never sees a half-rewritten file
+    cid, pid = created(rt, bundle, script="while true; do echo x >> /tmp/count; done")
+    rt.start(cid)
+    time.sleep(0.3)
+    assert _read_count(bundle) > 0
+    rt.run(["pause", cid])
+    assert rt.state(cid)["status"] == "paused"
+    cg = Cgroups(pid)
+    if "freezer" in cg.dirs and not cg.is_v2("freezer"):
+        assert cg.read("freezer", "freezer.state") == "FROZEN"
+    else:
+        assert cg.read("memory" if "memory" in cg.dirs else "pids", "cgroup.freeze") == "1"
+    before = _read_count(bundle)
+    time.sleep(0.3)
+    assert _read_count(bundle) == before, "a paused container kept running"
+    rt.run(["resume", cid])
+    assert rt.state(cid)["status"] == "running"
+    time.sleep(0.3)
+    assert _read_count(bundle) > before, "a resumed container did not run again"
+
+
+def test_events_stats_schema(rt, bundle):
+    need_command(rt, "events")
+    cid, pid = created(rt, bundle, {"memory": {"limit": 64 * MiB}, "pids": {"limit": 20}})
+    rt.start(cid)
+    res = rt.run(["events", "--stats", cid])
+    ev = json.loads(res.stdout.strip().splitlines()[0])
+    assert ev["type"] == "stats" and ev["id"] == cid
+    data = ev["data"]
+    assert data["pids"]["current"] >= 1 and data["pids"]["limit"] == 20
+    assert data["memory"]["usage"]["limit"] == 64 * MiB
+    assert data["memory"]["usage"]["usage"] > 0
+    assert "usage" in data["cpu"] and "throttling" in data["cpu"]
+    assert "blkio" in data and "hugetlb" in data
