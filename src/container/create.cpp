@@ -96,12 +96,13 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
     validate_id(o.id);
     p.bundle = absolute(o.bundle, "bundle");
     p.config_text = read_config_text(p.bundle);
-    p.spec = with_context(p.bundle + "/config.json", [&] { return oci::parse_config(p.config_text); });
+    p.spec = oci::parse_config(p.config_text);  // its errors name config.json and the JSON path
     const oci::Spec& spec = p.spec;
     if (!spec.process) throw Error("process: required to create a container", EINVAL);
     if (!spec.root) throw Error("root: required on Linux", EINVAL);
     if (spec.linux && spec.linux->seccomp) seccomp::validate(*spec.linux->seccomp);
     p.ns = plan_namespaces(spec);
+    validate_sysctl(spec, p.ns);
     std::string root_path = spec.root->path;
     if (root_path.empty() || root_path[0] != '/') root_path = p.bundle + "/" + root_path;
     p.rootfs = absolute(root_path, "rootfs");
@@ -110,6 +111,15 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
         throw Error("root.path: " + p.rootfs + " is not a directory", ENOTDIR);
     if (p.ns.new_user && (spec.linux->uid_mappings.empty() || spec.linux->gid_mappings.empty()))
         throw Error("linux.uidMappings: a user namespace needs uid and gid mappings", EINVAL);
+    // Socket activation meant for us (LISTEN_PID is our pid) passes on to the container,
+    // whose process becomes the listener: LISTEN_PID=1, as runc does.
+    const char* lf = ::getenv("LISTEN_FDS");
+    const char* lp = ::getenv("LISTEN_PID");
+    if (lf && lp && std::atoi(lp) == int(::getpid()) && std::atoi(lf) > 0) {
+        p.listen_fds = std::atoi(lf);
+        p.spec.process->env.push_back("LISTEN_FDS=" + std::to_string(p.listen_fds));
+        p.spec.process->env.push_back("LISTEN_PID=1");
+    }
     log::phase("parse");
     return p;
 }
@@ -156,8 +166,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         if (spec.process->terminal && !console_socket)
             throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
 
-        int preserve = o.preserve_fds;
-        if (const char* lf = ::getenv("LISTEN_FDS")) preserve += std::atoi(lf);
+        int preserve = o.preserve_fds + p.listen_fds;
         reserve_preserved_fds(preserve);
 
         auto [parent_end, child_end] = Channel::pair();
@@ -173,7 +182,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.no_pivot = o.no_pivot;
         ctx.new_user_ns = p.ns.new_user;
         ctx.new_cgroup_ns = p.ns.new_cgroup;
-        ctx.new_uts_ns = p.ns.new_uts;
+        ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
         for (const auto& h : cg->hierarchies())
             ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path});
 
@@ -206,13 +215,26 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
         rec.pid = pid;
         rec.pid_start = process_start_time(pid);
-        std::string hook_state = state_document(rec, Status::creating);
-        parent_end.send(Msg::go, std::to_string(pid) + " " + hook_state);
+        std::string hook_state = state_document(rec, Status::creating, false);
+        // If the init already failed, a send meets a closed socket: its error message
+        // is still queued for us and says more than EPIPE.
+        auto send = [&](Msg m, const std::string& payload) {
+            try {
+                parent_end.send(m, payload);
+            } catch (const Error& e) {
+                if (e.errnum() != EPIPE && e.errnum() != ECONNRESET) throw;
+                Message pending;
+                while (parent_end.receive(pending))
+                    if (pending.type == Msg::error) throw Error(pending.payload, EIO);
+                throw Error("container init exited before it was ready", ECHILD);
+            }
+        };
+        send(Msg::go, std::to_string(pid) + " " + hook_state);
         // On v1 the first cgroup.procs write after a quiet spell waits for an RCU grace
         // period (milliseconds); the init sets up its mounts meanwhile and only waits for
         // `placed` before anything that depends on its cgroup.
         if (into < 0) cg->add_process(pid);
-        parent_end.send(Msg::placed);
+        send(Msg::placed, {});
         store.save(rec);
 
         Message msg;
@@ -223,7 +245,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             if (msg.type == Msg::run_hooks) {
                 run_hooks(spec.hooks->prestart, hook_state, "prestart");
                 run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime");
-                parent_end.send(Msg::hooks_done);
+                send(Msg::hooks_done, {});
             }
         }
         log::phase("init ready");

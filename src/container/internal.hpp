@@ -14,6 +14,7 @@ struct Prepared {
     std::string bundle, rootfs, config_text;
     oci::Spec spec;
     NamespacePlan ns;
+    int listen_fds = 0;  // $LISTEN_FDS passed on to the container
 };
 
 // Everything that can be checked without touching the host: a bad input stops here.

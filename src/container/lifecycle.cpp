@@ -66,7 +66,7 @@ void destroy(const Store& store, const Record& r) {
     if (r.has_poststop) {
         try {
             oci::Spec spec = saved_spec(store, r.id);
-            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped), "poststop");
+            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop");
         } catch (const Error& e) {
             log::warn(std::string("poststop hooks: ") + e.what());
         }
@@ -97,11 +97,17 @@ void start(const Globals& g, const std::string& id) {
     }
     Fd f(fd);
     if (::write(fd, "0", 1) != 1) throw_errno("write exec fifo");
-    f.reset();
     ::unlink(fifo.c_str());
+    // The init holds the read end close-on-exec: when it is gone, the user process has
+    // been exec'd (or the init died), and poststart may run. poll reports POLLERR on a
+    // write end without readers.
+    struct pollfd pfd = {fd, 0, 0};
+    while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+    }
+    f.reset();
     if (r.has_poststart) {
         oci::Spec spec = saved_spec(store, id);
-        run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running), "poststart");
+        run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "linux/error.hpp"
@@ -52,6 +53,9 @@ NamespacePlan plan_namespaces(const oci::Spec& spec) {
         int flag = flag_of(ns.type);
         if (!flag) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
         if (flag == CLONE_NEWNS) plan.has_mount = true;
+        if (plan.listed & uint64_t(flag))
+            throw Error(where + ".type: duplicate namespace type \"" + ns.type + "\"", EINVAL);
+        plan.listed |= uint64_t(flag);
         if (!ns.path.empty()) {
             if (flag != CLONE_NEWUSER && flag != CLONE_NEWNS) plan.parent_joins.emplace_back(flag, ns.path);
             continue;
@@ -66,6 +70,44 @@ NamespacePlan plan_namespaces(const oci::Spec& spec) {
     }
     if (!plan.has_mount) throw Error("linux.namespaces: a mount namespace is required", EINVAL);
     return plan;
+}
+
+namespace {
+
+bool same_as_host_netns(const std::string& path) {
+    struct stat a, b;
+    return ::stat(path.c_str(), &a) == 0 && ::stat("/proc/self/ns/net", &b) == 0 &&
+           a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+}  // namespace
+
+void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
+    if (!spec.linux) return;
+    static const char* kIpc[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                 "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                                 "kernel.shm_rmid_forced"};
+    for (const auto& [key, value] : spec.linux->sysctl) {
+        std::string where = "linux.sysctl: sysctl \"" + key + "\"";
+        bool ipc = key.rfind("fs.mqueue.", 0) == 0;
+        for (const char* k : kIpc) ipc = ipc || key == k;
+        if (ipc) {
+            if (!(plan.listed & CLONE_NEWIPC)) throw Error(where + " is not allowed in the host's ipc namespace", EINVAL);
+            continue;
+        }
+        if (key.rfind("net.", 0) == 0) {
+            if (!(plan.listed & CLONE_NEWNET)) throw Error(where + " is not allowed in the host's network namespace", EINVAL);
+            for (const auto& ns : spec.linux->namespaces)
+                if (ns.type == "network" && !ns.path.empty() && same_as_host_netns(ns.path))
+                    throw Error(where + " is not allowed in the host's network namespace", EINVAL);
+            continue;
+        }
+        if (key == "kernel.hostname" || key == "kernel.domainname") {
+            if (!(plan.listed & CLONE_NEWUTS)) throw Error(where + " is not allowed in the host's uts namespace", EINVAL);
+            continue;
+        }
+        throw Error(where + " is not in a separate kernel namespace", EINVAL);
+    }
 }
 
 ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec) {

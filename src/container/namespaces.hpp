@@ -18,11 +18,16 @@ struct NamespacePlan {
     uint64_t clone_flags = 0;  // CLONE_NEW* created by clone3 itself
     bool new_user = false, new_cgroup = false, new_uts = false, new_time = false;
     bool has_mount = false;
+    uint64_t listed = 0;  // every CLONE_NEW* the config names, new or joined
     std::vector<std::pair<int, std::string>> parent_joins;  // (CLONE_NEW*, path)
 };
 
 // Throws for unknown types, duplicates and unsupported joins (JSON path in the message).
 NamespacePlan plan_namespaces(const oci::Spec& spec);
+
+// runc's rules for linux.sysctl: a key must belong to a namespace the container does not
+// share with the host (net.* needs a network namespace, kernel.shm* an ipc one, ...).
+void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan);
 
 // Joins plan.parent_joins and the new time namespace for the next child; restores the
 // runtime's own namespaces when destroyed.

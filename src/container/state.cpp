@@ -97,7 +97,12 @@ void validate_id(const std::string& id) {
 }
 
 void Store::make_dir(const std::string& id) {
-    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create state root " + root_);
+    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) {
+        // Like runc, make missing parents too (containerd passes /run/containerd/runc/<ns>).
+        for (size_t i = 1; i < root_.size(); ++i)
+            if (root_[i] == '/') ::mkdir(root_.substr(0, i).c_str(), 0711);
+        if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create state root " + root_);
+    }
     if (::mkdir(dir(id).c_str(), 0700) < 0) {
         if (errno == EEXIST) throw Error("container with given ID already exists", EEXIST);
         throw_errno("create state directory " + dir(id));
@@ -246,7 +251,7 @@ Status status_of(const Store& store, const Record& r) {
     return Status::running;
 }
 
-std::string state_document(const Record& r, Status s) {
+std::string state_document(const Record& r, Status s, bool pretty) {
     nlohmann::json j = {{"ociVersion", "1.3.0"},
                         {"id", r.id},
                         {"status", status_name(s)},
@@ -256,7 +261,7 @@ std::string state_document(const Record& r, Status s) {
                         {"created", r.created},
                         {"owner", r.owner}};
     if (!r.annotations.empty()) j["annotations"] = r.annotations;
-    return j.dump(2);
+    return pretty ? j.dump(2) : j.dump();
 }
 
 std::string now_rfc3339() {

@@ -68,7 +68,7 @@ uint64_t process_start_time(pid_t pid);
 Status status_of(const Store& store, const Record& r);
 
 // The state document of runtime.md as JSON.
-std::string state_document(const Record& r, Status s);
+std::string state_document(const Record& r, Status s, bool pretty = true);
 
 std::string now_rfc3339();
 

@@ -110,6 +110,10 @@ void run(Context& ctx) {
         // Non-dumpable until execve: nothing in the container can open /proc/<init>/exe
         // (the runtime's binary) or our memory (CVE-2019-5736 class).
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // `run` blocks the signals it forwards; the container must not inherit that mask.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         ::umask(0);
         const oci::Spec& spec = *ctx.spec;
@@ -120,6 +124,12 @@ void run(Context& ctx) {
         ctx.host_pid = std::atoi(msg.payload.c_str());
         ctx.state_json = msg.payload.substr(msg.payload.find(' ') + 1);
 
+        // In a new user namespace become its root: our host uid is not mapped there, and
+        // files made with an unmapped fsuid fail with EOVERFLOW.
+        if (ctx.new_user_ns) {
+            if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in the user namespace");
+            if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in the user namespace");
+        }
         // Namespaces the parent could not join for us: user first, then mount.
         if (spec.linux) {
             for (const auto& ns : spec.linux->namespaces)
@@ -191,7 +201,13 @@ void run(Context& ctx) {
         ready = true;
         ch.close();
         if (ctx.exec_fifo_fd >= 0) wait_for_start(ctx.exec_fifo_fd);
-        if (hooks) run_hooks(hooks->start_container, ctx.state_json, "startContainer");
+        if (hooks && !hooks->start_container.empty()) {
+            std::string state = ctx.state_json;
+            const std::string from = "\"status\":\"creating\"";
+            auto at = state.find(from);
+            if (at != std::string::npos) state.replace(at, from.size(), "\"status\":\"created\"");
+            run_hooks(hooks->start_container, state, "startContainer");
+        }
 
         set_personality(spec);
         ::umask(proc.user.umask.value_or(022));

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <linux/sched.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -174,9 +175,9 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
         if (c.permitted) sets.permitted = caps::mask_of(*c.permitted, &unknown);
         if (c.inheritable) sets.inheritable = caps::mask_of(*c.inheritable, &unknown);
         if (c.ambient) sets.ambient = caps::mask_of(*c.ambient, &unknown);
-    } else {
-        sets.bounding = 0;
     }
+    // An absent bounding list means an empty one, as in runc: nothing is kept implicitly.
+    if (!sets.bounding) sets.bounding = 0;
     for (const auto& u : unknown) log::warn("unknown capability \"" + u + "\" ignored");
 
     int listener = -1;
@@ -212,6 +213,7 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
     for (unsigned fd = 3; fd < first_closed; ++fd) ::fcntl(int(fd), F_SETFD, 0);
     sys::close_range(first_closed, ~0U, CLOSE_RANGE_CLOEXEC);
 
+    ::signal(SIGPIPE, SIG_DFL);  // the runtime ignores it; the container gets the default
     std::vector<char*> argv, envp;
     for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);

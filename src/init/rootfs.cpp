@@ -50,14 +50,24 @@ Fd prepare_rootfs(Context& ctx) {
     unsigned long prop = propagation_flag(lx ? lx->rootfs_propagation : "");
     if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0)
         throw_errno("set propagation of / (linux.rootfsPropagation)");
+    // pivot_root refuses a shared parent of the new root and a shared old root; the new
+    // root itself may be shared. A shared rootfs is bound first (so it joins the host's
+    // peer group and sees later host mounts), then its parent and "/" are made private.
+    // Otherwise the parent is made private first so the bind is born private too; after a
+    // recursive slave or private change nothing is shared and mountinfo need not be read.
+    bool needs_private_parent = prop != (MS_SLAVE | MS_REC) && prop != (MS_PRIVATE | MS_REC);
+    std::string parent = needs_private_parent ? mount_point_of(rootpath::split_parent(ctx.rootfs).first) : "";
+    auto make_private = [](const std::string& where) {
+        if (::mount(nullptr, where.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) throw_errno("make " + where + " private");
+    };
+    bool shared = prop & MS_SHARED;
+    if (needs_private_parent && !shared) make_private(parent);
     // A bind of the rootfs onto itself makes it a mount point pivot_root can use.
     if (::mount(ctx.rootfs.c_str(), ctx.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
         throw_errno("bind mount rootfs " + ctx.rootfs);
-    if (prop & MS_SHARED) {
-        // pivot_root refuses a shared parent; make only the parent private.
-        std::string parent = mount_point_of(rootpath::split_parent(ctx.rootfs).first);
-        if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
-            throw_errno("make " + parent + " private");
+    if (shared) {
+        make_private(parent);
+        if (parent != "/") make_private("/");
     }
     int fd = ::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open rootfs " + ctx.rootfs);
@@ -80,14 +90,12 @@ void pivot_to(Context& ctx, int root_fd) {
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then
         // drops it, with no directory needed inside the image.
         if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root");
+        // The old root may still hold shared mounts (rootfsPropagation shared): make it a
+        // recursive slave first so detaching it can never unmount anything on the host.
+        if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) throw_errno("make the old root rslave");
         if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
     }
     if (::chdir("/") < 0) throw_errno("chdir /");
-    const auto& lx = ctx.spec->linux;
-    if (lx && (lx->rootfs_propagation == "shared" || lx->rootfs_propagation == "rshared")) {
-        if (::mount(nullptr, "/", nullptr, propagation_flag(lx->rootfs_propagation), nullptr) < 0)
-            throw_errno("make / " + lx->rootfs_propagation);
-    }
 }
 
 }  // namespace skiff::init

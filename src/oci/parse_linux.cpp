@@ -91,9 +91,11 @@ std::vector<Device> read_devices(const Node& n) {
             d.minor = e.req_int<int64_t>("minor");
         }
         d.file_mode = e.opt_int<uint32_t>("fileMode");
-        if (d.file_mode && *d.file_mode > 07777)
-            e.child("fileMode").fail(std::to_string(*d.file_mode) +
-                                     " is not a permission mode (at most 07777)");
+        // podman sends the file-type bits too (S_IFCHR|0666 = 8630); runc takes that and
+        // uses the permission bits, so only bits outside S_IFMT|07777 are an error.
+        if (d.file_mode && (*d.file_mode & ~uint32_t(0177777)))
+            e.child("fileMode").fail(std::to_string(*d.file_mode) + " is not a file mode");
+        if (d.file_mode) *d.file_mode &= 07777;
         d.uid = e.opt_int<uint32_t>("uid");
         d.gid = e.opt_int<uint32_t>("gid");
         out.push_back(std::move(d));
