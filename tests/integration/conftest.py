@@ -438,12 +438,21 @@ def _kill_pids(pids):
 
 
 def _remove_cgroups(paths):
-    for p in sorted(paths, key=len, reverse=True):
-        for dirpath, dirnames, _ in sorted(os.walk(p), key=lambda t: -len(t[0])):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    # a just-killed task keeps its cgroup busy for a moment: retry, innermost dirs first
+    deadline = time.monotonic() + 5
+    while True:
+        left = []
+        for p in sorted(paths, key=len, reverse=True):
+            for dirpath, _, _ in sorted(os.walk(p), key=lambda t: -len(t[0])):
+                try:
+                    os.rmdir(dirpath)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(dirpath)
+        if not left or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
 
 
 @pytest.fixture
