@@ -29,8 +29,12 @@ const std::vector<FlagSpec> kGlobalFlags = {
 };
 
 std::vector<const Command*> all_commands() {
+    static const Command exec = exec_command();
+    static const std::vector<Command> cgroup = cgroup_commands();
     std::vector<const Command*> out;
     for (const auto& c : lifecycle_commands()) out.push_back(&c);
+    out.push_back(&exec);
+    for (const auto& c : cgroup) out.push_back(&c);
     for (const auto& c : info_commands()) out.push_back(&c);
     return out;
 }

@@ -22,14 +22,6 @@
 namespace skiff::container {
 namespace {
 
-std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
-    cgroups::Options o;
-    o.cgroups_path = r.cgroups_path;
-    o.container_id = r.id;
-    o.systemd = r.systemd_cgroup;
-    return cgroups::open(o);
-}
-
 // A pidfd for the record's init, or an invalid Fd when that process is gone (pid reuse safe:
 // the start time is checked after the pidfd pins the process).
 Fd open_init(const Record& r) {

@@ -132,6 +132,9 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     r.pid_start = j.value("pid_start", uint64_t(0));
     r.created = j.value("created", "");
     r.cgroups_path = j.value("cgroups_path", "");
+    if (j.contains("cgroup_paths") && j["cgroup_paths"].is_object())
+        for (auto& [k, v] : j["cgroup_paths"].items())
+            if (v.is_string()) r.cgroup_paths[k] = v.get<std::string>();
     r.systemd_cgroup = j.value("systemd_cgroup", false);
     r.creating = j.value("creating", false);
     r.owner = j.value("owner", "root");
@@ -158,6 +161,7 @@ void Store::save(const Record& r) const {
                         {"created", r.created},
                         {"annotations", r.annotations},
                         {"cgroups_path", r.cgroups_path},
+                        {"cgroup_paths", r.cgroup_paths},
                         {"systemd_cgroup", r.systemd_cgroup},
                         {"creating", r.creating},
                         {"owner", r.owner},
@@ -240,15 +244,20 @@ Status status_of(const Store& store, const Record& r) {
     if (r.pid <= 0 || process_start_time(r.pid) != r.pid_start) return Status::stopped;
     struct stat st;
     if (::stat(store.fifo_path(r.id).c_str(), &st) == 0) return Status::created;
+    try {
+        if (cgroup_of(r)->frozen()) return Status::paused;
+    } catch (const Error&) {
+    }
+    return Status::running;
+}
+
+std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
     cgroups::Options o;
     o.cgroups_path = r.cgroups_path;
     o.container_id = r.id;
     o.systemd = r.systemd_cgroup;
-    try {
-        if (cgroups::open(o)->frozen()) return Status::paused;
-    } catch (const Error&) {
-    }
-    return Status::running;
+    o.paths = r.cgroup_paths;
+    return cgroups::open(o);
 }
 
 std::string state_document(const Record& r, Status s, bool pretty) {

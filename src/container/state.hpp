@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cgroups/manager.hpp"
 #include "linux/fd.hpp"
 
 namespace skiff::container {
@@ -22,6 +24,7 @@ struct Record {
     std::string created;     // RFC 3339
     std::map<std::string, std::string> annotations;
     std::string cgroups_path;
+    std::map<std::string, std::string> cgroup_paths;  // Manager::paths(): reopen exactly these
     bool systemd_cgroup = false;
     bool creating = true;    // true until create finished
     std::string owner = "root";
@@ -66,6 +69,9 @@ void validate_id(const std::string& id);
 uint64_t process_start_time(pid_t pid);
 
 Status status_of(const Store& store, const Record& r);
+
+// The container's cgroup, reopened from what create recorded.
+std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r);
 
 // The state document of runtime.md as JSON.
 std::string state_document(const Record& r, Status s, bool pretty = true);

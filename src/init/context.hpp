@@ -26,6 +26,7 @@ struct Context {
     int exec_fifo_fd = -1;        // read end; a byte arrives at `start`
     int console_socket_fd = -1;   // --console-socket, connected
     int preserve_fds = 0;         // fds 3..3+N-1 stay open
+    bool bind_console = true;     // /dev/console from the pty (create), not for exec
     bool no_pivot = false;
     bool new_user_ns = false;
     bool new_cgroup_ns = false;
@@ -39,5 +40,9 @@ struct Context {
 // The init: every step from "wait for the parent" to execve. Never returns; failures are sent
 // to the parent (before `ready`) or printed to stderr (after), then the process exits.
 [[noreturn]] void run(Context& ctx);
+
+// The init of an `exec`: joins the given (CLONE_NEW*, fd) namespaces, user first, waits
+// for `placed`, then sets up the process and execs. Errors go to the channel.
+[[noreturn]] void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces);
 
 }  // namespace skiff::init

@@ -121,6 +121,12 @@ Fd setup_console(Context& ctx, int root_fd) {
         ws.ws_col = static_cast<unsigned short>(p.console_size->width);
         ::ioctl(slave.get(), TIOCSWINSZ, &ws);
     }
+    if (!ctx.bind_console) {
+        send_fds(ctx.console_socket_fd, "/dev/console", {ptmx.get()});
+        ::close(ctx.console_socket_fd);
+        ctx.console_socket_fd = -1;
+        return slave;
+    }
     // /dev/console is the peer itself, bound by fd: no path the image could swap.
     int tree = sys::open_tree(slave.get(), "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0) throw_errno("clone pty peer mount");

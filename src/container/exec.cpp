@@ -1,0 +1,243 @@
+// `exec`: a new process in a running container, born inside its pid (and time) namespace
+// by a clone3 from the runtime, joining the rest itself.
+#include "container/exec.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "container/internal.hpp"
+#include "container/state.hpp"
+#include "init/context.hpp"
+#include "linux/channel.hpp"
+#include "linux/error.hpp"
+#include "linux/log.hpp"
+#include "linux/syscalls.hpp"
+#include "oci/config.hpp"
+
+namespace skiff::container {
+namespace {
+
+struct NsFile {
+    int type;
+    const char* name;
+};
+const NsFile kNamespaces[] = {
+    {CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"},       {CLONE_NEWUTS, "uts"},
+    {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"},
+    {CLONE_NEWPID, "pid"},   {CLONE_NEWTIME, "time"},
+};
+
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat sa, sb;
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_ino == sb.st_ino &&
+           sa.st_dev == sb.st_dev;
+}
+
+int connect_unix(const std::string& path) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw_errno("socket");
+    Fd f(fd);
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) throw Error("socket path too long: " + path, ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) throw_errno("connect to " + path);
+    return f.release();
+}
+
+void merge_env(std::vector<std::string>& env, const std::string& entry) {
+    auto eq = entry.find('=');
+    std::string key = entry.substr(0, eq);
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+            e = entry;
+            return;
+        }
+    env.push_back(entry);
+}
+
+}  // namespace
+
+oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
+    if (!o.process_json.empty()) return oci::parse_process(o.process_json);
+    oci::Process p = spec.process ? *spec.process : oci::Process{};
+    if (o.args.empty()) throw Error("exec: process args cannot be empty", EINVAL);
+    p.args = o.args;
+    p.terminal = o.tty;
+    for (const auto& e : o.env) merge_env(p.env, e);
+    if (!o.cwd.empty()) p.cwd = o.cwd;
+    if (!o.user.empty()) {
+        auto colon = o.user.find(':');
+        char* end = nullptr;
+        p.user.uid = uint32_t(std::strtoul(o.user.substr(0, colon).c_str(), &end, 10));
+        if (*end) throw Error("invalid --user \"" + o.user + "\": expected uid[:gid]", EINVAL);
+        p.user.gid = 0;
+        if (colon != std::string::npos) {
+            p.user.gid = uint32_t(std::strtoul(o.user.substr(colon + 1).c_str(), &end, 10));
+            if (*end) throw Error("invalid --user \"" + o.user + "\": expected uid[:gid]", EINVAL);
+        }
+    }
+    for (const auto& g : o.additional_gids) {
+        char* end = nullptr;
+        unsigned long gid = std::strtoul(g.c_str(), &end, 10);
+        if (g.empty() || *end) throw Error("invalid --additional-gids value \"" + g + "\"", EINVAL);
+        p.user.additional_gids.push_back(uint32_t(gid));
+    }
+    if (!o.caps.empty()) {
+        if (!p.capabilities) p.capabilities = oci::Capabilities{};
+        auto add = [](std::optional<std::vector<std::string>>& set, const std::string& c) {
+            if (!set) set = std::vector<std::string>{};
+            set->push_back(c);
+        };
+        for (const auto& c : o.caps) {
+            add(p.capabilities->bounding, c);
+            add(p.capabilities->effective, c);
+            add(p.capabilities->permitted, c);
+            // Ambient needs inheritable; add it only where the container has some (runc).
+            if (p.capabilities->inheritable) add(p.capabilities->ambient, c);
+        }
+    }
+    if (o.no_new_privs) p.no_new_privileges = true;
+    return p;
+}
+
+int exec(const Globals& g, const ExecOptions& o) {
+    validate_id(o.id);
+    Store store(g.root);
+    Record r = store.load(o.id);
+    Status s = status_of(store, r);
+    if (s == Status::stopped || s == Status::creating) throw Error("cannot exec in a stopped container", EINVAL);
+    if (s == Status::paused && !o.ignore_paused) throw Error("cannot exec in a paused container", EINVAL);
+    if (s == Status::created) throw Error("cannot exec in a created container: start it first", EINVAL);
+
+    oci::Spec spec = oci::parse_config(store.load_config(o.id));
+    spec.process = exec_process(spec, o);
+    if (spec.process->terminal && o.console_socket.empty() && o.detach)
+        throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
+    if (spec.process->terminal && o.console_socket.empty())
+        throw Error("exec --tty needs --console-socket", EINVAL);
+
+    // Namespaces of the init that are not ours; pid and time are entered by the clone.
+    std::string init_ns = "/proc/" + std::to_string(r.pid) + "/ns/";
+    int pidfd_raw = sys::pidfd_open(r.pid);
+    if (pidfd_raw < 0 || process_start_time(r.pid) != r.pid_start) {
+        if (pidfd_raw >= 0) ::close(pidfd_raw);
+        throw Error("cannot exec in a stopped container", ESRCH);
+    }
+    Fd init_pidfd(pidfd_raw);
+    std::vector<std::pair<int, int>> child_joins;
+    std::vector<std::pair<int, Fd>> parent_joins;
+    for (const auto& ns : kNamespaces) {
+        std::string theirs = init_ns + ns.name;
+        std::string ours = std::string("/proc/self/ns/") + ns.name;
+        if (same_file(theirs, ours)) continue;
+        int fd = ::open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT) continue;
+            throw_errno("open " + theirs);
+        }
+        if (ns.type == CLONE_NEWPID || ns.type == CLONE_NEWTIME) parent_joins.emplace_back(ns.type, Fd(fd));
+        else child_joins.emplace_back(ns.type, fd);
+    }
+
+    auto cg = cgroup_of(r);
+    Fd console_socket;
+    if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket));
+    auto [parent_end, child_end] = Channel::pair();
+    init::Context ctx;
+    ctx.spec = &spec;
+    ctx.id = o.id;
+    ctx.bundle = r.bundle;
+    ctx.channel = &child_end;
+    ctx.console_socket_fd = console_socket.get();
+    ctx.preserve_fds = o.preserve_fds;
+    ctx.bind_console = false;
+    ctx.host_pid = r.pid;
+    ctx.state_json = state_document(r, s, false);
+
+    int into = cg->clone_into_fd();
+    struct clone_args ca = {};
+    int raw_pidfd = -1;
+    ca.flags = CLONE_PIDFD | (into >= 0 ? CLONE_INTO_CGROUP : 0);
+    ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
+    ca.exit_signal = SIGCHLD;
+    if (into >= 0) ca.cgroup = uint64_t(into);
+
+    sigset_t forward, old;
+    sigemptyset(&forward);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&forward, sig);
+    if (!o.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
+
+    std::vector<std::pair<int, Fd>> saved;
+    for (auto& [type, fd] : parent_joins) {
+        const char* self = type == CLONE_NEWPID ? "/proc/self/ns/pid_for_children" : "/proc/self/ns/time_for_children";
+        saved.emplace_back(type, Fd(::open(self, O_RDONLY | O_CLOEXEC)));
+        if (::setns(fd.get(), type) < 0) throw_errno("join the container's namespace");
+    }
+    long rc = sys::clone3(&ca);
+    int clone_errno = errno;
+    for (auto& [type, fd] : saved) ::setns(fd.get(), type);
+    if (rc < 0) throw_errno("clone3", clone_errno);
+    if (rc == 0) {
+        parent_end.close();
+        init::run_exec(ctx, child_joins);
+    }
+    pid_t pid = pid_t(rc);
+    Fd pidfd(raw_pidfd);
+    child_end.close();
+    for (auto& [type, fd] : child_joins) ::close(fd);
+    console_socket.reset();
+
+    try {
+        if (into < 0) cg->add_process(pid);
+        parent_end.send(Msg::placed);
+    } catch (const Error&) {
+        // The child may have failed already; its message below says why.
+    }
+    Message msg;
+    if (parent_end.receive(msg) && msg.type == Msg::error) {
+        ::waitpid(pid, nullptr, 0);
+        throw Error(msg.payload, EIO);
+    }
+    if (!o.pid_file.empty()) {
+        std::string tmp = o.pid_file + ".skiff-tmp";
+        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) throw_errno("open pid file " + tmp);
+        std::string v = std::to_string(pid);
+        bool ok = ::write(fd, v.data(), v.size()) == ssize_t(v.size());
+        ::close(fd);
+        if (!ok || ::rename(tmp.c_str(), o.pid_file.c_str()) < 0) throw_errno("write pid file " + o.pid_file);
+    }
+    if (!o.pidfd_socket.empty()) {
+        Fd sock(connect_unix(o.pidfd_socket));
+        send_fds(sock.get(), "", {pidfd.get()});
+    }
+    if (o.detach) return 0;
+
+    int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
+    Fd sig_fd(sfd);
+    for (;;) {
+        struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (::read(sig_fd.get(), &si, sizeof si) == sizeof si) sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
+        }
+        if (fds[0].revents & POLLIN) break;
+    }
+    siginfo_t info = {};
+    if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) < 0) throw_errno("wait for the exec'd process");
+    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+}
+
+}  // namespace skiff::container
