@@ -1,9 +1,10 @@
-# The two set-up commands of the README: `make demo` and `make test`.
+# The two set-up commands of the README: `make demo` and `make test` (as root).
 BUILD ?= build
-CMAKE_FLAGS ?=
+ASAN_BUILD ?= build-asan
 PYTEST = /usr/bin/python3 -m pytest
+SKIFF = $(CURDIR)/$(BUILD)/skiff
 
-.PHONY: all deps build demo test unit integration clean
+.PHONY: all deps build demo test unit pytest vm-test asan-test bench fuzz clean
 
 all: build
 
@@ -11,8 +12,34 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j$$(nproc)
 
+# A busybox container that tells about itself: hostname, id, pid 1, its namespaces.
+demo: build
+	@rm -rf $(BUILD)/demo-bundle
+	@scripts/make-bundle.sh $(BUILD)/demo-bundle >/dev/null
+	@$(SKIFF) --root $(CURDIR)/$(BUILD)/demo-state run --bundle $(BUILD)/demo-bundle skiff-demo-$$$$
+
+# Everything: unit tests, the cgroup v2 tier in a VM, then one pytest session over the
+# integration, security, client and benchmark-smoke tests against the release build.
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j2
+	@$(MAKE) --no-print-directory vm-test
+	@SKIFF_RUNTIME=$(SKIFF) $(PYTEST) -q -p no:cacheprovider tests/integration tests/security tests/clients bench/test_bench_smoke.py
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j2
+
+pytest: build
+	@SKIFF_RUNTIME=$(SKIFF) $(PYTEST) -q -p no:cacheprovider tests/integration tests/security
+
+# The cgroup tests on a pure cgroup v2 kernel, in a throw-away QEMU guest.
+vm-test: build
+	@tests/vm/test-cgroups-v2.sh
+
+bench: build
+	@$(MAKE) --no-print-directory -C bench SKIFF=$(SKIFF)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD)

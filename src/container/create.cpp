@@ -183,6 +183,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.console_socket_fd = console_socket.get();
         ctx.preserve_fds = preserve;
         ctx.no_pivot = o.no_pivot;
+        ctx.no_new_keyring = o.no_new_keyring;
         ctx.new_user_ns = p.ns.new_user;
         ctx.new_cgroup_ns = p.ns.new_cgroup;
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's

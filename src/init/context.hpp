@@ -28,6 +28,7 @@ struct Context {
     int preserve_fds = 0;         // fds 3..3+N-1 stay open
     bool bind_console = true;     // /dev/console from the pty (create), not for exec
     bool no_pivot = false;
+    bool no_new_keyring = false;  // --no-new-keyring: keep the runtime's session keyring
     bool new_user_ns = false;
     bool new_cgroup_ns = false;
     bool new_uts_ns = false;

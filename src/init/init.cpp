@@ -8,6 +8,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -154,6 +155,14 @@ void run(Context& ctx) {
         if (spec.linux && spec.linux->seccomp && !spec.linux->seccomp->listener_path.empty())
             ctx.listener_socket_fd = connect_unix(spec.linux->seccomp->listener_path);
 
+        // A session keyring of its own, so keys cannot leak between containers (runc does
+        // the same); kernels or seccomp profiles without keyctl are not an error.
+        if (!ctx.no_new_keyring) {
+            std::string name = "_ses." + ctx.id;
+            if (::syscall(SYS_keyctl, 1 /*KEYCTL_JOIN_SESSION_KEYRING*/, name.c_str()) < 0 &&
+                errno != ENOSYS && errno != EPERM && errno != EACCES)
+                throw_errno("join a new session keyring");
+        }
         Fd root = prepare_rootfs(ctx);
         mount_all(ctx, root.get());
         create_devices(ctx, root.get());
