@@ -21,18 +21,16 @@ demo: build
 	@scripts/make-bundle.sh $(BUILD)/demo-bundle >/dev/null
 	@$(SKIFF) --root $(CURDIR)/$(BUILD)/demo-state run --bundle $(BUILD)/demo-bundle skiff-demo-$$$$
 
-# Everything: unit tests, the cgroup v2 tier in a VM, then one pytest session over the
-# integration, security, client and benchmark-smoke tests against the release build.
+# Everything, against the release build: unit tests, the cgroup v2 tier in a VM, then the
+# integration, security, client, fuzz-smoke and benchmark-smoke suites; one closing line.
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j2
-	@$(MAKE) --no-print-directory vm-test
-	@SKIFF_RUNTIME=$(SKIFF) $(PYTEST) -q -p no:cacheprovider tests/integration tests/security tests/clients bench/test_bench_smoke.py
+	@BUILD=$(CURDIR)/$(BUILD) tests/run_all.py
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j2
 
 pytest: build
-	@SKIFF_RUNTIME=$(SKIFF) $(PYTEST) -q -p no:cacheprovider tests/integration tests/security
+	@BUILD=$(CURDIR)/$(BUILD) tests/run_all.py --only integration,security
 
 # The cgroup tests on a pure cgroup v2 kernel, in a throw-away QEMU guest.
 vm-test: build
