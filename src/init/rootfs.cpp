@@ -50,25 +50,20 @@ Fd prepare_rootfs(Context& ctx) {
     unsigned long prop = propagation_flag(lx ? lx->rootfs_propagation : "");
     if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0)
         throw_errno("set propagation of / (linux.rootfsPropagation)");
-    // pivot_root refuses a shared parent of the new root and a shared old root; the new
-    // root itself may be shared. A shared rootfs is bound first (so it joins the host's
-    // peer group and sees later host mounts), then its parent and "/" are made private.
-    // Otherwise the parent is made private first so the bind is born private too; after a
-    // recursive slave or private change nothing is shared and mountinfo need not be read.
-    bool needs_private_parent = prop != (MS_SLAVE | MS_REC) && prop != (MS_PRIVATE | MS_REC);
-    std::string parent = needs_private_parent ? mount_point_of(rootpath::split_parent(ctx.rootfs).first) : "";
-    auto make_private = [](const std::string& where) {
-        if (::mount(nullptr, where.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) throw_errno("make " + where + " private");
-    };
-    bool shared = prop & MS_SHARED;
-    if (needs_private_parent && !shared) make_private(parent);
+    // pivot_root(".", ".") refuses a shared new root (it is also the put_old mount) and a
+    // shared parent. After a recursive slave or private change nothing is shared and
+    // mountinfo need not be read; otherwise the rootfs's parent mount is made private
+    // first, so the rootfs bind below is born private. A shared rootfsPropagation is applied
+    // to the new root after pivot_root: a peer group of the container's own, so the
+    // container's mounts never propagate onto the host (runc 1.1 behaves the same way).
+    if (prop != (MS_SLAVE | MS_REC) && prop != (MS_PRIVATE | MS_REC)) {
+        std::string parent = mount_point_of(rootpath::split_parent(ctx.rootfs).first);
+        if (::mount(nullptr, parent.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
+            throw_errno("make " + parent + " private");
+    }
     // A bind of the rootfs onto itself makes it a mount point pivot_root can use.
     if (::mount(ctx.rootfs.c_str(), ctx.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
         throw_errno("bind mount rootfs " + ctx.rootfs);
-    if (shared) {
-        make_private(parent);
-        if (parent != "/") make_private("/");
-    }
     int fd = ::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open rootfs " + ctx.rootfs);
     return Fd(fd);
@@ -89,13 +84,24 @@ void pivot_to(Context& ctx, int root_fd) {
     } else {
         // pivot_root(".", ".") stacks the old root under the new one; detaching "." then
         // drops it, with no directory needed inside the image.
+        int old_root = ::open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (old_root < 0) throw_errno("open the old root");
+        Fd old_root_fd(old_root);
         if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root");
-        // The old root may still hold shared mounts (rootfsPropagation shared): make it a
-        // recursive slave first so detaching it can never unmount anything on the host.
+        // "." from the new root's directory names the new root, not the old one stacked on
+        // it: step into the old root by fd. It may still hold shared mounts
+        // (rootfsPropagation shared): make it a recursive slave first so detaching it can
+        // never unmount anything on the host.
+        if (::fchdir(old_root_fd.get()) < 0) throw_errno("chdir to the old root");
         if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) throw_errno("make the old root rslave");
         if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
     }
     if (::chdir("/") < 0) throw_errno("chdir /");
+    const auto& lx = ctx.spec->linux;
+    if (lx && (lx->rootfs_propagation == "shared" || lx->rootfs_propagation == "rshared")) {
+        if (::mount(nullptr, "/", nullptr, propagation_flag(lx->rootfs_propagation), nullptr) < 0)
+            throw_errno("make / " + lx->rootfs_propagation);
+    }
 }
 
 }  // namespace skiff::init
