@@ -60,8 +60,13 @@ Layout from_mountinfo(const std::string& root, const std::string& mountinfo) {
         auto dash = std::find(fields.begin(), fields.end(), "-");
         if (fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
         std::string fstype = *(dash + 1), super = *(dash + 3);
-        if (fstype != "cgroup" && fstype != "cgroup2") continue;
         std::string mp = trim_slash(unescape(fields[4]));
+        // A later mount of any type hides what was mounted at or below its mount point
+        // (a tmpfs over /sys/fs/cgroup/unified, as the benchmark does for crun).
+        std::erase_if(layout.hierarchies, [&](const auto& o) {
+            return o.mount_point == mp || o.mount_point.rfind(mp + "/", 0) == 0;
+        });
+        if (fstype != "cgroup" && fstype != "cgroup2") continue;
         std::string name;
         if (mp == root) {
             name = "";
@@ -77,8 +82,6 @@ Layout from_mountinfo(const std::string& root, const std::string& mountinfo) {
         h.options = remount_options(super, h.v2, &h.controllers);
         if (h.v2) h.controllers = v2_controllers(mp);
         if (h.v2 && name.empty()) root_is_v2 = true;
-        // A later mount on the same point hides the earlier one.
-        std::erase_if(layout.hierarchies, [&](const auto& o) { return o.mount_point == mp; });
         layout.hierarchies.push_back(std::move(h));
     }
     if (root_is_v2) {
