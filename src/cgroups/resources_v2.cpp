@@ -109,11 +109,18 @@ void io(const std::string& dir, const oci::BlockIo& b, const ApplyOptions& o) {
             if (bfq)
                 put(dir, "io.bfq.weight", dev(wd.major, wd.minor) + " " + num(uint64_t{*wd.weight}),
                     at + ".weight");
-            else
-                put(dir, "io.weight",
-                    dev(wd.major, wd.minor) + " " +
-                        num(convert::blkio_weight_to_io_weight(*wd.weight)),
-                    at + ".weight");
+            else {
+                // Without bfq a per-device weight needs io.cost on that device; runc drops
+                // the setting silently there, skiff says so.
+                std::string line = dev(wd.major, wd.minor) + " " +
+                                   num(convert::blkio_weight_to_io_weight(*wd.weight));
+                int e = fs::try_write(fs::join(dir, "io.weight"), line);
+                if (e == EOPNOTSUPP && o.warn)
+                    o.warn(at + ".weight: device " + dev(wd.major, wd.minor) +
+                           " has neither bfq nor io.cost; ignored");
+                else if (e)
+                    throw_errno(at + ".weight: write " + line + " to " + fs::join(dir, "io.weight"), e);
+            }
         }
         if (wd.leaf_weight && o.warn) o.warn(at + ".leafWeight: cgroup v2 has no leaf weight; ignored");
     }

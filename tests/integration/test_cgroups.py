@@ -221,21 +221,25 @@ def test_blkio_throttle(rt, bundle):
         assert f"{dev} 100" in cg.read("blkio", "blkio.throttle.write_iops_device")
 
 
+def _weight_files(cg):
+    """(file, per-device value for weight 500, default line) for this cgroup's I/O weight."""
+    if not cg.is_v2("blkio"):
+        return "blkio.weight", "500", "500"
+    if cg.has("blkio", "io.bfq.weight"):  # bfq keeps the v1 range
+        return "io.bfq.weight", "500", "default 500"
+    return "io.weight", "4950", "default 4950"  # 1 + (500-10)*9999/990
+
+
 def test_blkio_weight(rt, bundle):
     cid, pid = created(rt, bundle, {})
     cg = Cgroups(pid)
-    v2 = cg.is_v2("blkio")
-    weight_file = "io.weight" if v2 else "blkio.weight"
+    weight_file, _, expect = _weight_files(cg)
     have = cg.has("blkio", weight_file)
     rt.delete(cid, force=True)
     if not have:
         pytest.skip(f"{weight_file} is not offered by this kernel's I/O scheduler")
     cid, pid = created(rt, bundle, {"blockIO": {"weight": 500}})
-    cg = Cgroups(pid)
-    if v2:
-        assert cg.read("blkio", "io.weight").splitlines()[0] == "default 4950"
-    else:
-        assert cg.read("blkio", "blkio.weight") == "500"
+    assert Cgroups(pid).read("blkio", weight_file).splitlines()[0] == expect
 
 
 def _page_size():
@@ -251,10 +255,11 @@ def test_hugepage_limit(rt, bundle):
     size = _page_size()
     cid, pid = created(rt, bundle, {"hugepageLimits": [{"pageSize": size, "limit": 4 * MiB}]})
     cg = Cgroups(pid)
-    if cg.is_v2("hugetlb"):
-        assert cg.read("hugetlb", f"hugetlb.{size}.max") == str(4 * MiB)
-    else:
-        assert cg.read("hugetlb", f"hugetlb.{size}.limit_in_bytes") == str(4 * MiB)
+    v2 = cg.is_v2("hugetlb")
+    limit, rsvd = (".max", ".rsvd.max") if v2 else (".limit_in_bytes", ".rsvd.limit_in_bytes")
+    assert cg.read("hugetlb", f"hugetlb.{size}{limit}") == str(4 * MiB)
+    if cg.has("hugetlb", f"hugetlb.{size}{rsvd}"):  # reservations are limited alike
+        assert cg.read("hugetlb", f"hugetlb.{size}{rsvd}") == str(4 * MiB)
 
 
 def test_unified_keys_on_v2(rt, bundle):
@@ -304,6 +309,93 @@ def test_devices_list_on_v1(rt, bundle):
     rules = Cgroups(pid).read("devices", "devices.list").splitlines()
     assert "a *:* rwm" not in rules
     assert "c 10:229 rw" in rules and "c 1:3 rwm" in rules, rules
+
+
+def test_cpu_realtime(rt, bundle):
+    """v1: the cgroup needs a parent with a realtime budget, so it hangs from the root here.
+    v2 has no realtime bandwidth at all: asking for it must fail, not be dropped."""
+    res = {"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}}
+    if "cpu" not in MOUNTS:
+        if not runtime_is_skiff(rt):
+            pytest.skip("checks skiff's refusal")
+        err = fails(rt, bundle, res)
+        assert "realtime" in err, err
+        return
+    cid, pid = created(rt, bundle, res, cgroups_path=f"/{rt.id_prefix}-rt")
+    cg = Cgroups(pid)
+    if not cg.has("cpu", "cpu.rt_runtime_us"):
+        pytest.skip("kernel without RT group scheduling")
+    assert cg.read("cpu", "cpu.rt_period_us") == "1000000"
+    assert cg.read("cpu", "cpu.rt_runtime_us") == "10000"
+
+
+def runtime_is_skiff(rt):
+    return os.path.basename(rt.binary) != "runc"
+
+
+def test_memory_use_hierarchy_v1(rt, bundle):
+    if "memory" not in MOUNTS:
+        pytest.skip("memory controller is not on cgroup v1 here")
+    cid, pid = created(rt, bundle, {"memory": {"useHierarchy": True}})
+    assert Cgroups(pid).read("memory", "memory.use_hierarchy") == "1"
+
+
+@pytest.mark.skiff_only("checks skiff's warning text")
+def test_kernel_memory_is_accepted_with_a_warning(rt, bundle):
+    bundle.args(SLEEPER)
+    bundle.config["linux"]["resources"] = {"memory": {"limit": 64 * MiB, "kernel": 32 * MiB}}
+    cid, res = rt.create(bundle)
+    assert "memory.kernel" in res.stderr, res
+
+
+@pytest.mark.skiff_only("runc 1.1 has no checkBeforeUpdate")
+def test_check_before_update_refuses_a_limit_below_usage(rt, bundle, workdir):
+    need_command(rt, "update")
+    cid, pid = created(rt, bundle, {"memory": {"limit": 64 * MiB}})
+    rt.start(cid)
+    path = os.path.join(workdir, "res.json")
+    with open(path, "w") as f:
+        json.dump({"memory": {"limit": 4096, "checkBeforeUpdate": True}}, f)
+    res = rt.run(["update", "--resources", path, cid], check=False)
+    assert res.returncode != 0 and "checkBeforeUpdate" in res.stderr, res
+    cg = Cgroups(pid)
+    mem = "memory.max" if cg.is_v2("memory") else "memory.limit_in_bytes"
+    assert cg.read("memory", mem) == str(64 * MiB)
+
+
+def test_blkio_weight_device(rt, bundle):
+    dev = _a_block_device()
+    major, minor = map(int, dev.split(":"))
+    cid, pid = created(rt, bundle, {})
+    cg = Cgroups(pid)
+    v1 = not cg.is_v2("blkio")
+    weight_file, value, _ = _weight_files(cg)
+    if v1:
+        weight_file = "blkio.weight_device"
+    ok = cg.has("blkio", weight_file) and (v1 or weight_file == "io.bfq.weight")
+    rt.delete(cid, force=True)
+    if not ok:
+        pytest.skip("per-device weights need bfq here")
+    cid, pid = created(rt, bundle, {"blockIO": {"weightDevice": [
+        {"major": major, "minor": minor, "weight": 500}]}})
+    assert f"{dev} {value}" in Cgroups(pid).read("blkio", weight_file).splitlines()
+
+
+@pytest.mark.skiff_only("runc ignores rdma without the controller")
+def test_rdma_without_controller_is_a_clear_error(rt, bundle):
+    if "rdma" in MOUNTS or "rdma" in v2_controllers():
+        pytest.skip("this host has the rdma controller")
+    err = fails(rt, bundle, {"rdma": {"mlx5_0": {"hcaHandles": 3}}})
+    assert "linux.resources.rdma" in err and "rdma" in err, err
+
+
+@pytest.mark.skiff_only("runc 1.1 refuses unified keys on hybrid hosts")
+def test_unified_keys_reach_the_v2_mount_of_a_hybrid_host(rt, bundle):
+    if PURE_V2 or "" not in MOUNTS or "hugetlb" not in v2_controllers():
+        pytest.skip("needs a hybrid host with hugetlb on its v2 mount")
+    size = _page_size()
+    cid, pid = created(rt, bundle, {"unified": {f"hugetlb.{size}.max": str(6 * MiB)}})
+    assert Cgroups(pid).read("hugetlb", f"hugetlb.{size}.max") == str(6 * MiB)
 
 
 # ------------------------------------------------------------------------------------------

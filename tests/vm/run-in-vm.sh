@@ -153,6 +153,8 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mkdir -p /lib/modules/$(uname -r) && mount --bind "$MODULES" /lib/modules/$(uname -r)
 echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
 modprobe virtio_blk 2>/dev/null  # no udev here: the scratch disk needs its driver loaded
+# bfq on the scratch disk: per-device I/O weights need it (or io.cost) on cgroup v2
+modprobe bfq 2>/dev/null && echo bfq > /sys/block/vda/queue/scheduler 2>/dev/null
 mkdir -p "$SHARE" && mount -t virtiofs share "$SHARE" || echo "skiff-vm: cannot mount $SHARE" > $out
 hostname skiff-vm
 ip link set lo up
