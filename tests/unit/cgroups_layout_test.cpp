@@ -56,6 +56,16 @@ TEST(CgroupsLayout, LegacyAndUnifiedFromMountinfo) {
     EXPECT_TRUE(unified.hierarchies[0].v2);
 }
 
+TEST(CgroupsLayout, ALaterMountHidesHierarchiesBelowIt) {
+    TempTree t;
+    // A tmpfs over the v2 mount of a hybrid host (as a benchmark does for crun) leaves legacy.
+    std::string text = std::string(kHybridMountinfo) +
+                       "60 41 0:50 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n";
+    auto layout = detect_layout("/sys/fs/cgroup", "", write_mountinfo(t, text));
+    EXPECT_EQ(layout.mode, Mode::Legacy);
+    EXPECT_EQ(layout.hierarchies.size(), 3u);
+}
+
 TEST(CgroupsLayout, NothingMountedIsAnError) {
     TempTree t;
     EXPECT_THROW(detect_layout("/sys/fs/cgroup", "", write_mountinfo(t, "50 23 0:40 / /proc rw - proc proc rw\n")),
