@@ -112,12 +112,29 @@ int main(int argc, char** argv) {
         }
         throw Error("No help topic for '" + command_name + "'", EINVAL);
     } catch (const std::exception& e) {
-        std::string msg = e.what();
+        std::string msg = one_line(e.what());
         // One line on stderr, and the same as an "error" line in --log when given.
         fprintf(stderr, "skiff: %s\n", msg.c_str());
         if (log::to_file()) log::error(msg);
         return 1;
     }
+}
+
+std::string one_line(const std::string& message) {
+    std::string out;
+    out.reserve(message.size());
+    for (char c : message) {
+        auto u = static_cast<unsigned char>(c);
+        if (c == '\n') out += "\\n";
+        else if (c == '\r') out += "\\r";
+        else if (c == '\t') out += "\\t";
+        else if (u < 0x20 || u == 0x7f) {
+            char buf[8];
+            snprintf(buf, sizeof buf, "\\x%02x", u);
+            out += buf;
+        } else out += c;
+    }
+    return out.empty() ? "unknown error" : out;
 }
 
 int parse_signal(const std::string& text) {
@@ -146,9 +163,12 @@ int parse_signal(const std::string& text) {
         int base = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN : SIGRTMAX;
         std::string rest = name.substr(5);
         if (rest.empty()) return base;
-        int off = std::atoi(rest.c_str());
-        int sig = base + off;
-        if (sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
+        // An optional sign and one or two digits: atoi of a longer number can overflow.
+        size_t digits = rest[0] == '+' || rest[0] == '-' ? 1 : 0;
+        bool ok = rest.size() > digits && rest.size() - digits <= 2 &&
+                  std::all_of(rest.begin() + long(digits), rest.end(), ::isdigit);
+        int sig = ok ? base + std::atoi(rest.c_str()) : 0;
+        if (ok && sig >= SIGRTMIN && sig <= SIGRTMAX) return sig;
     }
     throw Error("unknown signal \"" + text + "\"", EINVAL);
 }
