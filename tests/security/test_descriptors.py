@@ -93,7 +93,7 @@ def test_cwd_dotdot_stays_inside(rt, bundle, cwd):
     marker = "cwd-" + uuid.uuid4().hex[:8]
     rc, out, err = rt.run_container(bundle.args(f"pwd; touch {marker}"))
     if not cwd.startswith("/") and rc != 0:
-        assert "cwd" in err, err
+        assert "cwd" in err.lower(), err
         return
     assert rc == 0, err
     assert out.strip() == "/tmp"
@@ -102,10 +102,12 @@ def test_cwd_dotdot_stays_inside(rt, bundle, cwd):
 
 def test_cwd_through_symlink_stays_inside(rt, bundle, host_dir):
     """process.cwd /work where the image's /work -> <host dir>: the cwd (and the directory
-    made for it) is inside the root; a file written there is not on the host."""
+    made for it) is inside the root; a file written there is not on the host. (Refusing the
+    dangling link, as runc 1.1 does, is safe too.)"""
     target = host_dir("victim")
     os.symlink(target, bundle.in_rootfs("/work"))
     bundle.config["process"]["cwd"] = "/work"
-    rt.sh(bundle, "touch ./planted")
+    rc, out, err = rt.run_container(bundle.args("touch ./planted"))
     assert tree(target) == []
-    assert os.path.exists(bundle.in_rootfs(os.path.join(target, "planted")))
+    if rc == 0:
+        assert os.path.exists(bundle.in_rootfs(os.path.join(target, "planted")))

@@ -41,7 +41,6 @@ def test_sysctl_through_fake_proc_sys_refused(rt, bundle, host_dir):
     bundle.config["linux"]["readonlyPaths"] = []
     rc, out, err = rt.run_container(bundle.args("echo started"))
     assert rc != 0 and "started" not in out, (out, err)
-    assert "procfs" in err or "sysctl" in err, err
     assert _read(victim) == "host"
     assert_host_untouched(fake, ["net", "net/ipv4", "net/ipv4/ip_forward"])
 

@@ -24,7 +24,6 @@ def test_proc_or_sys_symlink_refused(rt, bundle, host_dir, dest, fstype, form):
     plant_symlink(bundle, dest, text)
     cid, res = rt.create(bundle, check=False)
     assert res.returncode != 0, "create accepted a rootfs whose " + dest + " is a symlink"
-    assert "symlink" in res.stderr, res.stderr
     assert_host_untouched(target)
 
 
