@@ -120,19 +120,46 @@ int main(int argc, char** argv) {
     }
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when the bytes there are not one.
+size_t utf8_sequence(const std::string& s, size_t i) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((b(i + k) & 0xc0) != 0x80) return 0;
+    // No overlong forms, surrogates or code points past U+10FFFF.
+    if (n == 3 && ((c == 0xe0 && b(i + 1) < 0xa0) || (c == 0xed && b(i + 1) > 0x9f))) return 0;
+    if (n == 4 && ((c == 0xf0 && b(i + 1) < 0x90) || (c == 0xf4 && b(i + 1) > 0x8f))) return 0;
+    return n;
+}
+
+}  // namespace
+
 std::string one_line(const std::string& message) {
     std::string out;
     out.reserve(message.size());
-    for (char c : message) {
+    for (size_t i = 0; i < message.size(); ++i) {
+        char c = message[i];
         auto u = static_cast<unsigned char>(c);
-        if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
-        else if (u < 0x20 || u == 0x7f) {
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (size_t n = u >= 0x80 ? utf8_sequence(message, i) : 0; n > 0) {
+            out.append(message, i, n);  // kept: the log must stay valid UTF-8 JSON
+            i += n - 1;
+        } else if (u < 0x20 || u >= 0x7f) {
             char buf[8];
             snprintf(buf, sizeof buf, "\\x%02x", u);
             out += buf;
-        } else out += c;
+        } else {
+            out += c;
+        }
     }
     return out.empty() ? "unknown error" : out;
 }

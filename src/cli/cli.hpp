@@ -26,8 +26,9 @@ std::vector<Command> cgroup_commands();
 // Signal by name ("KILL", "SIGKILL", "kill") or number; throws for anything else.
 int parse_signal(const std::string& text);
 
-// An error message as printed: control characters (from user input echoed in the message)
-// escaped, so an error is always exactly one non-empty line on stderr and in --log.
+// An error message as printed: control characters and bytes that are not UTF-8 (user input
+// echoed in the message) escaped, so an error is always one non-empty line on stderr and a
+// valid JSON string in --log.
 std::string one_line(const std::string& message);
 
 // The container id argument (the first positional); "container id cannot be empty" if absent.
