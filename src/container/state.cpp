@@ -87,7 +87,8 @@ const char* status_name(Status s) {
 
 void validate_id(const std::string& id) {
     if (id.empty()) throw Error("container id cannot be empty", EINVAL);
-    if (id.size() > 1024) throw Error("invalid container id: longer than 1024 characters", EINVAL);
+    // The id names a directory in --root and a cgroup: longer than NAME_MAX cannot be either.
+    if (id.size() > 255) throw Error("invalid container id: longer than 255 characters", EINVAL);
     if (id == "." || id == "..") throw Error("invalid container id: " + id, EINVAL);
     for (char c : id) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
