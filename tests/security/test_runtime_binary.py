@@ -10,6 +10,7 @@ handle to rewrite it once the runtime exits."""
 
 import os
 import subprocess
+import time
 import uuid
 
 from secutil import harness
@@ -121,3 +122,44 @@ def test_exec_init_is_unreachable_from_container(rt, bundle, workdir):
     assert seen, "the poller saw no exe at all: the probe is broken"
     assert _runtime_id() not in seen
     rt.delete(cid)
+
+
+def test_ptrace_capable_container_cannot_keep_runtime_binary(rt, make_bundle):
+    """The full CVE-2019-5736 sequence from a container that holds CAP_SYS_PTRACE (which
+    overrides non-dumpability): grab /proc/1/exe of a created container's waiting init, wait
+    until every runtime process has exec'd or exited (so ETXTBSY no longer guards the file),
+    then reopen the handle for writing. Nothing is written: the open alone is the breach. A
+    runtime that runs its init from the host binary itself (no sealed copy) fails here."""
+    victim = make_bundle().args("sleep 2")
+    vid, _ = rt.create(victim)
+    init_pid = rt.state(vid)["pid"]
+    runtime_name = os.path.basename(harness.RUNTIME)[:15]
+    attacker = make_bundle().ns("pid", f"/proc/{init_pid}/ns/pid")
+    caps = ["CAP_SYS_PTRACE", "CAP_KILL", "CAP_AUDIT_WRITE"]
+    attacker.config["process"]["capabilities"] = {"bounding": caps, "effective": caps,
+                                                  "permitted": caps}
+    attacker.args(
+        "exec 3</proc/1/exe || { echo no-handle > /tmp/res; exit 0; }; "
+        "stat -L -c %d:%i /proc/self/fd/3 > /tmp/handle; "
+        f"while [ \"$(cat /proc/1/comm)\" = '{runtime_name}' ]; do sleep 0.05; done; "
+        "sleep 1; (exec 4>>/proc/self/fd/3) 2>/dev/null && echo writable > /tmp/res "
+        "|| echo blocked > /tmp/res")
+    aid, _ = rt.create(attacker)
+    rt.start(aid)
+    handle = attacker.in_rootfs("/tmp/handle")
+    res = attacker.in_rootfs("/tmp/res")
+    for _ in range(100):
+        if os.path.exists(handle) or os.path.exists(res):
+            break
+        time.sleep(0.05)
+    rt.start(vid)
+    rt.wait_status(aid, "stopped", timeout=15)
+    with open(res) as f:
+        verdict = f.read().strip()
+    got = open(handle).read().strip() if os.path.exists(handle) else "no handle"
+    rt.wait_status(vid, "stopped", timeout=15)
+    rt.delete(vid)
+    rt.delete(aid)
+    # A handle on a read-only bind of the binary (runc 1.1) or on a sealed copy (another
+    # inode) is harmless; a writable reopen of the host's file is the breakout.
+    assert not (verdict == "writable" and got == _runtime_id()), (verdict, got)
