@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ Result run(const std::string& path, const std::vector<std::string>& argv,
     auto c_env = c_strings(env);
 
     int pidfd = -1;
+    pid_t parent = ::getpid();
     struct clone_args ca = {};
     ca.flags = CLONE_PIDFD;
     ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
@@ -57,6 +59,11 @@ Result run(const std::string& path, const std::vector<std::string>& argv,
     long pid = sys::clone3(&ca);
     if (pid < 0) throw_errno("start " + path);
     if (pid == 0) {
+        // Its own process group, so a timeout kills what it started too; and it dies with
+        // us, so a runtime killed by its engine leaves no hook running.
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (::getppid() != parent) _exit(126);
         ::dup2(in_r.get(), 0);
         ::dup2(out_w.get(), 1);
         ::dup2(out_w.get(), 2);
@@ -89,6 +96,7 @@ Result run(const std::string& path, const std::vector<std::string>& argv,
             wait_ms = int(deadline - now_ms());
             if (wait_ms <= 0) {
                 sys::pidfd_send_signal(pid_fd.get(), SIGKILL);
+                ::kill(-pid_t(pid), SIGKILL);  // the group: helpers the program started
                 result.timed_out = true;
                 break;
             }
