@@ -1,3 +1,7 @@
 #include "cli/cli.hpp"
+#include "linux/sealed_exe.hpp"
 
-int main(int argc, char** argv) { return skiff::cli::main(argc, argv); }
+int main(int argc, char** argv) {
+    skiff::sealed_exe::ensure(argc, argv);
+    return skiff::cli::main(argc, argv);
+}
