@@ -300,3 +300,15 @@ def test_many_containers_parallel_then_sequential(rt, bundle):
     for cid in ids[:3] + rt.ids[-3:]:
         assert_gone(rt, cid)
     assert processes_naming(rt.id_prefix) == []
+
+
+def test_delete_force_while_tasks_drain(rt, bundle):
+    """delete --force right after SIGKILL of many tasks: rmdir of the cgroup meets EBUSY while
+    the killed tasks exit, and must retry rather than leave the cgroup (or fail)."""
+    bundle.args("for i in $(seq 64); do sleep 300 & done; touch /ready; wait")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    wait_for(lambda: os.path.exists(bundle.in_rootfs("/ready")), 10, "64 sleepers")
+    res = rt.run(["delete", "--force", cid], check=False)
+    assert res.returncode == 0, res
+    assert_gone(rt, cid)
