@@ -5,6 +5,8 @@
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "linux/syscalls.hpp"
 
 extern char** environ;
 
@@ -37,12 +41,30 @@ std::string command_of(int argc, char** argv) {
     return {};
 }
 
+// Sealed memfd, or any read-only mount (our own detached bind, or an install on a read-only
+// /usr): either way no handle on our exe can be reopened for writing.
 bool running_sealed() {
     int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     int seals = ::fcntl(fd, F_GET_SEALS);
+    struct statvfs vfs;
+    bool ro = ::fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
     ::close(fd);
-    return seals >= 0 && (seals & kSeals) == kSeals;
+    return ro || (seals >= 0 && (seals & kSeals) == kSeals);
+}
+
+// The cheap way: a detached, read-only bind mount of the binary itself (open_tree clone of the
+// file, then mount_setattr), exec'd through its fd. Same inode and page cache, so nothing is
+// copied; a write reopen through /proc/<pid>/exe meets the read-only mount (EROFS). The mount
+// lives exactly as long as a process runs from it. Needs CAP_SYS_ADMIN; returns on failure.
+void exec_from_readonly_bind(char** argv) {
+    int tree = sys::open_tree(AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0) return;
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &attr) == 0)
+        ::syscall(SYS_execveat, tree, "", argv, environ, AT_EMPTY_PATH);
+    ::close(tree);
 }
 
 [[noreturn]] void die(const char* what) {
@@ -61,6 +83,8 @@ void ensure(int argc, char** argv) {
         ::prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
         return;
     }
+    exec_from_readonly_bind(argv);
+    // Rootless or an old kernel: a sealed copy in memory (costs a copy and cold pages).
     int src = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (src < 0) die("open /proc/self/exe");
     struct stat st;

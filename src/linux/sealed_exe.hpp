@@ -1,5 +1,6 @@
-// The runtime re-executes itself from a sealed in-memory copy before it clones a container
-// init, so /proc/<init>/exe names that copy and never the host's binary (CVE-2019-5736 class:
+// The runtime re-executes itself from a read-only detached bind mount of its binary (or, when
+// it may not mount, from a sealed in-memory copy) before it clones a container init, so
+// /proc/<init>/exe can never be reopened for writing (CVE-2019-5736 class:
 // a container holding CAP_SYS_PTRACE, which overrides non-dumpability, could otherwise keep a
 // handle on the host binary and rewrite it once the runtime has exited).
 #pragma once
@@ -7,7 +8,7 @@
 namespace skiff::sealed_exe {
 
 // For the commands that start container processes (create, run, exec): when not already
-// running from a sealed copy, makes one and execs it with the same argv and environment.
+// running from a read-only or sealed binary, makes one and execs it with the same argv and environment.
 // Returns only when already sealed or for other commands; exits with a message on failure.
 void ensure(int argc, char** argv);
 
