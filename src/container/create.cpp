@@ -48,19 +48,6 @@ std::string absolute(const std::string& path, const std::string& what) {
     return buf;
 }
 
-int connect_unix(const std::string& path, const char* what) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw_errno("socket");
-    Fd f(fd);
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw Error(std::string(what) + " path too long", ENAMETOOLONG);
-    std::memcpy(addr.sun_path, path.c_str(), path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        throw_errno(std::string("connect to ") + what + " " + path);
-    return f.release();
-}
-
 void write_pid_file(const std::string& path, pid_t pid) {
     std::string tmp = path + ".skiff-tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -43,18 +43,6 @@ bool same_file(const std::string& a, const std::string& b) {
            sa.st_dev == sb.st_dev;
 }
 
-int connect_unix(const std::string& path) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw_errno("socket");
-    Fd f(fd);
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw Error("socket path too long: " + path, ENAMETOOLONG);
-    std::memcpy(addr.sun_path, path.c_str(), path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) throw_errno("connect to " + path);
-    return f.release();
-}
-
 void merge_env(std::vector<std::string>& env, const std::string& entry) {
     auto eq = entry.find('=');
     std::string key = entry.substr(0, eq);
@@ -152,7 +140,7 @@ int exec(const Globals& g, const ExecOptions& o) {
 
     auto cg = cgroup_of(r);
     Fd console_socket;
-    if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket));
+    if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
     auto [parent_end, child_end] = Channel::pair();
     init::Context ctx;
     ctx.spec = &spec;
@@ -219,7 +207,7 @@ int exec(const Globals& g, const ExecOptions& o) {
         if (!ok || ::rename(tmp.c_str(), o.pid_file.c_str()) < 0) throw_errno("write pid file " + o.pid_file);
     }
     if (!o.pidfd_socket.empty()) {
-        Fd sock(connect_unix(o.pidfd_socket));
+        Fd sock(connect_unix(o.pidfd_socket, "pidfd socket"));
         send_fds(sock.get(), "", {pidfd.get()});
     }
     if (o.detach) return 0;

@@ -15,9 +15,11 @@
 
 #include "init/context.hpp"
 #include "init/steps.hpp"
+#include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/rootpath.hpp"
+#include "linux/seccomp.hpp"
 
 namespace skiff::init {
 namespace {
@@ -40,15 +42,9 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         const oci::Process& proc = *ctx.spec->process;
         const auto& seccomp = ctx.spec->linux ? ctx.spec->linux->seccomp : std::nullopt;
-        if (seccomp && !seccomp->listener_path.empty()) {
-            int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            struct sockaddr_un addr = {};
-            addr.sun_family = AF_UNIX;
-            std::strncpy(addr.sun_path, seccomp->listener_path.c_str(), sizeof addr.sun_path - 1);
-            if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-                throw_errno("connect to seccomp listener " + seccomp->listener_path);
-            ctx.listener_socket_fd = fd;
-        }
+        // Only a NOTIFY rule has anything to send; the spec ignores a listenerPath without one.
+        if (seccomp && seccomp::uses_notify(*seccomp))
+            ctx.listener_socket_fd = connect_unix(seccomp->listener_path, "seccomp listener");
         // The user namespace first: it owns the others.
         for (const auto& [type, fd] : namespaces)
             if (type == CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's user namespace");

@@ -16,10 +16,12 @@
 
 #include "init/context.hpp"
 #include "init/steps.hpp"
+#include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/program.hpp"
 #include "linux/rootpath.hpp"
+#include "linux/seccomp.hpp"
 
 namespace skiff::init {
 namespace {
@@ -59,21 +61,6 @@ void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, co
             throw Error(where + ": " + program::describe_status(r.status) +
                         (r.output.empty() ? "" : ", output: " + r.output), ECANCELED);
     }
-}
-
-int connect_unix(const std::string& path) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw_errno("socket");
-    struct sockaddr_un addr = {};
-    addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) throw Error("socket path too long: " + path, ENAMETOOLONG);
-    std::memcpy(addr.sun_path, path.c_str(), path.size());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
-        int err = errno;
-        ::close(fd);
-        throw_errno("connect to " + path, err);
-    }
-    return fd;
 }
 
 // Blocks until `start` writes a byte to the exec fifo. A fifo that never had a writer does
@@ -152,8 +139,8 @@ void run(Context& ctx) {
             if (!ctx.new_uts_ns) throw Error("unable to set domainname without a private UTS namespace", EINVAL);
             if (::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) throw_errno("setdomainname");
         }
-        if (spec.linux && spec.linux->seccomp && !spec.linux->seccomp->listener_path.empty())
-            ctx.listener_socket_fd = connect_unix(spec.linux->seccomp->listener_path);
+        if (spec.linux && spec.linux->seccomp && seccomp::uses_notify(*spec.linux->seccomp))
+            ctx.listener_socket_fd = connect_unix(spec.linux->seccomp->listener_path, "seccomp listener");
 
         // A session keyring of its own, so keys cannot leak between containers (runc does
         // the same); kernels or seccomp profiles without keyctl are not an error.

@@ -1,6 +1,7 @@
 #include "linux/channel.hpp"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cstring>
 
@@ -12,6 +13,19 @@ std::pair<Channel, Channel> Channel::pair() {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("socketpair");
     return {Channel(Fd(sv[0])), Channel(Fd(sv[1]))};
+}
+
+int connect_unix(const std::string& path, const char* what) {
+    struct sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path)
+        throw Error(std::string(what) + " path too long: " + path, ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) throw_errno("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw_errno(std::string("connect to ") + what + " " + path);
+    return fd.release();
 }
 
 void send_fds(int socket_fd, const std::string& payload, const std::vector<int>& fds) {

@@ -44,4 +44,8 @@ private:
 // sockets and pidfd sockets as runc does.
 void send_fds(int socket_fd, const std::string& payload, const std::vector<int>& fds);
 
+// A connected SOCK_STREAM unix socket (close-on-exec) to path; `what` names it in errors
+// ("console socket", "seccomp listener").
+int connect_unix(const std::string& path, const char* what);
+
 }  // namespace skiff

@@ -145,12 +145,6 @@ uint32_t action_value(const ActionName& a, const std::optional<uint32_t>& errno_
     return a.value | (errno_ret.value_or(EPERM) & 0xffffu);
 }
 
-bool uses_notify(const oci::Seccomp& config) {
-    for (const auto& sc : config.syscalls)
-        if (sc.action == "SCMP_ACT_NOTIFY") return true;
-    return false;
-}
-
 struct CtxDeleter {
     void operator()(void* ctx) const { seccomp_release(ctx); }
 };
@@ -235,6 +229,12 @@ std::vector<sock_filter> export_program(void* ctx) {
 }
 
 }  // namespace
+
+bool uses_notify(const oci::Seccomp& config) {
+    for (const auto& sc : config.syscalls)
+        if (sc.action == "SCMP_ACT_NOTIFY") return true;
+    return false;
+}
 
 void validate(const oci::Seccomp& config) {
     const std::string base = "linux.seccomp";

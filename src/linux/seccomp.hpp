@@ -22,6 +22,9 @@ void validate(const oci::Seccomp& config);
 // cannot reach listenerPath from inside the container's mount/net namespaces.
 int load(const oci::Seccomp& config);
 
+// Whether any rule (or the default) is SCMP_ACT_NOTIFY: only then is there a listener fd.
+bool uses_notify(const oci::Seccomp& config);
+
 // The filter libseccomp would build, as readable pseudo-code (tests and debugging).
 std::string filter_text(const oci::Seccomp& config);
 

@@ -277,6 +277,16 @@ def test_notify_with_no_agent_listening_fails_create(rt, bundle, workdir):
     assert rt.state(cid, check=False) is None
 
 
+def test_listener_path_without_notify_rule_is_ignored(rt, bundle, workdir):
+    """config-linux.md: listenerPath is only used when a rule is SCMP_ACT_NOTIFY. Nobody listens
+    on this path; a runtime that connects anyway fails the create."""
+    with_seccomp(bundle, [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+                 listenerPath=os.path.join(workdir, "nobody.sock"))
+    rc, out, err = run_script(rt, bundle, "mkdir /tmp/d 2>&1; echo rc=$?")
+    assert rc == 0, err
+    assert "rc=1" in out
+
+
 # ---------------------------------------------------------------------------------------------
 # features
 
