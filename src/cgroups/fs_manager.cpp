@@ -53,6 +53,7 @@ FsManager::FsManager(const Options& opts) : opts_(opts) {
 
 FsManager::~FsManager() {
     if (clone_fd_ >= 0) ::close(clone_fd_);
+    for (const auto& j : join_files_) ::close(j.fd);
 }
 
 void FsManager::warn(const std::string& message) const {
@@ -99,12 +100,25 @@ void FsManager::create(const oci::Resources* resources) {
 }
 
 int FsManager::clone_into_fd() {
-    if (layout_.mode != Mode::Unified || placement_.unified_dir.empty()) return -1;
+    if (placement_.unified_dir.empty()) return -1;
     if (clone_fd_ < 0) {
         clone_fd_ = ::open(placement_.unified_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (clone_fd_ < 0) throw_errno("open cgroup " + placement_.unified_dir);
     }
     return clone_fd_;
+}
+
+const std::vector<Manager::JoinFile>& FsManager::join_files() {
+    if (join_opened_) return join_files_;
+    for (const auto& e : entries_) {
+        if (e.h.v2) continue;
+        std::string path = fs::join(e.path, "tasks");
+        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) throw_errno("open " + path);
+        join_files_.push_back({fd, path});
+    }
+    join_opened_ = true;
+    return join_files_;
 }
 
 void FsManager::add_process(pid_t pid) {

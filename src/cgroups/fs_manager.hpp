@@ -15,6 +15,7 @@ public:
 
     void create(const oci::Resources* resources) override;
     int clone_into_fd() override;
+    const std::vector<JoinFile>& join_files() override;
     void add_process(pid_t pid) override;
     void update(const oci::Resources& resources) override;
     void freeze() override;
@@ -47,6 +48,8 @@ private:
     std::vector<Entry> entries_;
     Placement placement_;
     int clone_fd_ = -1;
+    std::vector<JoinFile> join_files_;
+    bool join_opened_ = false;
 };
 
 }  // namespace skiff::cgroups

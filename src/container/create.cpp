@@ -176,6 +176,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
         for (const auto& h : cg->hierarchies())
             ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path});
+        for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
 
         int into = cg->clone_into_fd();
         struct clone_args ca = {};
@@ -221,11 +222,6 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             }
         };
         send(Msg::go, std::to_string(pid) + " " + hook_state);
-        // On v1 the first cgroup.procs write after a quiet spell waits for an RCU grace
-        // period (milliseconds); the init sets up its mounts meanwhile and only waits for
-        // `placed` before anything that depends on its cgroup.
-        if (into < 0) cg->add_process(pid);
-        send(Msg::placed, {});
         store.save(rec);
 
         Message msg;

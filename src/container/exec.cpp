@@ -152,6 +152,7 @@ int exec(const Globals& g, const ExecOptions& o) {
     ctx.bind_console = false;
     ctx.host_pid = r.pid;
     ctx.state_json = state_document(r, s, false);
+    for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
 
     int into = cg->clone_into_fd();
     struct clone_args ca = {};
@@ -186,12 +187,6 @@ int exec(const Globals& g, const ExecOptions& o) {
     for (auto& [type, fd] : child_joins) ::close(fd);
     console_socket.reset();
 
-    try {
-        if (into < 0) cg->add_process(pid);
-        parent_end.send(Msg::placed);
-    } catch (const Error&) {
-        // The child may have failed already; its message below says why.
-    }
     Message msg;
     if (parent_end.receive(msg) && msg.type == Msg::error) {
         ::waitpid(pid, nullptr, 0);

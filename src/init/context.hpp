@@ -17,6 +17,13 @@ struct CgroupMount {
     std::string host_path;  // the container's cgroup directory on the host
 };
 
+// A v1 hierarchy's `tasks` file of the container's cgroup, opened by the runtime; the child
+// writes "0" to it to move itself (see cgroups::Manager::join_files for why not cgroup.procs).
+struct CgroupJoin {
+    int fd;
+    std::string path;
+};
+
 struct Context {
     const oci::Spec* spec = nullptr;
     std::string id;
@@ -33,6 +40,7 @@ struct Context {
     bool new_cgroup_ns = false;
     bool new_uts_ns = false;
     std::vector<CgroupMount> cgroup_mounts;
+    std::vector<CgroupJoin> cgroup_joins;  // done first thing; closed after
     std::string state_json;       // filled from the parent's `go` message
     int host_pid = 0;             // the init's pid as the host sees it (from `go`)
     int listener_socket_fd = -1;  // linux.seccomp.listenerPath, connected before pivot
@@ -42,8 +50,11 @@ struct Context {
 // to the parent (before `ready`) or printed to stderr (after), then the process exits.
 [[noreturn]] void run(Context& ctx);
 
-// The init of an `exec`: joins the given (CLONE_NEW*, fd) namespaces, user first, waits
-// for `placed`, then sets up the process and execs. Errors go to the channel.
+// The init of an `exec`: joins the container's cgroups, then the given (CLONE_NEW*, fd)
+// namespaces, user first, then sets up the process and execs. Errors go to the channel.
 [[noreturn]] void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces);
+
+// Moves the calling (single-threaded) process into each of ctx.cgroup_joins and closes them.
+void join_cgroups(Context& ctx);
 
 }  // namespace skiff::init

@@ -24,12 +24,6 @@
 namespace skiff::init {
 namespace {
 
-void wait_placed(Channel& ch) {
-    Message msg;
-    if (!ch.receive(msg)) throw Error("the runtime went away during exec", EPIPE);
-    if (msg.type != Msg::placed) throw Error("unexpected message from the runtime", EPROTO);
-}
-
 }  // namespace
 
 void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) {
@@ -37,6 +31,7 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
     try {
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        join_cgroups(ctx);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -66,7 +61,6 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
         std::string executable = find_executable(proc);
         std::vector<std::string> env = process_env(proc);
         set_limits_and_scheduling(proc);
-        wait_placed(ch);
         if (console) {
             if (::setsid() < 0) throw_errno("setsid");
             if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");

@@ -26,22 +26,9 @@
 namespace skiff::init {
 namespace {
 
-// `placed` may arrive before any other message: it is noted, not treated as out of order.
-bool g_placed = false;
-
 void expect(Channel& ch, Msg type, Message& msg) {
-    for (;;) {
-        if (!ch.receive(msg)) throw Error("the runtime went away during create", EPIPE);
-        if (msg.type == type) return;
-        if (msg.type != Msg::placed) throw Error("unexpected message from the runtime", EPROTO);
-        g_placed = true;
-    }
-}
-
-void wait_placed(Channel& ch) {
-    Message msg;
-    if (!g_placed) expect(ch, Msg::placed, msg);
-    g_placed = true;
+    if (!ch.receive(msg)) throw Error("the runtime went away during create", EPIPE);
+    if (msg.type != type) throw Error("unexpected message from the runtime", EPROTO);
 }
 
 void join_namespace(const std::string& path, int nstype, const char* what) {
@@ -91,6 +78,13 @@ void set_personality(const oci::Spec& spec) {
 
 }  // namespace
 
+void join_cgroups(Context& ctx) {
+    for (const auto& j : ctx.cgroup_joins)
+        if (::write(j.fd, "0", 1) != 1) throw_errno("join cgroup " + j.path);
+    for (const auto& j : ctx.cgroup_joins) ::close(j.fd);
+    ctx.cgroup_joins.clear();
+}
+
 void run(Context& ctx) {
     Channel& ch = *ctx.channel;
     bool ready = false;
@@ -104,6 +98,7 @@ void run(Context& ctx) {
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         ::umask(0);
+        join_cgroups(ctx);
         const oci::Spec& spec = *ctx.spec;
         const oci::Process& proc = *spec.process;
 
@@ -125,9 +120,8 @@ void run(Context& ctx) {
             for (const auto& ns : spec.linux->namespaces)
                 if (ns.type == "mount" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWNS, "mount");
         }
-        // After the parent placed us in the cgroup, so the namespace's root is that cgroup.
+        // After joining the cgroups (first thing), so the namespace's root is that cgroup.
         if (ctx.new_cgroup_ns) {
-            wait_placed(ch);
             if (::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
         }
 
@@ -191,7 +185,6 @@ void run(Context& ctx) {
         set_limits_and_scheduling(proc);
 
         // Ready: the parent records the state and exits; we wait for `start`.
-        wait_placed(ch);
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         ch.send(Msg::ready);
         ready = true;

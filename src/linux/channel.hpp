@@ -10,7 +10,6 @@ namespace skiff {
 
 enum class Msg : char {
     go = 'g',            // parent -> child: id maps written; payload: "<pid> <state JSON>"
-    placed = 'p',        // parent -> child: the init is in its cgroup
     run_hooks = 'h',     // child -> parent: run prestart and createRuntime hooks now
     hooks_done = 'd',    // parent -> child
     ready = 'r',         // child -> parent: init done, waiting for start
