@@ -126,6 +126,13 @@ std::vector<uint64_t> read_u64_list(const std::string& path) {
 
 std::vector<std::string> mkdir_p(const std::string& path) {
     std::vector<std::string> created;
+    // The parent usually exists: one mkdir, not one per component from the root.
+    if (::mkdir(path.c_str(), 0755) == 0) {
+        created.push_back(path);
+        return created;
+    }
+    if (errno == EEXIST) return created;
+    if (errno != ENOENT) throw_errno("mkdir " + path);
     std::string cur;
     size_t pos = 0;
     while (pos <= path.size()) {

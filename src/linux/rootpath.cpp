@@ -61,38 +61,48 @@ Fd open(int root_fd, const std::string& path, int flags, mode_t mode) {
 }
 
 Fd mkdir_all(int root_fd, const std::string& path, mode_t mode) {
+    // Mostly the directory is there already: one lookup instead of one per component.
+    if (Fd whole = open(root_fd, path, O_PATH | O_DIRECTORY)) return whole;
     auto parts = components(path);
-    Fd dir = open(root_fd, "/", O_PATH | O_DIRECTORY);
+    // Start below the deepest ancestor that exists (usually the parent).
+    Fd dir;
+    size_t start = parts.size();
+    while (start > 0 && !dir) {
+        --start;
+        if (start > 0) dir = open(root_fd, join(parts, start), O_PATH | O_DIRECTORY);
+    }
+    if (!dir) dir = open(root_fd, "/", O_PATH | O_DIRECTORY);
     if (!dir) throw_errno("open the root");
     int links = 0;
-    for (size_t i = 0; i < parts.size(); ++i) {
+    for (size_t i = start; i < parts.size(); ++i) {
         std::string prefix = join(parts, i + 1);
-        Fd next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
-        if (next) {
-            dir = std::move(next);
-            continue;
-        }
-        struct stat st;
-        if (::fstatat(dir.get(), parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-            // A dangling symlink: create its target, read as a path inside the root (what
-            // runc's securejoin does), and go on from there.
-            if (++links > 40) throw Error("mkdir " + path + " inside the root: too many symlinks", ELOOP);
-            char target[4096];
-            ssize_t n = ::readlinkat(dir.get(), parts[i].c_str(), target, sizeof target - 1);
-            if (n < 0) throw_errno("readlink " + prefix + " inside the root");
-            target[n] = 0;
-            std::string rest = target[0] == '/' ? std::string(target) : join(parts, i) + "/" + target;
-            for (size_t k = i + 1; k < parts.size(); ++k) rest += "/" + parts[k];
-            parts = components(rest);
-            dir = open(root_fd, "/", O_PATH | O_DIRECTORY);
-            i = size_t(-1);
-            continue;
-        }
         // Create the one missing component in the directory resolved so far; mkdirat
         // never follows a symlink in its last component, so it cannot land elsewhere.
-        if (::mkdirat(dir.get(), parts[i].c_str(), mode) < 0 && errno != EEXIST)
-            throw_errno("mkdir " + prefix + " inside the root");
-        next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
+        if (::mkdirat(dir.get(), parts[i].c_str(), mode) < 0) {
+            if (errno != EEXIST) throw_errno("mkdir " + prefix + " inside the root");
+            struct stat st;
+            if (::fstatat(dir.get(), parts[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+                Fd through = open(root_fd, prefix, O_PATH | O_DIRECTORY);
+                if (through) {
+                    dir = std::move(through);
+                    continue;
+                }
+                // A dangling symlink: create its target, read as a path inside the root (what
+                // runc's securejoin does), and go on from there.
+                if (++links > 40) throw Error("mkdir " + path + " inside the root: too many symlinks", ELOOP);
+                char target[4096];
+                ssize_t n = ::readlinkat(dir.get(), parts[i].c_str(), target, sizeof target - 1);
+                if (n < 0) throw_errno("readlink " + prefix + " inside the root");
+                target[n] = 0;
+                std::string rest = target[0] == '/' ? std::string(target) : join(parts, i) + "/" + target;
+                for (size_t k = i + 1; k < parts.size(); ++k) rest += "/" + parts[k];
+                parts = components(rest);
+                dir = open(root_fd, "/", O_PATH | O_DIRECTORY);
+                i = size_t(-1);
+                continue;
+            }
+        }
+        Fd next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
         if (!next) throw_errno("open " + prefix + " inside the root: not a directory", ENOTDIR);
         dir = std::move(next);
     }
