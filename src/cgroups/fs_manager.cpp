@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -230,7 +231,9 @@ void FsManager::destroy() {
     std::optional<Error> first;
     for (const auto& e : entries_) {
         try {
-            for (const auto& d : fs::subtree_dirs_deepest_first(e.path)) fs::remove_dir(d);
+            // Mostly there is no sub-cgroup and no task left: one rmdir, no directory scan.
+            if (::rmdir(e.path.c_str()) < 0 && errno != ENOENT)
+                for (const auto& d : fs::subtree_dirs_deepest_first(e.path)) fs::remove_dir(d);
         } catch (const Error& err) {
             if (!first) first = err;
         }
