@@ -39,5 +39,22 @@ vm-test: build
 bench: build
 	@$(MAKE) --no-print-directory -C bench SKIFF=$(SKIFF)
 
+# The libFuzzer targets (config parser+validator, CLI), FUZZ_SECONDS each (default 600).
+fuzz: deps
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/fuzz/run.sh
+
+# The whole unit and integration suites against an ASan+UBSan build in $(ASAN_BUILD); leaks
+# fail the command that leaked (exit 23). `make test` runs the unit tests and a slice of the
+# integration tests this way (tests/fuzz/test_sanitized.py).
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+asan-test: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$$(nproc)
+	@cd $(ASAN_BUILD) && $(ASAN_ENV) ./unit_tests --gtest_brief=1 \
+	    --gtest_filter=-SeccompFilter.DefaultErrnoWithAllowList
+	@$(ASAN_ENV) SKIFF_RUNTIME=$(CURDIR)/$(ASAN_BUILD)/skiff $(PYTEST) -q -p no:cacheprovider \
+	    tests/integration
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
