@@ -56,8 +56,10 @@ void Channel::send(Msg type, const std::string& payload, const std::vector<int>&
 }
 
 bool Channel::receive(Message& out) {
-    static std::vector<char> buf(1 << 17);
-    struct iovec iov = {buf.data(), buf.size()};
+    // In .bss, not a zero-filled vector: only the pages a message lands in become resident
+    // (a vector would fault in all 32 pages, in the runtime and again in the init).
+    static char buf[1 << 17];
+    struct iovec iov = {buf, sizeof buf};
     alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
     struct msghdr msg = {};
     msg.msg_iov = &iov;
@@ -74,7 +76,7 @@ bool Channel::receive(Message& out) {
     }
     if (n == 0) return false;
     out.type = Msg(buf[0]);
-    out.payload.assign(buf.data() + 1, size_t(n - 1));
+    out.payload.assign(buf + 1, size_t(n - 1));
     out.fds.clear();
     for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
