@@ -44,8 +44,8 @@ fuzz: deps
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/fuzz/run.sh
 
 # The whole unit and integration suites against an ASan+UBSan build in $(ASAN_BUILD); leaks
-# fail the command that leaked (exit 23). `make test` runs the unit tests and a slice of the
-# integration tests this way (tests/fuzz/test_sanitized.py).
+# fail the command that leaked (exit 23). `make test` runs the same through
+# tests/fuzz/test_sanitized.py.
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 asan-test: deps
