@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "container/state.hpp"
+#include "oci/config.hpp"
 #include "linux/error.hpp"
 
 namespace skiff::container {
@@ -38,7 +39,12 @@ void resume(const Globals& g, const std::string& id) {
 
 void update(const Globals& g, const std::string& id, const oci::Resources& resources) {
     Record r = running(g, id);
-    cgroup_of(r)->update(resources);
+    std::vector<oci::Device> devices;
+    if (!resources.devices.empty()) {
+        oci::Spec spec = oci::parse_config(Store(g.root).load_config(id));
+        if (spec.linux) devices = spec.linux->devices;
+    }
+    cgroup_of(r, devices)->update(resources);
 }
 
 std::vector<pid_t> pids(const Globals& g, const std::string& id) {

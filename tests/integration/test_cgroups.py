@@ -622,3 +622,22 @@ def test_events_stats_schema(rt, bundle):
     assert data["memory"]["usage"]["usage"] > 0
     assert "usage" in data["cpu"] and "throttling" in data["cpu"]
     assert "blkio" in data and "hugetlb" in data
+
+
+def test_update_with_device_rules_keeps_the_configs_devices(rt, bundle, workdir):
+    """An update that rewrites the device rules must keep linux.devices usable, as create
+    made them (their allow rules come after the resources' own)."""
+    need_command(rt, "update")
+    if "devices" not in MOUNTS:
+        pytest.skip("no v1 devices controller")
+    # 1:4 (/dev/port): in no default allow list, so only linux.devices can allow it.
+    bundle.config["linux"]["devices"] = [{"path": "/dev/xport", "type": "c", "major": 1,
+                                          "minor": 4, "fileMode": 0o600}]
+    cid, pid = created(rt, bundle, {"devices": [{"allow": False, "access": "rwm"}]})
+    rt.start(cid)
+    path = os.path.join(workdir, "res.json")
+    with open(path, "w") as f:
+        json.dump({"devices": [{"allow": False, "access": "rwm"}]}, f)
+    rt.run(["update", "--resources", path, cid])
+    rules = Cgroups(pid).read("devices", "devices.list").splitlines()
+    assert "c 1:4 rwm" in rules, rules
