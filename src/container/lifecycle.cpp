@@ -81,6 +81,7 @@ void start(const Globals& g, const std::string& id) {
         case Status::paused: throw Error("cannot start a paused container", EINVAL);
         case Status::creating: throw Error("cannot start a container that is still being created", EINVAL);
     }
+    log::phase("start: state");
     std::string fifo = store.fifo_path(id);
     int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -97,9 +98,11 @@ void start(const Globals& g, const std::string& id) {
     while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
     }
     f.reset();
+    log::phase("start: exec");
     if (r.has_poststart) {
         oci::Spec spec = saved_spec(store, id);
         run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
+        log::phase("start: poststart");
     }
 }
 

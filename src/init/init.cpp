@@ -99,6 +99,7 @@ void run(Context& ctx) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         ::umask(0);
         join_cgroups(ctx);
+        log::phase("init: cgroups");
         const oci::Spec& spec = *ctx.spec;
         const oci::Process& proc = *spec.process;
 
@@ -147,6 +148,7 @@ void run(Context& ctx) {
         Fd root = prepare_rootfs(ctx);
         mount_all(ctx, root.get());
         create_devices(ctx, root.get());
+        log::phase("init: mounts");
         if (!proc.cwd.empty()) rootpath::mkdir_all(root.get(), proc.cwd);
 
         // prestart and createRuntime run in the runtime's namespaces: the parent does them.
@@ -163,8 +165,10 @@ void run(Context& ctx) {
         apply_masked_paths(ctx, root.get());
         if (proc.oom_score_adj) write_oom_score_adj(*proc.oom_score_adj);
         if (spec.root && spec.root->readonly) make_root_readonly(root.get());
+        log::phase("init: paths");
         pivot_to(ctx, root.get());
         root.reset();
+        log::phase("init: pivot");
 
         if (console) {
             if (::setsid() < 0) throw_errno("setsid");
