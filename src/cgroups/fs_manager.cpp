@@ -66,10 +66,16 @@ void FsManager::warn(const std::string& message) const {
 
 std::vector<oci::DeviceRule> FsManager::device_rules(const std::vector<oci::DeviceRule>& own) const {
     // The config's rules, then runc's defaults, then linux.devices: later rules win, so the
-    // devices the config creates stay usable whatever the rules said.
+    // devices the config creates stay usable whatever the rules said, except one the
+    // config's rules name exactly (podman's --device X:r): its own rule decides, as in runc.
     std::vector<oci::DeviceRule> rules = own;
     for (const auto& r : default_device_rules()) rules.push_back(r);
-    for (const auto& r : rules_for_devices(opts_.devices)) rules.push_back(r);
+    for (const auto& r : rules_for_devices(opts_.devices)) {
+        bool named = std::any_of(own.begin(), own.end(), [&](const oci::DeviceRule& o) {
+            return o.type == r.type && o.major == r.major && o.minor == r.minor;
+        });
+        if (!named) rules.push_back(r);
+    }
     return rules;
 }
 
