@@ -163,3 +163,161 @@ def test_memory_limit_and_oom(dk):
         assert read_cgroup(pid, "memory", "memory.limit_in_bytes") == str(32 << 20)
     p = dk.run(["--memory", "32m"], ["tail", "/dev/zero"], timeout=120)
     assert p.returncode == 137, p.stderr
+
+
+# --- more of what docker users run -----------------------------------------------------------
+
+def status_of(text, name):
+    return next(l.split(":", 1)[1].strip() for l in text.splitlines()
+                if l.startswith(name + ":"))
+
+
+def test_exec_settings_detach_and_errors(dk):
+    with dk.detached([], ["sleep", "300"]) as cid:
+        p = dk("exec", "-e", "X=y", "-w", "/etc", "-u", "1000:1000", cid,
+               "sh", "-c", 'echo "$X $(pwd) $(id -u):$(id -g)"', check=False)
+        assert (p.returncode, p.stdout) == (0, "y /etc 1000:1000\n"), p.stderr
+        # docker exec reports any start failure as 126 (run says 127), with the runtime's text.
+        p = dk("exec", cid, "nosuchcmd", check=False)
+        assert p.returncode == 126 and "executable file not found" in p.stdout + p.stderr, p
+        dk("exec", "-d", cid, "sh", "-c", "sleep 0.2; echo bg > /tmp/bg")
+        pid = dk.inspect(cid)["State"]["Pid"]
+        wait_until(lambda: os.path.exists(f"/proc/{pid}/root/tmp/bg"), what="exec -d's file")
+        p = run([DOCKER, "-H", dk.host, "exec", "-i", cid, "tr", "a-z", "A-Z"], env=dk.env,
+                input="piped\n")
+        assert p.stdout == "PIPED\n", p.stderr
+
+
+def test_run_stdin(dk):
+    p = run([DOCKER, "-H", dk.host, "run", "--rm", "-i", "--runtime", "skiff", "--network",
+             "none", IMAGE, "sh", "-c", "read line; echo got:$line"], env=dk.env,
+            input="hello\n", check=False)
+    assert (p.returncode, p.stdout) == (0, "got:hello\n"), p.stderr
+
+
+def test_top_and_stats(dk):
+    with dk.detached(["--memory", "48m"], ["sh", "-c", "sleep 300 & wait"]) as cid:
+        out = dk("top", cid).stdout
+        assert "sleep 300" in out, out
+        stats = json.loads(dk("stats", "--no-stream", "--format", "{{json .}}", cid).stdout)
+        assert stats["MemUsage"].endswith(" / 48MiB"), stats
+        assert int(stats["PIDs"]) == 2, stats  # sh and sleep
+
+
+def test_update_resources(dk):
+    with dk.detached(["--memory", "64m"], ["sleep", "300"]) as cid:
+        pid = dk.inspect(cid)["State"]["Pid"]
+        dk("update", "--memory", "96m", "--memory-swap", "192m", "--pids-limit", "40",
+           "--cpu-shares", "256", cid)
+        assert read_cgroup(pid, "memory", "memory.limit_in_bytes") == str(96 << 20)
+        assert read_cgroup(pid, "pids", "pids.max") == "40"
+        assert read_cgroup(pid, "cpu", "cpu.shares") == "256"
+        assert dk.inspect(cid)["HostConfig"]["Memory"] == 96 << 20
+
+
+def test_restart(dk):
+    with dk.detached([], ["sleep", "300"]) as cid:
+        old = dk.inspect(cid)["State"]["Pid"]
+        dk("restart", "-t", "0", cid)
+        state = dk.inspect(cid)["State"]
+        assert state["Running"] and state["Pid"] != old
+        assert dk("exec", cid, "echo", "back").stdout == "back\n"
+
+
+def test_init_reaps_and_forwards(dk):
+    p = dk.run(["--init"], ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$"])
+    assert p.returncode == 0, p.stderr
+    pid1, sh_pid = p.stdout.splitlines()
+    assert "docker-init" in pid1 or "tini" in pid1, pid1
+    assert sh_pid != "1"
+    with dk.detached(["--init"], ["sh", "-c", "trap 'exit 12' TERM; while :; do sleep 0.1; done"]) as cid:
+        dk("stop", "-t", "20", cid)
+        assert dk.inspect(cid)["State"]["ExitCode"] == 12
+
+
+def test_tmpfs_and_read_only(dk):
+    p = dk.run(["--read-only", "--tmpfs", "/scratch:size=1m"],
+               ["sh", "-c", "grep ' /scratch ' /proc/mounts; touch /scratch/ok && echo ok; "
+                            "touch /etc/no 2>/dev/null || echo refused"])
+    assert p.returncode == 0, p.stderr
+    mount, ok, refused = p.stdout.splitlines()
+    assert mount.startswith("tmpfs /scratch tmpfs ") and "size=1024k" in mount, mount
+    assert (ok, refused) == ("ok", "refused")
+
+
+def test_oom_kill_disable(dk):
+    with dk.detached(["--memory", "32m", "--oom-kill-disable"], ["sleep", "300"]) as cid:
+        pid = dk.inspect(cid)["State"]["Pid"]
+        ctl = dict(l.split() for l in read_cgroup(pid, "memory", "memory.oom_control").splitlines())
+        assert ctl["oom_kill_disable"] == "1", ctl
+
+
+def test_limits_pids_cpus(dk):
+    with dk.detached(["--pids-limit", "25", "--cpus", "0.5", "--cpu-shares", "512",
+                      "--cpuset-cpus", "0"], ["sleep", "300"]) as cid:
+        pid = dk.inspect(cid)["State"]["Pid"]
+        assert read_cgroup(pid, "pids", "pids.max") == "25"
+        period = int(read_cgroup(pid, "cpu", "cpu.cfs_period_us"))
+        assert int(read_cgroup(pid, "cpu", "cpu.cfs_quota_us")) == period // 2
+        assert read_cgroup(pid, "cpu", "cpu.shares") == "512"
+        assert read_cgroup(pid, "cpuset", "cpuset.cpus") == "0"
+
+
+def test_sysctl_ulimit_hostname(dk):
+    p = dk.run(["--sysctl", "kernel.shm_rmid_forced=1", "--ulimit", "nofile=256:512",
+                "--hostname", "dock-box"],
+               ["sh", "-c", "cat /proc/sys/kernel/shm_rmid_forced; ulimit -Sn; ulimit -Hn; "
+                            "hostname"])
+    assert (p.returncode, p.stdout) == (0, "1\n256\n512\ndock-box\n"), p.stderr
+
+
+def test_security_options(dk):
+    p = dk.run(["--security-opt", "no-new-privileges"], ["cat", "/proc/self/status"])
+    assert p.returncode == 0 and status_of(p.stdout, "NoNewPrivs") == "1", p.stderr
+    assert status_of(p.stdout, "Seccomp") == "2"  # docker's default profile
+    p = dk.run(["--security-opt", "seccomp=unconfined"], ["cat", "/proc/self/status"])
+    assert status_of(p.stdout, "Seccomp") == "0", p.stdout
+    # (--privileged asks for every capability, CAP_SYS_RESOURCE too, which this host's
+    # bounding set lacks: it fails with any runtime here.)
+    p = dk.run(["--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined"],
+               ["sh", "-c", "mount -t tmpfs none /mnt && echo mounted"])
+    assert (p.returncode, p.stdout) == (0, "mounted\n"), p.stderr
+
+
+def test_device_and_cap_add(dk):
+    p = dk.run(["--device", "/dev/zero:/dev/dzero", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN"],
+               ["sh", "-c", "head -c 3 /dev/dzero | wc -c; grep CapEff /proc/self/status"])
+    assert p.returncode == 0, p.stderr
+    count, caps = p.stdout.splitlines()
+    assert count.strip() == "3" and int(caps.split()[1], 16) == 1 << 12, p.stdout
+
+
+def test_host_namespaces(dk):
+    p = dk.run(["--pid", "host", "--ipc", "host", "--uts", "host"],
+               ["sh", "-c", "for n in pid ipc uts; do readlink /proc/self/ns/$n; done"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == [os.readlink(f"/proc/self/ns/{n}") for n in ("pid", "ipc", "uts")]
+
+
+def test_create_start_attach_logs_wait(dk):
+    cid = dk("create", "--runtime", "skiff", "--network", "none", IMAGE, "sh", "-c",
+             "echo out-line; echo err-line >&2; exit 5").stdout.strip()
+    try:
+        assert dk.inspect(cid)["State"]["Status"] == "created"
+        p = dk("start", "-a", cid, check=False)
+        assert p.returncode == 5 and "out-line" in p.stdout, (p.stdout, p.stderr)
+        assert dk("wait", cid).stdout.strip() == "5"
+        logs = dk("logs", cid)
+        assert "out-line" in logs.stdout and "err-line" in logs.stderr
+    finally:
+        dk("rm", "-f", cid, check=False)
+
+
+def test_events_start_and_die(dk):
+    since = str(int(time.time()) - 1)
+    with dk.detached([], ["sh", "-c", "exit 2"]) as cid:
+        assert dk("wait", cid).stdout.strip() == "2"
+        out = dk("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                 f"container={cid}", "--format", "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}"
+                 ).stdout.splitlines()
+        assert "start " in out and "die 2" in out, out
