@@ -19,6 +19,7 @@
 #include "container/namespaces.hpp"
 #include "container/state.hpp"
 #include "init/context.hpp"
+#include "init/idmap.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -178,6 +179,11 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path});
         for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
 
+        // Idmapped trees need the host's privilege over their filesystem: built here,
+        // inherited by the init across clone3, closed in the runtime right after it.
+        init::IdmappedMounts idmapped = init::IdmappedMounts::prepare(spec, p.bundle);
+        ctx.idmapped_trees = idmapped.fds();
+
         int into = cg->clone_into_fd();
         struct clone_args ca = {};
         int raw_pidfd = -1;
@@ -199,6 +205,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             pid = pid_t(r);
         }
         pidfd.reset(raw_pidfd);
+        idmapped = {};
         child_end.close();
         fifo_read.reset();
         console_socket.reset();

@@ -1,5 +1,6 @@
 #include "container/features.hpp"
 
+#include <fcntl.h>
 #include <seccomp.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "init/mount_options.hpp"
 #include "linux/caps.hpp"
 #include "linux/seccomp.hpp"
+#include "linux/syscalls.hpp"
 
 #ifndef SKIFF_VERSION
 #define SKIFF_VERSION "0.1.0"
@@ -39,6 +41,13 @@ std::vector<std::string> mount_options() {
     return names;
 }
 
+// Idmapped mounts need mount_setattr (Linux 5.12); probe the syscall rather than trust a
+// kernel version: only ENOSYS means it is missing (an empty change may even succeed).
+bool idmap_supported() {
+    struct mount_attr attr = {};
+    return !(sys::mount_setattr(-1, "", AT_EMPTY_PATH, &attr) < 0 && errno == ENOSYS);
+}
+
 }  // namespace
 
 std::string features_json() {
@@ -60,7 +69,7 @@ std::string features_json() {
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},
-        {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
+        {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},
     };
     json doc = {
         {"ociVersionMin", "1.0.0"},

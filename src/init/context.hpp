@@ -44,6 +44,8 @@ struct Context {
     std::string state_json;       // filled from the parent's `go` message
     int host_pid = 0;             // the init's pid as the host sees it (from `go`)
     int listener_socket_fd = -1;  // linux.seccomp.listenerPath, connected before pivot
+    // Per mounts[i]: a detached idmapped tree the runtime built (init/idmap.hpp), or -1.
+    std::vector<int> idmapped_trees;
 };
 
 // The init: every step from "wait for the parent" to execve. Never returns; failures are sent

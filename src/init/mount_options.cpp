@@ -105,6 +105,37 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
     return out;
 }
 
+TopAttrs bind_top_attrs(const MountOptions& o) {
+    TopAttrs t;
+    const unsigned long f = o.flags;
+    if (f & MS_RDONLY) t.set |= MOUNT_ATTR_RDONLY;
+    if (f & MS_NOSUID) t.set |= MOUNT_ATTR_NOSUID;
+    if (f & MS_NODEV) t.set |= MOUNT_ATTR_NODEV;
+    if (f & MS_NOEXEC) t.set |= MOUNT_ATTR_NOEXEC;
+    if (f & MS_NOSYMFOLLOW) t.set |= MOUNT_ATTR_NOSYMFOLLOW;
+    // The atime modes share one field: setting one means clearing the field first.
+    if (f & MS_NOATIME) { t.set |= MOUNT_ATTR_NOATIME; t.clr |= MOUNT_ATTR__ATIME; }
+    if (f & MS_STRICTATIME) { t.set |= MOUNT_ATTR_STRICTATIME; t.clr |= MOUNT_ATTR__ATIME; }
+    if (f & MS_NODIRATIME) t.set |= MOUNT_ATTR_NODIRATIME;
+    return t;
+}
+
+std::vector<std::pair<std::string, std::string>> split_fs_data(const std::string& data) {
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t start = 0;
+    while (start <= data.size()) {
+        size_t comma = data.find(',', start);
+        if (comma == std::string::npos) comma = data.size();
+        std::string item = data.substr(start, comma - start);
+        start = comma + 1;
+        if (item.empty()) continue;
+        size_t eq = item.find('=');
+        if (eq == std::string::npos) out.emplace_back(item, "");
+        else out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    }
+    return out;
+}
+
 std::vector<std::string> known_mount_options() {
     std::vector<std::string> names = {"bind", "rbind", "idmap", "ridmap", "tmpcopyup"};
     for (const auto& f : kFlags) names.push_back(f.name);

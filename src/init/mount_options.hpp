@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace skiff::init {
@@ -24,5 +25,17 @@ MountOptions parse_mount_options(const std::vector<std::string>& options);
 
 // Every option name parse_mount_options understands (for `features`).
 std::vector<std::string> known_mount_options();
+
+// The MOUNT_ATTR_* a bind's plain flags (ro, nosuid, noatime, ...) set and clear on the top
+// mount of the cloned tree; the recursive forms stay in attr_set / attr_clr.
+struct TopAttrs {
+    uint64_t set = 0;
+    uint64_t clr = 0;
+};
+TopAttrs bind_top_attrs(const MountOptions& o);
+
+// MountOptions::data split for fsconfig(2): "mode=755,size=1m,huge" ->
+// {{"mode","755"},{"size","1m"},{"huge",""}} (empty value: a flag). Empty items are dropped.
+std::vector<std::pair<std::string, std::string>> split_fs_data(const std::string& data);
 
 }  // namespace skiff::init

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "init/mount_options.hpp"
+#include "init/tmpcopyup.hpp"
 #include "init/steps.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -44,36 +45,35 @@ void set_attrs(int fd, const MountOptions& o, bool recursive) {
     if (sys::mount_setattr(fd, "", flags, &attr) < 0) throw_errno("mount_setattr");
 }
 
+// Moves a detached tree (a bind clone, an idmapped tree, a copied-up tmpfs) onto dest,
+// creating a directory or an empty file there to match what the tree's root is.
+void attach_tree(int tree, int root_fd, const std::string& dest) {
+    Fd target = is_dir_fd(tree) ? rootpath::mkdir_all(root_fd, dest)
+                                : rootpath::ensure_file(root_fd, dest);
+    if (sys::move_mount(tree, "", target.get(), "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        throw_errno("move bind mount into place");
+}
+
 // Bind: clone the source tree detached, set its flags there, then move it onto the target.
-void bind_mount(const oci::Mount& m, const std::string& source, int root_fd,
-                const std::string& dest, const MountOptions& o) {
+void bind_mount(const std::string& source, int root_fd, const std::string& dest,
+                const MountOptions& o) {
     unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
     int tree = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
     if (tree < 0) throw_errno("open bind source " + source);
     Fd tree_fd(tree);
-    Fd target = is_dir_fd(tree) ? rootpath::mkdir_all(root_fd, dest)
-                                : rootpath::ensure_file(root_fd, dest);
     // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;
     // the recursive forms (rro, ...) to the whole tree.
-    unsigned long f = o.flags;
-    struct mount_attr top = {};
-    if (f & MS_RDONLY) top.attr_set |= MOUNT_ATTR_RDONLY;
-    if (f & MS_NOSUID) top.attr_set |= MOUNT_ATTR_NOSUID;
-    if (f & MS_NODEV) top.attr_set |= MOUNT_ATTR_NODEV;
-    if (f & MS_NOEXEC) top.attr_set |= MOUNT_ATTR_NOEXEC;
-    if (f & MS_NOSYMFOLLOW) top.attr_set |= MOUNT_ATTR_NOSYMFOLLOW;
-    if (f & MS_NOATIME) { top.attr_set |= MOUNT_ATTR_NOATIME; top.attr_clr |= MOUNT_ATTR__ATIME; }
-    if (f & MS_STRICTATIME) { top.attr_set |= MOUNT_ATTR_STRICTATIME; top.attr_clr |= MOUNT_ATTR__ATIME; }
-    if (f & MS_NODIRATIME) top.attr_set |= MOUNT_ATTR_NODIRATIME;
-    if (top.attr_set || top.attr_clr) {
+    TopAttrs t = bind_top_attrs(o);
+    if (t.set || t.clr) {
+        struct mount_attr top = {};
+        top.attr_set = t.set;
+        top.attr_clr = t.clr;
         if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &top) < 0)
             throw_errno("set bind mount flags");
     }
     set_attrs(tree, o, true);
-    if (sys::move_mount(tree, "", target.get(), "",
-                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        throw_errno("move bind mount into place");
-    (void)m;
+    attach_tree(tree, root_fd, dest);
 }
 
 void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const MountOptions& o) {
@@ -89,7 +89,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
         }
         MountOptions b = o;
         b.recursive = true;
-        bind_mount({}, ctx.cgroup_mounts[0].host_path, root_fd, dest, b);
+        bind_mount(ctx.cgroup_mounts[0].host_path, root_fd, dest, b);
         return;
     }
     // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host.
@@ -107,7 +107,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
                         data) == 0)
                 continue;
         }
-        bind_mount({}, h.host_path, root_fd, sub, b);
+        bind_mount(h.host_path, root_fd, sub, b);
     }
     if (o.flags & MS_RDONLY) {
         Fd t = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
@@ -117,14 +117,26 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
     }
 }
 
-void mount_one(Context& ctx, int root_fd, const oci::Mount& m) {
+void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     MountOptions o = parse_mount_options(m.options);
     std::string dest = rootpath::clean(m.destination);
     if (m.type == "bind") o.bind = true;
-    if (o.bind) {
+    int idmapped = index < ctx.idmapped_trees.size() ? ctx.idmapped_trees[index] : -1;
+    if (idmapped >= 0) {
+        // Built by the runtime with its flags and idmap already set (init/idmap.hpp).
+        Fd tree(idmapped);
+        ctx.idmapped_trees[index] = -1;
+        attach_tree(tree.get(), root_fd, dest);
+    } else if (o.bind) {
         std::string source = m.source;
         if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
-        bind_mount(m, source, root_fd, dest, o);
+        bind_mount(source, root_fd, dest, o);
+    } else if (o.tmpcopyup && m.type == "tmpfs") {
+        mount_tmpfs_copyup(root_fd, dest, o);
+        if (o.attr_set || o.attr_clr) {
+            Fd t = rootpath::open(root_fd, dest, O_PATH);
+            if (t) set_attrs(t.get(), o, true);
+        }
     } else if (m.type == "cgroup" || m.type == "cgroup2") {
         mount_cgroup(ctx, root_fd, dest, o);
     } else {
@@ -141,7 +153,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m) {
                 MountOptions b = o;
                 b.recursive = true;
                 b.flags |= MS_RDONLY;
-                bind_mount(m, "/sys", root_fd, dest, b);
+                bind_mount("/sys", root_fd, dest, b);
             } else {
                 throw_errno("mount " + src + " (" + m.type + ") on " + dest, err);
             }
@@ -165,7 +177,7 @@ void mount_all(Context& ctx, int root_fd) {
     const auto& mounts = ctx.spec->mounts;
     for (size_t i = 0; i < mounts.size(); ++i) {
         with_context("mounts[" + std::to_string(i) + "] (" + mounts[i].destination + ")",
-                     [&] { mount_one(ctx, root_fd, mounts[i]); });
+                     [&] { mount_one(ctx, root_fd, mounts[i], i); });
     }
 }
 

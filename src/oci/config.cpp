@@ -2,6 +2,7 @@
 // the sections live in parse_process.cpp, parse_linux.cpp and parse_resources.cpp.
 #include "oci/config.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,62 @@ namespace skiff::oci {
 
 namespace detail {
 namespace {
+
+bool has_option(const Mount& m, const char* name) {
+    for (const auto& o : m.options)
+        if (o == name) return true;
+    return false;
+}
+
+// The kernel refuses a map whose ranges overlap on either side, and takes at most 340 lines.
+void check_map_ranges(const Node& n, const std::vector<IdMapping>& maps) {
+    if (maps.size() > 340) n.fail("at most 340 mappings, got " + std::to_string(maps.size()));
+    for (size_t i = 0; i < maps.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+            auto overlap = [](uint64_t a, uint64_t b, uint64_t size_a, uint64_t size_b) {
+                return a < b + size_b && b < a + size_a;
+            };
+            const auto& a = maps[i];
+            const auto& b = maps[j];
+            const char* side = overlap(a.container_id, b.container_id, a.size, b.size) ? "containerID"
+                               : overlap(a.host_id, b.host_id, a.size, b.size)       ? "hostID"
+                                                                                      : nullptr;
+            if (side)
+                n.child(i).fail(std::string(side) + " range overlaps that of [" + std::to_string(j) + "]");
+        }
+    }
+}
+
+// config.md: uidMappings / gidMappings and idmap / ridmap make an idmapped mount, which the
+// kernel offers for bind mounts only.
+void check_mount_idmap(const Node& e, const Mount& m) {
+    const bool maps = !m.uid_mappings.empty();
+    const bool option = has_option(m, "idmap") || has_option(m, "ridmap");
+    if (!maps && !option) return;
+    const bool bind = m.type == "bind" || has_option(m, "bind") || has_option(m, "rbind");
+    if (!bind)
+        e.child(maps ? "uidMappings" : "options")
+            .fail("idmapped mounts are only supported for bind mounts");
+    if (maps) {
+        check_map_ranges(e.child("uidMappings"), m.uid_mappings);
+        check_map_ranges(e.child("gidMappings"), m.gid_mappings);
+    }
+}
+
+// idmap / ridmap without mappings of their own take the container's user namespace.
+void check_idmap_userns(const Node& top, const Spec& s) {
+    bool userns = false;
+    if (s.linux)
+        for (const auto& ns : s.linux->namespaces)
+            userns = userns || ns.type == "user";
+    for (size_t i = 0; i < s.mounts.size(); ++i) {
+        const Mount& m = s.mounts[i];
+        if (!m.uid_mappings.empty() || userns) continue;
+        if (has_option(m, "idmap") || has_option(m, "ridmap"))
+            top.child("mounts").child(i).child("options")
+                .fail("idmap without uidMappings and gidMappings needs a user namespace");
+    }
+}
 
 std::vector<Mount> read_mounts(const Node& n) {
     std::vector<Mount> out;
@@ -36,6 +93,7 @@ std::vector<Mount> read_mounts(const Node& n) {
         if (m.uid_mappings.empty() != m.gid_mappings.empty())
             e.child(m.uid_mappings.empty() ? "uidMappings" : "gidMappings")
                 .fail("required when the other id mapping of this mount is set");
+        check_mount_idmap(e, m);
         out.push_back(std::move(m));
     }
     return out;
@@ -71,11 +129,53 @@ Hooks read_hooks(const Node& n) {
     return h;
 }
 
+// SemVer 2.0.0: MAJOR.MINOR.PATCH without leading zeros, then optional "-pre" and "+build",
+// each a dot-separated list of non-empty [0-9A-Za-z-] identifiers.
+bool is_semver(const std::string& v) {
+    auto ident_ok = [](const std::string& id) {
+        if (id.empty()) return false;
+        for (char c : id)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+        return true;
+    };
+    auto list_ok = [&](const std::string& l) {
+        size_t start = 0;
+        for (;;) {
+            size_t dot = l.find('.', start);
+            if (!ident_ok(l.substr(start, dot - start))) return false;
+            if (dot == std::string::npos) return true;
+            start = dot + 1;
+        }
+    };
+    size_t plus = v.find('+');
+    std::string head = v.substr(0, plus);
+    if (plus != std::string::npos && !list_ok(v.substr(plus + 1))) return false;
+    size_t dash = head.find('-');
+    if (dash != std::string::npos && !list_ok(head.substr(dash + 1))) return false;
+    std::string core = head.substr(0, dash);
+    int parts = 0;
+    size_t start = 0;
+    for (;;) {
+        size_t dot = core.find('.', start);
+        std::string num = core.substr(start, dot - start);
+        if (num.empty() || (num.size() > 1 && num[0] == '0')) return false;
+        for (char c : num)
+            if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+        ++parts;
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return parts == 3;
+}
+
 Spec read_spec(const Node& n) {
     n.want_object();
     Spec s;
     s.oci_version = n.req_str("ociVersion");
     if (s.oci_version.empty()) n.child("ociVersion").fail("must not be empty");
+    // config.md: ociVersion MUST be in SemVer v2.0.0 format
+    if (!is_semver(s.oci_version))
+        n.child("ociVersion").fail("\"" + s.oci_version + "\" is not a SemVer 2.0.0 version");
 
     // root is OPTIONAL in the spec only for VM-based runtimes; a Linux container needs one.
     auto root = n.required("root");
@@ -102,6 +202,7 @@ Spec read_spec(const Node& n) {
             if (ns.type == "uts") return true;
         return false;
     };
+    check_idmap_userns(n, s);
     if (!s.hostname.empty() && !has_uts())
         n.child("hostname").fail("cannot set a hostname without a uts namespace");
     if (!s.domainname.empty() && !has_uts())
