@@ -285,3 +285,86 @@ def test_cri_pod_with_registered_runtime_handler(ctrd, token):
             except Exception:
                 pass
         svc.close()
+
+
+# --- more ctr scenarios ---------------------------------------------------------------------
+
+def test_ctr_run_read_only_and_mount(ctrd):
+    host = os.path.join(ctrd.base, "ctr-mount")
+    os.makedirs(host, exist_ok=True)
+    with open(os.path.join(host, "in.txt"), "w") as f:
+        f.write("from host\n")
+    p = ctrd.run("ro-mount", ["sh", "-c", "cat /data/in.txt; touch /etc/x 2>/dev/null || "
+                                          "echo root-refused; touch /data/y 2>/dev/null || "
+                                          "echo data-refused"],
+                 opts=["--read-only", "--mount",
+                       f"type=bind,src={host},dst=/data,options=rbind:ro"])
+    assert (p.returncode, p.stdout) == (0, "from host\nroot-refused\ndata-refused\n"), p.stderr
+
+
+def test_ctr_run_env_file(ctrd):
+    env = os.path.join(ctrd.base, "ctr.env")
+    with open(env, "w") as f:
+        f.write("ONE=1\nTWO=two\n")
+    p = ctrd.run("envfile", ["sh", "-c", 'echo "$ONE $TWO"'], opts=["--env-file", env])
+    assert (p.returncode, p.stdout) == (0, "1 two\n"), p.stderr
+
+
+def test_ctr_run_caps_and_privileged(ctrd):
+    p = ctrd.run("caps", ["grep", "CapEff", "/proc/self/status"],
+                 opts=["--cap-drop", "CAP_CHOWN"])
+    caps = int(p.stdout.split()[1], 16)
+    assert p.returncode == 0 and not caps & 1 and caps & (1 << 5), p.stdout  # no CHOWN, KILL
+    p = ctrd.run("priv", ["sh", "-c", "mount -t tmpfs none /mnt && echo mounted; ls /dev"],
+                 opts=["--privileged"])
+    assert p.returncode == 0 and p.stdout.startswith("mounted\n"), p.stderr
+    assert "kmsg" in p.stdout.split(), p.stdout
+
+
+def test_ctr_run_seccomp_default(ctrd):
+    p = ctrd.run("seccomp", ["grep", "Seccomp:", "/proc/self/status"], opts=["--seccomp"])
+    assert (p.returncode, p.stdout.split()) == (0, ["Seccomp:", "2"]), p.stderr
+    p = ctrd.run("noseccomp", ["grep", "Seccomp:", "/proc/self/status"])
+    assert p.stdout.split() == ["Seccomp:", "0"], p.stdout
+
+
+def test_ctr_run_cpu_limits(ctrd):
+    with ctrd.detached("cpu-target", ["sleep", "300"],
+                       opts=["--cpu-quota", "25000", "--cpu-period", "100000",
+                             "--cpu-shares", "300"]) as name:
+        pid = ctrd.task_pid(name)
+        assert read_cgroup(pid, "cpu", "cpu.cfs_quota_us") == "25000"
+        assert read_cgroup(pid, "cpu", "cpu.cfs_period_us") == "100000"
+        assert read_cgroup(pid, "cpu", "cpu.shares") == "300"
+
+
+def test_ctr_run_joins_another_tasks_network(ctrd):
+    with ctrd.detached("netns-owner", ["sleep", "300"]) as owner:
+        pid = ctrd.task_pid(owner)
+        netns = os.readlink(f"/proc/{pid}/ns/net")
+        p = ctrd.run("netns-joiner", ["readlink", "/proc/self/ns/net"],
+                     opts=["--with-ns", f"network:/proc/{pid}/ns/net"])
+        assert (p.returncode, p.stdout.strip()) == (0, netns), p.stderr
+        assert netns != os.readlink("/proc/self/ns/net")
+    p = ctrd.run("net-host", ["readlink", "/proc/self/ns/net"], opts=["--net-host"])
+    assert p.stdout.strip() == os.readlink("/proc/self/ns/net"), p.stdout
+
+
+def test_ctr_task_kill_all_and_exec_user(ctrd):
+    with ctrd.detached("killall-target", ["sh", "-c", "sleep 300 & sleep 301 & wait"]) as name:
+        p = ctrd.ctr("task", "exec", "--exec-id", "u1", "--user", "1000", name, "id", "-u",
+                     check=False)
+        assert (p.returncode, p.stdout) == (0, "1000\n"), p.stderr
+        ctrd.ctr("task", "kill", "--all", "-s", "SIGKILL", name)
+        wait_until(lambda: ctrd.task_status(name) == "STOPPED", what="the task to stop")
+
+
+def test_ctr_run_tty_through_script(ctrd):
+    # ctr -t needs a terminal of its own: script(1) gives it one.
+    cmd = (f"ctr --address {ctrd.address} --namespace {ctrd.namespace} run --rm -t "
+           f"--runc-binary {ctrd.runtime} {IMAGE} tty-run sh -c 'tty; test -t 1 && echo is-tty'")
+    p = run(["script", "-qec", cmd, "/dev/null"], check=False, timeout=60)
+    # script echoes a stray ^@ from its own terminal ahead of the container's output.
+    lines = [l.strip().lstrip("^@") for l in p.stdout.replace("\r", "").splitlines()]
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert [l for l in lines if l][:2] == ["/dev/pts/0", "is-tty"], p.stdout
