@@ -132,7 +132,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
         if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
         bind_mount(source, root_fd, dest, o);
     } else if (o.tmpcopyup && m.type == "tmpfs") {
-        mount_tmpfs_copyup(root_fd, dest, o);
+        mount_tmpfs_copyup(root_fd, dest, o, m.source.empty() ? m.type : m.source);
         if (o.attr_set || o.attr_clr) {
             Fd t = rootpath::open(root_fd, dest, O_PATH);
             if (t) set_attrs(t.get(), o, true);

@@ -201,12 +201,16 @@ void copy_dir_attributes(int src_dir, int dst_dir) {
     set_times(dst_dir, st);
 }
 
-void mount_tmpfs_copyup(int root_fd, const std::string& dest, const MountOptions& o) {
+void mount_tmpfs_copyup(int root_fd, const std::string& dest, const MountOptions& o,
+                        const std::string& source) {
     Fd target = rootpath::mkdir_all(root_fd, dest);
 
     int fs = raw_fsopen("tmpfs", FSOPEN_CLOEXEC);
     if (fs < 0) throw_errno("fsopen tmpfs");
     Fd fs_fd(fs);
+    // Without it the mount's source reads "none" (podman and users grep for "tmpfs").
+    if (raw_fsconfig(fs, FSCONFIG_SET_STRING, "source", source.c_str(), 0) < 0)
+        throw_errno("tmpfs source \"" + source + "\"");
     const auto items = split_fs_data(o.data);
     for (const auto& [key, value] : items) {
         int r = value.empty() ? raw_fsconfig(fs, FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)

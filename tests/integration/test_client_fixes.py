@@ -8,7 +8,7 @@ import pytest
 
 
 def copyup_mount(dest, options=()):
-    return {"destination": dest, "type": "tmpfs", "source": "tmpfs",
+    return {"destination": dest, "type": "tmpfs", "source": "copyup-src",
             "options": ["rw", "nosuid", "nodev", "tmpcopyup", *options]}
 
 
@@ -22,10 +22,10 @@ def test_tmpcopyup_copies_the_covered_directory(rt, bundle):
     os.symlink("sub/file", os.path.join(base, "link"))
     os.chmod(base, 0o751)
     bundle.config["mounts"].append(copyup_mount("/seed"))
-    out = rt.sh(bundle, "grep ' /seed ' /proc/self/mounts | cut -d' ' -f3; cat /seed/link; "
+    out = rt.sh(bundle, "grep ' /seed ' /proc/self/mounts | cut -d' ' -f1,3; cat /seed/link; "
                         "stat -c '%a %u %g' /seed/sub/file; "
                         "readlink /seed/link; stat -c %a /seed; echo new > /seed/new && echo wrote")
-    assert out.splitlines() == ["tmpfs", "seeded", "604 1000 1001", "sub/file", "751",
+    assert out.splitlines() == ["copyup-src tmpfs", "seeded", "604 1000 1001", "sub/file", "751",
                                 "wrote"], out
     # The writes went to the tmpfs: the image's directory is as it was.
     assert not os.path.exists(os.path.join(base, "new"))
