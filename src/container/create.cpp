@@ -30,6 +30,70 @@
 namespace skiff::container {
 namespace {
 
+// linux.namespaces: the path of a user namespace to join, or "".
+std::string joined_user_ns_path(const oci::Spec& spec) {
+    for (const auto& ns : spec.linux->namespaces)
+        if (ns.type == "user" && !ns.path.empty()) return ns.path;
+    return "";
+}
+
+// A forked helper joins the user namespace at `path` and clone3s the init with `ca` plus
+// CLONE_PARENT, so the init is our child; it sends back the init's pidfd, whose fdinfo gives
+// the pid as we see it (the helper may sit in a joined pid namespace). `init` never returns.
+// Returns the init's pid and pidfd.
+template <class Init>
+std::pair<pid_t, Fd> spawn_in_user_ns(const std::string& path, struct clone_args ca, Init init) {
+    auto [parent_end, child_end] = Channel::pair();
+    pid_t helper = ::fork();
+    if (helper < 0) throw_errno("fork");
+    if (helper == 0) {
+        parent_end.close();
+        try {
+            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) throw_errno("open user namespace " + path);
+            Fd f(fd);
+            if (::setns(fd, CLONE_NEWUSER) < 0) throw_errno("join user namespace " + path);
+            int raw = -1;
+            ca.flags |= CLONE_PARENT | CLONE_PIDFD;
+            ca.exit_signal = 0;  // clone3 refuses one with CLONE_PARENT; ours (SIGCHLD) is used
+            ca.pidfd = reinterpret_cast<uint64_t>(&raw);
+            long r = sys::clone3(&ca);
+            if (r < 0) throw_errno("clone3");
+            if (r == 0) {
+                child_end.close();
+                init();
+            }
+            child_end.send(Msg::ready, "", {raw});
+        } catch (const Error& e) {
+            try {
+                child_end.send(Msg::error, e.what());
+            } catch (...) {
+            }
+        }
+        ::_exit(0);
+    }
+    child_end.close();
+    Message msg;
+    bool got = parent_end.receive(msg);
+    int status;
+    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!got) throw Error("namespace helper exited early", ECHILD);
+    if (msg.type == Msg::error) throw Error(msg.payload, EINVAL);
+    if (msg.fds.empty()) throw Error("namespace helper sent no pidfd", EPROTO);
+    std::string info = "/proc/self/fdinfo/" + std::to_string(msg.fds[0].get());
+    int fd = ::open(info.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + info);
+    Fd f(fd);
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    if (n < 0) throw_errno("read " + info);
+    buf[n] = 0;
+    const char* at = std::strstr(buf, "\nPid:");
+    if (!at) throw Error("no pid in " + info, EPROTO);
+    return {pid_t(std::atoi(at + 6)), std::move(msg.fds[0])};
+}
+
 std::string read_config_text(const std::string& bundle) {
     std::string path = bundle + "/config.json";
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -191,18 +255,39 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
         ca.exit_signal = SIGCHLD;
         if (into >= 0) ca.cgroup = uint64_t(into);
+        std::string user_path = joined_user_ns_path(spec);
         {
             ParentNamespaces joined(p.ns, spec);
             log::phase("namespaces");
-            long r = sys::clone3(&ca);
-            if (r < 0) throw_errno("clone3");
-            if (r == 0) {
-                // The init: drop what belongs to the runtime, then run the steps.
-                lock.reset();
-                parent_end.close();
-                init::run(ctx);
+            if (!user_path.empty()) {
+                // Namespaces created next to a joined user namespace must be owned by it
+                // (else the init has no capabilities over them), so they are created from
+                // inside it: a helper joins it and clones the init as our child.
+                auto [child, child_pidfd] = spawn_in_user_ns(user_path, ca, [&] {
+                    lock.reset();
+                    parent_end.close();
+                    // already inside the user namespace: the init must not join it again
+                    static oci::Spec own = spec;
+                    for (auto& ns : own.linux->namespaces)
+                        if (ns.type == "user") ns.path.clear();
+                    ctx.spec = &own;
+                    // not the host's user namespace: become its root, bind devices
+                    ctx.new_user_ns = true;
+                    init::run(ctx);
+                });
+                pid = child;
+                raw_pidfd = child_pidfd.release();
+            } else {
+                long r = sys::clone3(&ca);
+                if (r < 0) throw_errno("clone3");
+                if (r == 0) {
+                    // The init: drop what belongs to the runtime, then run the steps.
+                    lock.reset();
+                    parent_end.close();
+                    init::run(ctx);
+                }
+                pid = pid_t(r);
             }
-            pid = pid_t(r);
         }
         pidfd.reset(raw_pidfd);
         idmapped = {};

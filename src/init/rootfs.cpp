@@ -98,7 +98,10 @@ void pivot_to(Context& ctx, int root_fd) {
     }
     if (::chdir("/") < 0) throw_errno("chdir /");
     const auto& lx = ctx.spec->linux;
-    if (lx && (lx->rootfs_propagation == "shared" || lx->rootfs_propagation == "rshared")) {
+    // shared and unbindable are set on the new root itself: the bind above was born private
+    if (lx && (lx->rootfs_propagation == "shared" || lx->rootfs_propagation == "rshared" ||
+               lx->rootfs_propagation == "unbindable" ||
+               lx->rootfs_propagation == "runbindable")) {
         if (::mount(nullptr, "/", nullptr, propagation_flag(lx->rootfs_propagation), nullptr) < 0)
             throw_errno("make / " + lx->rootfs_propagation);
     }
