@@ -179,6 +179,21 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
     // An absent bounding list means an empty one, as in runc: nothing is kept implicitly.
     if (!sets.bounding) sets.bounding = 0;
     for (const auto& u : unknown) log::warn("unknown capability \"" + u + "\" ignored");
+    // config.md: a capability that cannot be granted is logged as a warning, and runtimes
+    // SHOULD NOT fail. What our own bounding set lacks (the host's may) can never be granted.
+    uint64_t grantable = 0, wanted = sets.effective | sets.permitted | sets.inheritable |
+                                     sets.ambient | sets.bounding.value_or(0);
+    for (int c = 0; c <= caps::last_cap(); ++c)
+        if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) grantable |= uint64_t(1) << c;
+    for (int c = 0; c <= caps::last_cap(); ++c)
+        if ((wanted & ~grantable) & (uint64_t(1) << c))
+            log::warn("capability " + caps::all_names()[size_t(c)] +
+                      " cannot be granted (not in the runtime's bounding set): ignored");
+    sets.effective &= grantable;
+    sets.permitted &= grantable;
+    sets.inheritable &= grantable;
+    sets.ambient &= grantable;
+    if (sets.bounding) *sets.bounding &= grantable;
 
     int listener = -1;
     // Without no_new_privs an unprivileged filter load is refused, so load it while we still

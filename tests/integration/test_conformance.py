@@ -773,3 +773,144 @@ def test_linux_cgroups_devices(rt, bundle, which):
     assert "c 10:229 rw" in rules and "b 8:0 r" in rules
     assert "a *:* rwm" not in rules
     stop_and_delete(rt, cid)
+
+
+# what happens after create: config edits, and which resources delete removes
+
+def test_config_updates_without_affect(rt, bundle, host_dir):
+    """config_updates_without_affect: once created, edits to config.json (here a config with
+    nothing but ociVersion) MUST NOT affect the container: start works, the hooks and
+    settings of the original config apply."""
+    out = host_dir("hookout")
+    generator_config(bundle).args("cat /proc/self/oom_score_adj > /oom")
+    bundle.config["process"]["oomScoreAdj"] = 100
+    bundle.config["hooks"] = {k: [host_sh_hook(f"echo {k} >> {out}/ran")]
+                              for k in ("poststart", "poststop")}
+    cid, _ = rt.create(bundle)
+    with open(os.path.join(bundle.path, "config.json"), "w") as f:
+        json.dump({"ociVersion": "1.0.0"}, f)
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    with open(bundle.in_rootfs("oom")) as f:
+        assert f.read().strip() == "100"
+    with open(os.path.join(out, "ran")) as f:
+        assert f.read().split() == ["poststart", "poststop"]
+
+
+def test_delete_resources_removes_its_cgroup(rt, bundle):
+    """delete_resources: delete removes the cgroup create made at cgroupsPath."""
+    path = f"/{rt.id_prefix}-del"
+    generator_config(bundle).config["linux"]["cgroupsPath"] = path
+    bundle.config["linux"]["resources"]["pids"] = {"limit": 1000}
+    bundle.config["process"]["args"] = ["true"]
+    cid, _ = rt.create(bundle)
+    assert cgroup_file("pids", path, "pids.max") == "1000"
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    assert not os.path.exists(f"/sys/fs/cgroup/pids{path}")
+
+
+def test_delete_only_create_resources(rt, bundle):
+    """delete_only_create_resources: a cgroup the container was moved into by someone else
+    survives delete."""
+    foreign = f"/sys/fs/cgroup/pids/{rt.id_prefix}-foreign"
+    os.mkdir(foreign)
+    try:
+        generator_config(bundle).config["process"]["args"] = ["true"]
+        cid, _ = rt.create(bundle)
+        with open(os.path.join(foreign, "tasks"), "w") as f:
+            f.write(str(rt.state(cid)["pid"]))
+        rt.start(cid)
+        rt.wait_status(cid, "stopped")
+        rt.delete(cid)
+        assert os.path.isdir(foreign)
+    finally:
+        for _ in range(50):
+            try:
+                os.rmdir(foreign)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_process_rlimits_program_values(rt, bundle):
+    """process_rlimits: the program's exact set (AS, CORE, DATA, FSIZE, STACK in GiB, CPU,
+    NOFILE), soft and hard, on the container process."""
+    gib = 1024 ** 3
+    want = {"RLIMIT_AS": (2 * gib, gib), "RLIMIT_CORE": (4 * gib, 3 * gib),
+            "RLIMIT_DATA": (6 * gib, 5 * gib), "RLIMIT_FSIZE": (8 * gib, 7 * gib),
+            "RLIMIT_STACK": (10 * gib, 9 * gib), "RLIMIT_CPU": (120, 60),
+            "RLIMIT_NOFILE": (4000, 3000)}
+    generator_config(bundle).config["process"]["rlimits"] = [
+        {"type": t, "hard": h, "soft": s} for t, (h, s) in want.items()]
+    cid, pid = long_running(rt, bundle)
+    rows = {"RLIMIT_AS": "Max address space", "RLIMIT_CORE": "Max core file size",
+            "RLIMIT_DATA": "Max data size", "RLIMIT_FSIZE": "Max file size",
+            "RLIMIT_STACK": "Max stack size", "RLIMIT_CPU": "Max cpu time",
+            "RLIMIT_NOFILE": "Max open files"}
+    with open(f"/proc/{pid}/limits") as f:
+        limits = {line[:26].strip(): line[26:].split()[:2] for line in f}
+    for t, (hard, soft) in want.items():
+        assert limits[rows[t]] == [str(soft), str(hard)], t
+    stop_and_delete(rt, cid)
+
+
+@pytest.mark.skiff_only(reason="runc 1.1.5 fails on an unknown capability")
+def test_process_capabilities_unknown_is_a_warning(rt, bundle):
+    """process_capabilities_fail: runtime-tools expects an error for CAP_TEST, but config.md
+    (v1.1 on) says a capability that cannot be mapped MUST be logged as a warning and
+    runtimes SHOULD NOT fail: skiff follows the spec."""
+    generator_config(bundle).config["process"]["capabilities"]["bounding"].append("CAP_TEST")
+    bundle.config["process"]["args"] = ["true"]
+    log = os.path.join(rt.workdir, "log")
+    cid, _ = rt.create(bundle, global_args=("--log", log))
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    with open(log) as f:
+        assert "CAP_TEST" in f.read()
+
+
+ALL_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+            "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+            "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+            "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+            "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+            "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+            "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+            "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+            "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"]
+
+
+@pytest.mark.skiff_only(reason="runc 1.1.5 refuses an SELinux label without SELinux")
+def test_linux_process_privileged_with_lsm_labels(rt, bundle):
+    """linux_process: every capability (this host's bounding set lacks CAP_SYS_RESOURCE, which
+    cannot be granted: no failure), no_new_privs, oomScoreAdj 500, an AppArmor profile and an
+    SELinux label on a host with neither LSM: the container runs and gets what can be given."""
+    generator_config(bundle, caps=ALL_CAPS)
+    proc = bundle.config["process"]
+    proc.update(oomScoreAdj=500, noNewPrivileges=True, apparmorProfile="acme_secure_profile",
+                selinuxLabel="system_u:system_r:svirt_lxc_net_t:s0:c124,c675")
+    cid, pid = long_running(rt, bundle)
+    st = status_of(pid)
+    assert st["NoNewPrivs"] == "1"
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        assert f.read().strip() == "500"
+    with open("/proc/self/status") as f:
+        host_bounding = int(dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+                            ["CapBnd"], 16)
+    assert int(st["CapEff"], 16) == host_bounding
+    stop_and_delete(rt, cid)
+
+
+def test_process_cwd_and_env(rt, bundle):
+    """process: cwd /test (made in the bundle beforehand) and added env values."""
+    os.makedirs(bundle.in_rootfs("test"), mode=0o700)
+    generator_config(bundle).config["process"]["cwd"] = "/test"
+    bundle.config["process"]["env"] += ["testa=valuea", "testb=123"]
+    out = rt.sh(bundle, "pwd; echo $testa $testb")
+    assert out.split("\n")[:2] == ["/test", "valuea 123"]
