@@ -178,13 +178,20 @@ def test_kill_unknown_container_fails(rt):
     assert rt.kill(rt.new_id(), "KILL", check=False).returncode != 0
 
 
-def test_killsig_term_reaches_process(rt, bundle, workdir):
-    """killsig: the signal given to kill is the one the process receives."""
+def test_killsig_signals_reach_process_and_id_is_reusable(rt, bundle):
+    """killsig: TERM, USR1 and USR2 each reach the container process (its trap runs), one
+    container id reused for the three lifecycles."""
     generator_config(bundle)
-    cid, pid = long_running(rt, bundle, "trap 'exit 42' TERM; while true; do sleep 0.1; done")
-    rt.kill(cid, "TERM")
-    rt.wait_status(cid, "stopped")
-    rt.delete(cid)
+    cid = rt.new_id()
+    for sig in ("TERM", "USR1", "USR2"):
+        bundle.args(f"trap 'touch /{sig}' {sig}; sleep 10 & wait $!")
+        rt.create(bundle, cid=cid)
+        rt.start(cid)
+        rt.wait_status(cid, "running")
+        rt.kill(cid, sig)
+        rt.wait_status(cid, "stopped", timeout=5)
+        rt.delete(cid)
+        assert os.path.exists(bundle.in_rootfs(sig)), sig
 
 
 def test_pidfile_holds_state_pid(rt, bundle, workdir):
@@ -914,3 +921,23 @@ def test_process_cwd_and_env(rt, bundle):
     bundle.config["process"]["env"] += ["testa=valuea", "testb=123"]
     out = rt.sh(bundle, "pwd; echo $testa $testb")
     assert out.split("\n")[:2] == ["/test", "valuea 123"]
+
+
+def test_poststop_runs_at_delete_not_at_exit(rt, bundle):
+    """poststop: the hook runs after the container is deleted, not when its process exits;
+    the process ran first."""
+    output = bundle.in_rootfs("output")
+    generator_config(bundle).args("echo 'process called' >> /output")
+    bundle.config["hooks"] = {"poststop": [
+        {"path": bundle.in_rootfs("bin/sh"),
+         "args": ["sh", "-c", f"echo 'post-stop called' >> {output}"]}]}
+    cid, _ = rt.create(bundle)
+    assert not os.path.exists(output)
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    time.sleep(0.2)
+    with open(output) as f:
+        assert f.read() == "process called\n"
+    rt.delete(cid)
+    with open(output) as f:
+        assert f.read() == "process called\npost-stop called\n"
