@@ -941,3 +941,39 @@ def test_poststop_runs_at_delete_not_at_exit(rt, bundle):
     rt.delete(cid)
     with open(output) as f:
         assert f.read() == "process called\npost-stop called\n"
+
+
+@pytest.mark.skiff_only(reason="runc 1.1.5 wants uidMappings also when joining a user namespace")
+def test_join_user_and_pid_namespaces_by_path(rt, bundle):
+    """linux_ns_path: joining a user namespace and a pid namespace it owns; state reports the
+    host pid, and the container is a process of that pid namespace (not its init)."""
+    proc = subprocess.Popen(["unshare", "--user", "--pid", "--fork", "sleep", "1000"], cwd="/",
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        target = None
+        for _ in range(200):
+            try:
+                if os.readlink(f"/proc/{proc.pid}/ns/pid_for_children") != \
+                        os.readlink("/proc/self/ns/pid"):
+                    target = proc.pid
+                    break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        assert target, "unshare did not take effect"
+        for m in ("uid_map", "gid_map"):
+            with open(f"/proc/{target}/{m}", "w") as f:
+                f.write("0 100000 65536\n")
+        generator_config(bundle).ns("user", path=f"/proc/{target}/ns/user")
+        bundle.ns("pid", path=f"/proc/{target}/ns/pid_for_children")
+        cid, pid = long_running(rt, bundle)
+        assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(f"/proc/{target}/ns/user")
+        assert os.readlink(f"/proc/{pid}/ns/pid") == \
+            os.readlink(f"/proc/{target}/ns/pid_for_children")
+        nspid = status_of(pid)["NSpid"].split()
+        assert nspid[0] == str(pid) and len(nspid) == 2 and nspid[1] != "1"
+        assert status_of(pid)["Uid"].split()[0] == "100000"
+        stop_and_delete(rt, cid)
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
