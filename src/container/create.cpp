@@ -218,6 +218,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
 
         Fd console_socket;
         if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
+        else if (o.console_fd >= 0) console_socket.reset(::fcntl(o.console_fd, F_DUPFD_CLOEXEC, 3));
         if (spec.process->terminal && !console_socket)
             throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
 

@@ -9,11 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
 #include "container/state.hpp"
+#include "container/tty_relay.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
@@ -190,8 +193,15 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     sigset_t old;
     if (!detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
     Fd pidfd;
-    pid_t pid = create_prepared(g, o, p, &pidfd);
+    std::optional<TtyRelay> tty;
+    CreateOptions co = o;
+    if (!detach && p.spec.process->terminal && o.console_socket.empty() && o.console_fd < 0) {
+        tty.emplace();
+        co.console_fd = tty->console_end();
+    }
+    pid_t pid = create_prepared(g, co, p, &pidfd);
     try {
+        if (tty) tty->take_master();
         start(g, o.id);
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
@@ -203,11 +213,18 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     Fd sig_fd(sfd);
     int status = 0;
     for (;;) {
-        struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        struct pollfd fds[4] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
+                                {tty ? tty->stdin_fd() : -1, POLLIN, 0},
+                                {tty ? tty->master_fd() : -1, POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
+        if (tty && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_stdin();
+        if (tty && (fds[3].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_master();
         if (fds[1].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (::read(sig_fd.get(), &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+            bool got = ::read(sig_fd.get(), &si, sizeof si) == sizeof si;
+            // With our own pty the window size follows ours; the kernel tells the container.
+            if (got && tty && si.ssi_signo == SIGWINCH) tty->on_winch();
+            else if (got && si.ssi_signo != SIGCHLD)
                 sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
             // Reap re-parented orphans (we are their subreaper), but never the init here:
             // its status is read through the pidfd below.
@@ -228,6 +245,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
             break;
         }
     }
+    if (tty) tty->drain();
     if (!keep) remove(g, o.id, true);
     return status;
 }

@@ -18,6 +18,7 @@ struct CreateOptions {
     std::string bundle = ".";
     std::string pid_file;
     std::string console_socket;
+    int console_fd = -1;  // a connected console socket instead of a path (`run -t` in the foreground)
     std::string pidfd_socket;
     bool no_pivot = false;
     bool no_new_keyring = false;
