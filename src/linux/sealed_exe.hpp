@@ -7,6 +7,8 @@
 
 namespace skiff::sealed_exe {
 
+// The static build does the read-only re-exec earlier, at its ELF entry point
+// (src/early_entry.c); this then finds the binary read-only and only restores the name.
 // For the commands that start container processes (create, run, exec): when not already
 // running from a read-only or sealed binary, makes one and execs it with the same argv and environment.
 // Returns only when already sealed or for other commands; exits with a message on failure.
