@@ -12,7 +12,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(BUILD) -j$$(nproc)
 
 # A busybox container that tells about itself: hostname, id, pid 1, its namespaces.

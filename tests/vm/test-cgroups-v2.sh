@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 UNIT=${SKIFF_UNIT_TESTS:-build/unit_tests}
 RUNTIME=${SKIFF_RUNTIME:-build/skiff}
 if [ ! -x "$RUNTIME" ] || [ ! -x "$UNIT" ]; then
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
     cmake --build build -j2 --target skiff unit_tests
 fi
 export SKIFF_RUNTIME=$(readlink -f "$RUNTIME")
