@@ -1,6 +1,7 @@
 #include "cgroups/fs_manager.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -126,6 +127,27 @@ const std::vector<Manager::JoinFile>& FsManager::join_files() {
     }
     join_opened_ = true;
     return join_files_;
+}
+
+void FsManager::use_sub_cgroup(const std::string& controller, const std::string& path) {
+    std::string what = "--cgroup " + (controller.empty() ? "" : controller + ":") + path;
+    if (path.empty() || path.front() == '/' || path == ".." || path.rfind("../", 0) == 0 ||
+        path.find("/../") != std::string::npos || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
+        throw Error(what + ": the sub-cgroup must be a relative path below the container's", EINVAL);
+    bool found = false;
+    for (auto& e : entries_) {
+        bool holds = controller.empty() ||
+                     std::find(e.h.controllers.begin(), e.h.controllers.end(), controller) != e.h.controllers.end();
+        if (!holds) continue;
+        found = true;
+        std::string dir = fs::join(e.path, path);
+        struct stat st;
+        if (::stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+            throw Error(what + ": no such cgroup " + dir, ENOENT);
+        e.path = dir;
+        if (e.h.v2) placement_.unified_dir = dir;
+    }
+    if (!found) throw Error(what + ": no cgroup hierarchy holds controller " + controller, EINVAL);
 }
 
 void FsManager::add_process(pid_t pid) {

@@ -16,6 +16,7 @@ public:
     void create(const oci::Resources* resources) override;
     int clone_into_fd() override;
     const std::vector<JoinFile>& join_files() override;
+    void use_sub_cgroup(const std::string& controller, const std::string& path) override;
     void add_process(pid_t pid) override;
     void update(const oci::Resources& resources) override;
     void freeze() override;

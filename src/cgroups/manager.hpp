@@ -58,6 +58,10 @@ public:
         std::string path;
     };
     virtual const std::vector<JoinFile>& join_files() = 0;
+    // `exec --cgroup [controller:]path`: join_files() and clone_into_fd() then name the
+    // existing sub-cgroup `path` below the container's cgroup, in the hierarchy holding
+    // `controller` (every hierarchy when it is empty). Call before those two.
+    virtual void use_sub_cgroup(const std::string& controller, const std::string& path) = 0;
     // Moves pid into every hierarchy of the container's cgroup.
     virtual void add_process(pid_t pid) = 0;
     // `update`: re-applies a resources block.

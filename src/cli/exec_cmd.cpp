@@ -39,6 +39,7 @@ int cmd_exec(const container::Globals& g, const Args& a) {
     o.no_new_privs = a.flag("no-new-privs");
     o.ignore_paused = a.flag("ignore-paused");
     o.preserve_fds = a.int_value("preserve-fds", 0);
+    o.sub_cgroups = a.values("cgroup");
     return container::exec(g, o);
 }
 
@@ -61,7 +62,7 @@ Command exec_command() {
              {{"no-new-privs"}, false, "set the no new privileges value for the process"},
              {{"cap", "c"}, true, "add a capability to the bounding set for the process (repeatable)"},
              {{"preserve-fds"}, true, "pass N additional file descriptors to the container"},
-             {{"cgroup"}, true, "run the process in an (existing) sub-cgroup (not supported: ignored)"},
+             {{"cgroup"}, true, "run the process in an (existing) sub-cgroup: [controller:]path (repeatable)"},
              {{"ignore-paused"}, false, "allow exec in a paused container"}},
             cmd_exec};
 }

@@ -139,6 +139,21 @@ int exec(const Globals& g, const ExecOptions& o) {
     }
 
     auto cg = cgroup_of(r);
+    // --cgroup [ctrl[,ctrl...]:]path, as runc takes it.
+    for (const auto& s : o.sub_cgroups) {
+        size_t colon = s.find(':');
+        if (colon == std::string::npos) {
+            cg->use_sub_cgroup("", s);
+            continue;
+        }
+        std::string ctrls = s.substr(0, colon), path = s.substr(colon + 1);
+        for (size_t i = 0; i <= ctrls.size();) {
+            size_t comma = ctrls.find(',', i);
+            if (comma == std::string::npos) comma = ctrls.size();
+            cg->use_sub_cgroup(ctrls.substr(i, comma - i), path);
+            i = comma + 1;
+        }
+    }
     Fd console_socket;
     if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
     auto [parent_end, child_end] = Channel::pair();

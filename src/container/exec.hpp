@@ -19,6 +19,7 @@ struct ExecOptions {
     bool no_new_privs = false;
     bool ignore_paused = false;
     int preserve_fds = 0;
+    std::vector<std::string> sub_cgroups;  // --cgroup [controller:]path, below the container's
 };
 
 // The process to run: --process, or the container's process with the flags applied.

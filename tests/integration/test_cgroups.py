@@ -641,3 +641,64 @@ def test_update_with_device_rules_keeps_the_configs_devices(rt, bundle, workdir)
     rt.run(["update", "--resources", path, cid])
     rules = Cgroups(pid).read("devices", "devices.list").splitlines()
     assert "c 1:4 rwm" in rules, rules
+
+
+def _cgroup_lines(text):
+    """/proc/self/cgroup as {controllers or "" (v2): path}."""
+    out = {}
+    for line in text.splitlines():
+        _, ctrls, path = line.split(":", 2)
+        out[ctrls] = path
+    return out
+
+
+def test_exec_into_a_sub_cgroup(rt, bundle):
+    """exec --cgroup path runs the process in an existing sub-cgroup of the container's, in every
+    hierarchy; --cgroup ctrl:path only in that controller's."""
+    need_command(rt, "exec")
+    cid, pid = created(rt, bundle)
+    rt.start(cid)
+    dirs = sorted({d for d, _ in Cgroups(pid).dirs.values()})
+    made = []
+    try:
+        for d in dirs:
+            os.mkdir(os.path.join(d, "sub"))
+            made.append(os.path.join(d, "sub"))
+            for name in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset starts empty: unusable
+                if os.path.exists(os.path.join(d, name)) and not d.startswith(MOUNTS.get("", "\0")):
+                    with open(os.path.join(d, name)) as src, \
+                            open(os.path.join(d, "sub", name), "w") as dst:
+                        dst.write(src.read().strip())
+        before = _cgroup_lines(rt.run(["exec", cid, "cat", "/proc/self/cgroup"]).stdout)
+        every = _cgroup_lines(rt.run(["exec", "--cgroup", "sub", cid,
+                                      "cat", "/proc/self/cgroup"]).stdout)
+        for key, path in every.items():
+            if key == "name=systemd" and not before[key].strip("/"):
+                continue
+            assert path == before[key].rstrip("/") + "/sub", (key, path, before[key])
+        if HAS_V1 and "memory" in MOUNTS:
+            one = _cgroup_lines(rt.run(["exec", "--cgroup", "memory:sub", cid,
+                                        "cat", "/proc/self/cgroup"]).stdout)
+            for key, path in one.items():
+                want = before[key].rstrip("/") + "/sub" if "memory" in key.split(",") else before[key]
+                assert path == want, (key, path)
+    finally:
+        rt.kill(cid, "KILL", check=False)
+        rt.wait_status(cid, "stopped")
+        for m in made:
+            for _ in range(50):
+                try:
+                    os.rmdir(m)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+@pytest.mark.parametrize("arg", ["nosuch", "../escape", "/abs"])
+def test_exec_sub_cgroup_must_exist_below_the_container(rt, bundle, arg):
+    need_command(rt, "exec")
+    cid, pid = created(rt, bundle)
+    rt.start(cid)
+    res = rt.run(["exec", "--cgroup", arg, cid, "true"], check=False)
+    assert res.returncode != 0
+    assert res.stderr.strip(), res
