@@ -315,7 +315,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             }
         };
         send(Msg::go, std::to_string(pid) + " " + hook_state);
-        store.save(rec);
+        // No save here: if we die now the init dies with us (PDEATHSIG), and `delete` finds
+        // its cgroup from the first record; the pid is saved once, with `created`.
 
         Message msg;
         for (;;) {

@@ -28,9 +28,10 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
-// Write to a temp file and rename, so a reader never sees half a state.
-void write_atomic(const std::string& path, const std::string& data) {
-    std::string tmp = path + ".tmp";
+// Write to a temp file and rename, so a reader never sees half a state. With rename=false the
+// file is written in place: for a file nobody reads before the writer is done.
+void write_atomic(const std::string& path, const std::string& data, bool rename = true) {
+    std::string tmp = rename ? path + ".tmp" : path;
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) throw_errno("open " + tmp);
     Fd f(fd);
@@ -45,7 +46,7 @@ void write_atomic(const std::string& path, const std::string& data) {
         off += size_t(n);
     }
     f.reset();
-    if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    if (rename && ::rename(tmp.c_str(), path.c_str()) < 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         throw_errno("rename " + tmp, err);
@@ -172,7 +173,8 @@ void Store::save(const Record& r) const {
 }
 
 void Store::save_config(const std::string& id, const std::string& text) const {
-    write_atomic(dir(id) + "/config.json", text);
+    // Written once, by create, under the id's lock, before anything reads it: no rename.
+    write_atomic(dir(id) + "/config.json", text, false);
 }
 
 std::string Store::load_config(const std::string& id) const { return read_file(dir(id) + "/config.json"); }
