@@ -1,6 +1,7 @@
 // The process attributes of "process" and the final execve.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -183,9 +184,18 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
     // SHOULD NOT fail. What our own bounding set lacks (the host's may) can never be granted.
     uint64_t grantable = 0, wanted = sets.effective | sets.permitted | sets.inheritable |
                                      sets.ambient | sets.bounding.value_or(0);
-    for (int c = 0; c <= caps::last_cap(); ++c)
-        if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) grantable |= uint64_t(1) << c;
-    for (int c = 0; c <= caps::last_cap(); ++c)
+    // Our permitted set is what we can hand on: the bounding set masked it at our exec (and a
+    // new user namespace gives a full one). One capget, not a PR_CAPBSET_READ per capability.
+    {
+        struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+        struct __user_cap_data_struct data[2] = {};
+        if (::syscall(SYS_capget, &header, data) == 0)
+            grantable = uint64_t(data[0].permitted) | (uint64_t(data[1].permitted) << 32);
+        else
+            grantable = ~uint64_t(0);
+    }
+    int last = caps::last_cap();
+    for (int c = 0; c <= last; ++c)
         if ((wanted & ~grantable) & (uint64_t(1) << c))
             log::warn("capability " + caps::all_names()[size_t(c)] +
                       " cannot be granted (not in the runtime's bounding set): ignored");
