@@ -1,6 +1,7 @@
 # The two set-up commands of the README: `make demo` and `make test` (as root).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+MAKEFLAGS += --no-print-directory
 PYTEST = /usr/bin/python3 -m pytest
 SKIFF = $(CURDIR)/$(BUILD)/skiff
 
