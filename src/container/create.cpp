@@ -199,11 +199,14 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         store.save(rec);  // from here on `delete` can clean up after us
         store.save_config(o.id, p.config_text);
 
-        std::string fifo = store.fifo_path(o.id);
-        if (::mkfifo(fifo.c_str(), 0600) < 0) throw_errno("mkfifo " + fifo);
-        int fifo_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fifo_fd < 0) throw_errno("open " + fifo);
-        Fd fifo_read(fifo_fd);
+        Fd fifo_read;
+        if (!o.start_now) {
+            std::string fifo = store.fifo_path(o.id);
+            if (::mkfifo(fifo.c_str(), 0600) < 0) throw_errno("mkfifo " + fifo);
+            int fifo_fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fifo_fd < 0) throw_errno("open " + fifo);
+            fifo_read.reset(fifo_fd);
+        }
 
         cgroups::Options co;
         co.cgroups_path = rec.cgroups_path;
@@ -339,6 +342,13 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         }
         if (pidfd_out) *pidfd_out = std::move(pidfd);
         log::phase("created");
+        if (o.start_now) {
+            // The init keeps its (close-on-exec) end until execve: end-of-stream means the
+            // process runs (or the init died, which the caller's wait will tell).
+            while (parent_end.receive(msg)) {
+            }
+            log::phase("exec");
+        }
         return pid;
     } catch (Error& e) {
         if (pidfd) {

@@ -195,6 +195,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     Fd pidfd;
     std::optional<TtyRelay> tty;
     CreateOptions co = o;
+    co.start_now = true;
     if (!detach && p.spec.process->terminal && o.console_socket.empty() && o.console_fd < 0) {
         tty.emplace();
         co.console_fd = tty->console_end();
@@ -202,7 +203,12 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     pid_t pid = create_prepared(g, co, p, &pidfd);
     try {
         if (tty) tty->take_master();
-        start(g, o.id);
+        // create_prepared returned after the execve: only poststart is left of `start`.
+        if (p.spec.hooks && !p.spec.hooks->poststart.empty()) {
+            Store store(g.root);
+            run_hooks_warn(p.spec.hooks->poststart,
+                           state_document(store.load(o.id), Status::running, false), "poststart");
+        }
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
         throw;

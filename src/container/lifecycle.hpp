@@ -23,6 +23,9 @@ struct CreateOptions {
     bool no_pivot = false;
     bool no_new_keyring = false;
     int preserve_fds = 0;
+    // `run`: no exec fifo; the init execs as soon as it is ready, and create returns once it
+    // has (so `start` is folded in, without its round trip through the state directory).
+    bool start_now = false;
 };
 
 // Sets the container up to the point where it waits for `start`. Returns the init's pid.

@@ -192,8 +192,12 @@ void run(Context& ctx) {
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         ch.send(Msg::ready);
         ready = true;
-        ch.close();
-        if (ctx.exec_fifo_fd >= 0) wait_for_start(ctx.exec_fifo_fd);
+        // Without an exec fifo (`run`) there is no `start` to wait for, and the runtime reads
+        // the channel's close-on-exec end-of-stream as "exec'd".
+        if (ctx.exec_fifo_fd >= 0) {
+            ch.close();
+            wait_for_start(ctx.exec_fifo_fd);
+        }
         if (hooks && !hooks->start_container.empty()) {
             std::string state = ctx.state_json;
             const std::string from = "\"status\":\"creating\"";
