@@ -216,7 +216,8 @@ void run(Context& ctx) {
             } catch (...) {
             }
         } else {
-            log::error(e.message());
+            // As the CLI does: the log file (if any) gets the line, stderr gets it once.
+            if (log::to_file()) log::error(e.message());
             dprintf(2, "skiff: %s\n", e.what());
         }
     } catch (const std::exception& e) {
