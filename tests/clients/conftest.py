@@ -153,3 +153,13 @@ def _host_guard():
     helpers.rm_tree(top)
     if leaks:
         pytest.fail("the client scenarios left things behind:\n" + "\n".join(leaks))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cwd_in_session_dir(session_dir):
+    """The clients run with our cwd as theirs, and conmon writes an `oom` file into its cwd when
+    a container is OOM-killed: keep that in the session's scratch dir, not the checkout."""
+    old = os.getcwd()
+    os.chdir(session_dir)
+    yield
+    os.chdir(old)
