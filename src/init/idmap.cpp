@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "init/mount_options.hpp"
+#include "init/steps.hpp"
 #include "linux/error.hpp"
 #include "linux/syscalls.hpp"
 
@@ -56,24 +57,8 @@ Fd container_userns(const oci::Spec& spec) {
 
 Fd idmapped_tree(const oci::Mount& m, const std::string& source, int userns) {
     MountOptions o = parse_mount_options(m.options);
-    unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
-    int t = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
-    if (t < 0) throw_errno("open bind source " + source);
-    Fd tree(t);
-    TopAttrs top = bind_top_attrs(o);
-    if (top.set || top.clr) {
-        struct mount_attr a = {};
-        a.attr_set = top.set;
-        a.attr_clr = top.clr;
-        if (sys::mount_setattr(t, "", AT_EMPTY_PATH, &a) < 0) throw_errno("set bind mount flags");
-    }
-    if (o.attr_set || o.attr_clr) {
-        struct mount_attr a = {};
-        a.attr_set = o.attr_set;
-        a.attr_clr = o.attr_clr;
-        if (sys::mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a) < 0)
-            throw_errno("mount_setattr");
-    }
+    Fd tree = clone_bind_tree(source, o);
+    int t = tree.get();
     struct mount_attr idm = {};
     idm.attr_set = MOUNT_ATTR_IDMAP;
     idm.userns_fd = uint64_t(userns);

@@ -58,22 +58,8 @@ void attach_tree(int tree, int root_fd, const std::string& dest) {
 // Bind: clone the source tree detached, set its flags there, then move it onto the target.
 void bind_mount(const std::string& source, int root_fd, const std::string& dest,
                 const MountOptions& o) {
-    unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
-    int tree = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
-    if (tree < 0) throw_errno("open bind source " + source);
-    Fd tree_fd(tree);
-    // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;
-    // the recursive forms (rro, ...) to the whole tree.
-    TopAttrs t = bind_top_attrs(o);
-    if (t.set || t.clr) {
-        struct mount_attr top = {};
-        top.attr_set = t.set;
-        top.attr_clr = t.clr;
-        if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &top) < 0)
-            throw_errno("set bind mount flags");
-    }
-    set_attrs(tree, o, true);
-    attach_tree(tree, root_fd, dest);
+    Fd tree = clone_bind_tree(source, o);
+    attach_tree(tree.get(), root_fd, dest);
 }
 
 void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const MountOptions& o) {
@@ -172,6 +158,25 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
 }
 
 }  // namespace
+
+Fd clone_bind_tree(const std::string& source, const MountOptions& o) {
+    unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
+    int tree = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
+    if (tree < 0) throw_errno("open bind source " + source);
+    Fd tree_fd(tree);
+    // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;
+    // the recursive forms (rro, ...) to the whole tree.
+    TopAttrs t = bind_top_attrs(o);
+    if (t.set || t.clr) {
+        struct mount_attr top = {};
+        top.attr_set = t.set;
+        top.attr_clr = t.clr;
+        if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &top) < 0)
+            throw_errno("set bind mount flags");
+    }
+    set_attrs(tree, o, true);
+    return tree_fd;
+}
 
 void mount_all(Context& ctx, int root_fd) {
     const auto& mounts = ctx.spec->mounts;

@@ -14,6 +14,10 @@ void pivot_to(Context& ctx, int root_fd);
 
 // mounts.cpp: every entry of "mounts", in order, resolved inside the root.
 void mount_all(Context& ctx, int root_fd);
+struct MountOptions;
+// A detached clone of `source` (the whole tree when o.recursive) with the bind's flags set:
+// the plain ones (ro, nosuid, ...) on the top mount, the recursive forms on every mount.
+Fd clone_bind_tree(const std::string& source, const MountOptions& o);
 
 // devices.cpp: default /dev nodes and links, linux.devices, the console.
 void create_devices(Context& ctx, int root_fd);
