@@ -2,11 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <tuple>
 
 #include "linux/error.hpp"
 
@@ -27,38 +26,18 @@ bool write_all(int fd, const char* buf, size_t n) {
 
 }  // namespace
 
-TtyRelay::TtyRelay() {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) throw_errno("socketpair for the terminal");
-    ours_.reset(sv[0]);
-    theirs_.reset(sv[1]);
-}
+TtyRelay::TtyRelay() { std::tie(ours_, theirs_) = Channel::pair(); }
 
 TtyRelay::~TtyRelay() {
     if (raw_) ::tcsetattr(0, TCSANOW, &saved_);
 }
 
 void TtyRelay::take_master() {
-    theirs_.reset();
-    char data[64];
-    struct iovec iov = {data, sizeof data};
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n;
-    do {
-        n = ::recvmsg(ours_.get(), &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    struct cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-        throw Error("the container's init sent no terminal", EPROTO);
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    master_.reset(fd);
-    ours_.reset();
+    theirs_.close();
+    Message msg;  // the init's send_fds("/dev/console", {master})
+    if (!ours_.receive(msg) || msg.fds.empty()) throw Error("the container's init sent no terminal", EPROTO);
+    master_ = std::move(msg.fds[0]);
+    ours_.close();
     master_open_ = true;
     stdin_open_ = true;
     on_winch();

@@ -4,6 +4,7 @@
 #pragma once
 #include <termios.h>
 
+#include "linux/channel.hpp"
 #include "linux/fd.hpp"
 
 namespace skiff::container {
@@ -15,7 +16,7 @@ public:
     TtyRelay(const TtyRelay&) = delete;
     TtyRelay& operator=(const TtyRelay&) = delete;
 
-    int console_end() const { return theirs_.get(); }
+    int console_end() const { return theirs_.fd(); }
     // After create(): receives the master, copies our window size, makes our stdin raw.
     void take_master();
 
@@ -28,7 +29,8 @@ public:
     void drain();      // the process exited: what is still buffered in the pty goes out
 
 private:
-    Fd ours_, theirs_, master_;
+    Channel ours_, theirs_;
+    Fd master_;
     bool stdin_open_ = false, master_open_ = false;
     bool raw_ = false;
     struct termios saved_ {};
