@@ -113,20 +113,6 @@ std::string absolute(const std::string& path, const std::string& what) {
     return buf;
 }
 
-void write_pid_file(const std::string& path, pid_t pid) {
-    std::string tmp = path + ".skiff-tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw_errno("open pid file " + tmp);
-    std::string s = std::to_string(pid);
-    bool ok = ::write(fd, s.data(), s.size()) == ssize_t(s.size());
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw_errno("write pid file " + path, err);
-    }
-}
-
 // Makes sure fds 3..3+n-1 exist, so none of the runtime's own fds takes one of those
 // numbers and crosses execve as a "preserved" fd.
 void reserve_preserved_fds(int n) {

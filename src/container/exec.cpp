@@ -207,15 +207,7 @@ int exec(const Globals& g, const ExecOptions& o) {
         ::waitpid(pid, nullptr, 0);
         throw Error(msg.payload, EIO);
     }
-    if (!o.pid_file.empty()) {
-        std::string tmp = o.pid_file + ".skiff-tmp";
-        int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) throw_errno("open pid file " + tmp);
-        std::string v = std::to_string(pid);
-        bool ok = ::write(fd, v.data(), v.size()) == ssize_t(v.size());
-        ::close(fd);
-        if (!ok || ::rename(tmp.c_str(), o.pid_file.c_str()) < 0) throw_errno("write pid file " + o.pid_file);
-    }
+    if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
     if (!o.pidfd_socket.empty()) {
         Fd sock(connect_unix(o.pidfd_socket, "pidfd socket"));
         send_fds(sock.get(), "", {pidfd.get()});

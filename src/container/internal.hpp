@@ -22,6 +22,9 @@ Prepared prepare(const Globals& g, const CreateOptions& o);
 // The rest of create; the init's pidfd goes to *pidfd_out when given (for `run`).
 pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out);
 
+// --pid-file: the pid, written to a temp file and renamed into place (create and exec).
+void write_pid_file(const std::string& path, pid_t pid);
+
 // Runs hooks in order; the first failure throws (prestart/createRuntime/... semantics).
 void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind);
 // Same, but failures only warn (poststart, poststop).

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroups/manager.hpp"
+#include "container/internal.hpp"
 #include "linux/error.hpp"
 
 namespace skiff::container {
@@ -236,6 +237,20 @@ uint64_t process_start_time(pid_t pid) {
         return 0;
     if (state == 'Z' || state == 'X') return 0;
     return start;
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+    std::string tmp = path + ".skiff-tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw_errno("open pid file " + tmp);
+    std::string s = std::to_string(pid);
+    bool ok = ::write(fd, s.data(), s.size()) == ssize_t(s.size());
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw_errno("write pid file " + path, err);
+    }
 }
 
 Status status_of(const Store& store, const Record& r) {
