@@ -251,11 +251,23 @@ void FsManager::kill_all(int signal) {
     if (froze || (was_frozen && signal == SIGKILL)) thaw();
 }
 
-void FsManager::destroy() {
+void FsManager::close_clone_fd() {
     if (clone_fd_ >= 0) {
         ::close(clone_fd_);
         clone_fd_ = -1;
     }
+}
+
+void FsManager::remove_shared_parent(const Entry& e) {
+    // The shared "/skiff" parent of default paths goes when the last container leaves.
+    if (normalized_ == "/skiff/" + opts_.container_id) {
+        std::string parent = fs::join(e.h.mount_point, "skiff");
+        ::rmdir(parent.c_str());
+    }
+}
+
+void FsManager::destroy() {
+    close_clone_fd();
     std::optional<Error> first;
     for (const auto& e : entries_) {
         try {
@@ -265,13 +277,25 @@ void FsManager::destroy() {
         } catch (const Error& err) {
             if (!first) first = err;
         }
-        // The shared "/skiff" parent of default paths goes when the last container leaves.
-        if (normalized_ == "/skiff/" + opts_.container_id) {
-            std::string parent = fs::join(e.h.mount_point, "skiff");
-            ::rmdir(parent.c_str());
-        }
+        remove_shared_parent(e);
     }
     if (first) throw *first;
+}
+
+bool FsManager::remove_if_empty() {
+    close_clone_fd();
+    // The hierarchy pids() reads goes first: if it is busy nothing is removed, and kill_all
+    // still finds every process there.
+    std::string listed = procs_dir();
+    std::vector<const Entry*> order;
+    for (const auto& e : entries_)
+        if (e.path == listed) order.insert(order.begin(), &e);
+        else order.push_back(&e);
+    for (const Entry* e : order) {
+        if (::rmdir(e->path.c_str()) < 0 && errno != ENOENT) return false;
+        remove_shared_parent(*e);
+    }
+    return true;
 }
 
 std::string FsManager::stats_json() { return cgroups::stats_json(placement_); }

@@ -25,6 +25,7 @@ public:
     std::vector<pid_t> pids() override;
     void kill_all(int signal) override;
     void destroy() override;
+    bool remove_if_empty() override;
     std::string stats_json() override;
     std::map<std::string, std::string> paths() override;
     std::vector<Hierarchy> hierarchies() override;
@@ -42,6 +43,8 @@ private:
     std::vector<oci::DeviceRule> device_rules(const std::vector<oci::DeviceRule>& own) const;
     void set_frozen(bool on);
     std::string procs_dir() const;
+    void close_clone_fd();
+    void remove_shared_parent(const Entry& e);
 
     Options opts_;
     Layout layout_;

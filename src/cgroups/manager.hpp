@@ -75,6 +75,10 @@ public:
     virtual void kill_all(int signal) = 0;
     // Removes the cgroup and sub-cgroups, retrying EBUSY. Missing cgroup is fine.
     virtual void destroy() = 0;
+    // The usual end: the pid namespace took every process with its init, so one rmdir per
+    // hierarchy removes the cgroup, with no freeze or scan. false (and nothing removed from the
+    // hierarchy that lists the processes) when a task or sub-cgroup is left: kill_all, destroy.
+    virtual bool remove_if_empty() = 0;
     // runc's `events --stats` "data" object as JSON text.
     virtual std::string stats_json() = 0;
     // What the container layer persists in its state to reopen the same cgroup later.

@@ -53,8 +53,10 @@ oci::Spec saved_spec(const Store& store, const std::string& id) {
 void destroy(const Store& store, const Record& r) {
     try {
         auto cg = cgroup_of(r);
-        cg->kill_all(SIGKILL);
-        cg->destroy();
+        if (!cg->remove_if_empty()) {
+            cg->kill_all(SIGKILL);
+            cg->destroy();
+        }
     } catch (const Error& e) {
         log::warn("remove cgroup of " + r.id + ": " + e.what());
     }

@@ -126,3 +126,22 @@ TEST_F(HostCgroup, KillAllWithOtherSignalsThroughTheFreezer) {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
     EXPECT_FALSE(mgr_->frozen());
 }
+
+TEST_F(HostCgroup, RemoveIfEmptyKeepsAPopulatedCgroupAndRemovesAnEmptyOne) {
+    mgr_->create(nullptr);
+    pid_t pid = spawn_sleeper();
+    mgr_->add_process(pid);
+    // A live task: nothing may go from the hierarchy that lists it, so kill_all still finds it.
+    EXPECT_FALSE(mgr_->remove_if_empty());
+    EXPECT_EQ(mgr_->pids(), std::vector<pid_t>{pid});
+    mgr_->kill_all(SIGKILL);
+    ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+    child_ = -1;
+    // The kernel drops a dead task from its cgroups asynchronously: retry briefly.
+    bool removed = false;
+    for (int i = 0; i < 200 && !(removed = mgr_->remove_if_empty()); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(removed);
+    for (const auto& h : mgr_->hierarchies()) EXPECT_FALSE(fs::exists(h.host_path)) << h.host_path;
+    EXPECT_TRUE(mgr_->remove_if_empty());  // a missing cgroup counts as removed
+}
