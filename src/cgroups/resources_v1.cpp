@@ -1,10 +1,14 @@
 // cgroup v1 file names and formats, in the order runc writes them.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "cgroups/convert.hpp"
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
 #include "linux/error.hpp"
+#include "linux/fd.hpp"
 
 namespace skiff::cgroups::v1 {
 
@@ -107,17 +111,26 @@ void cpuset(const std::string& dir, const oci::Cpu& c) {
     if (!c.mems.empty()) put(dir, "cpuset.mems", c.mems, "linux.resources.cpu.mems");
 }
 
+namespace {
+
+// The value `file` has in dir once filled: a blank one is copied from the nearest ancestor
+// that has one. A fresh cgroup is blank and its parent mostly is not: three file operations.
+std::string cpuset_fill(const std::string& hierarchy_root, const std::string& dir, const char* file) {
+    std::string path = fs::join(dir, file);
+    auto cur = fs::read_opt(path);
+    if (!cur) return {};
+    bool blank = cur->find_first_not_of(" \n") == std::string::npos;
+    if (!blank || dir.size() <= hierarchy_root.size()) return cur->substr(0, cur->find('\n'));
+    std::string from = cpuset_fill(hierarchy_root, dir.substr(0, dir.rfind('/')), file);
+    with_context("cpuset", [&] { fs::write(path, from); });
+    return from;
+}
+
+}  // namespace
+
 void cpuset_inherit(const std::string& hierarchy_root, const std::string& dir) {
     if (dir.size() <= hierarchy_root.size()) return;
-    std::string parent = dir.substr(0, dir.rfind('/'));
-    cpuset_inherit(hierarchy_root, parent);
-    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-        std::string mine = fs::join(dir, file);
-        auto cur = fs::read_opt(mine);
-        if (!cur || cur->find_first_not_of(" \n") != std::string::npos) continue;
-        std::string from = fs::read_line(fs::join(parent, file));
-        with_context("cpuset", [&] { fs::write(mine, from); });
-    }
+    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) cpuset_fill(hierarchy_root, dir, file);
 }
 
 void pids(const std::string& dir, const oci::Pids& p) {
@@ -182,14 +195,53 @@ std::string device_rule_line(const oci::DeviceRule& r) {
     return type + " " + major + ":" + minor + " " + access;
 }
 
+namespace {
+
+// The kernel takes each write() to devices.allow or devices.deny as one rule, so a run of rules
+// for the same file shares one open file instead of an open and close per rule.
+class RuleWriter {
+public:
+    explicit RuleWriter(const std::string& dir) : dir_(dir) {}
+    void put(const char* file, const std::string& line, const std::string& json_path) {
+        with_context(json_path, [&] {
+            std::string path = fs::join(dir_, file);
+            if (file_ != file) {
+                // O_TRUNC matters only for plain files (test trees); cgroupfs ignores it.
+                fd_.reset(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+                file_ = fd_.get() >= 0 ? file : nullptr;
+                if (fd_.get() < 0) throw_errno("write " + line + " to " + path);
+            }
+            ssize_t n;
+            do {
+                n = ::write(fd_.get(), line.data(), line.size());
+            } while (n < 0 && errno == EINTR);
+            if (n < 0) throw_errno("write " + line + " to " + path);
+        });
+    }
+
+private:
+    const std::string& dir_;
+    const char* file_ = nullptr;
+    Fd fd_;
+};
+
+constexpr const char* kAllow = "devices.allow";
+constexpr const char* kDeny = "devices.deny";
+
+}  // namespace
+
 void devices(const std::string& dir, const std::vector<oci::DeviceRule>& rules) {
-    put(dir, "devices.deny", "a", "linux.resources.devices");
+    RuleWriter w(dir);
+    w.put(kDeny, "a", "linux.resources.devices");
+    bool nothing_allowed = true;
     for (size_t i = 0; i < rules.size(); ++i) {
         const auto& r = rules[i];
         std::string line = device_rule_line(r);
+        // `runc spec` starts with a deny-all: while nothing is allowed it changes nothing.
+        if (!r.allow && line == "a" && nothing_allowed) continue;
+        nothing_allowed = nothing_allowed && !r.allow;
         // "a" with partial access is not expressible in v1; a/rwm is the whole table.
-        put(dir, r.allow ? "devices.allow" : "devices.deny", line,
-            "linux.resources.devices[" + std::to_string(i) + "]");
+        w.put(r.allow ? kAllow : kDeny, line, "linux.resources.devices[" + std::to_string(i) + "]");
     }
 }
 

@@ -176,7 +176,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         rec.id = o.id;
         rec.bundle = p.bundle;
         rec.rootfs = p.rootfs;
-        rec.created = now_rfc3339();
+        rec.created = log::now_rfc3339();
         rec.annotations = spec.annotations;
         rec.cgroups_path = spec.linux->cgroups_path;
         rec.systemd_cgroup = g.systemd_cgroup;

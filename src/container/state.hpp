@@ -78,6 +78,4 @@ std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r, const std::vector<o
 // The state document of runtime.md as JSON.
 std::string state_document(const Record& r, Status s, bool pretty = true);
 
-std::string now_rfc3339();
-
 }  // namespace skiff::container

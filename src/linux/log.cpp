@@ -25,17 +25,6 @@ int log_fd() {
     return g_fd;
 }
 
-std::string timestamp() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec);
-    return buf;
-}
-
 const char* level_name(Level l) {
     switch (l) {
         case Level::debug: return "debug";
@@ -55,6 +44,18 @@ uint64_t g_start_us = now_us();
 uint64_t g_last_us = g_start_us;
 
 }  // namespace
+
+std::string now_rfc3339() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    // By hand: strftime calls tzset, which reads /etc/localtime on every command.
+    char buf[64];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+    return buf;
+}
 
 void configure(const Config& config) {
     g_config = config;
@@ -95,9 +96,9 @@ void write(Level level, const std::string& message) {
     std::string line;
     if (g_config.json) {
         line = "{\"level\":\"" + std::string(level_name(level)) + "\",\"msg\":" + json_quote(message) +
-               ",\"time\":\"" + timestamp() + "\"}\n";
+               ",\"time\":\"" + now_rfc3339() + "\"}\n";
     } else {
-        line = "time=\"" + timestamp() + "\" level=" + level_name(level) + " msg=" +
+        line = "time=\"" + now_rfc3339() + "\" level=" + level_name(level) + " msg=" +
                json_quote(message) + "\n";
     }
     int fd = log_fd();

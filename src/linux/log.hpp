@@ -31,4 +31,7 @@ void phase(const char* name);
 // JSON string escaping, shared by the few hand-written JSON outputs.
 std::string json_quote(const std::string& s);
 
+// Now in UTC, RFC 3339 with nanoseconds (runc's `created` and log `time`).
+std::string now_rfc3339();
+
 }  // namespace skiff::log

@@ -158,9 +158,11 @@ TEST(CgroupsV1, EveryResourceLandsInItsFile) {
     EXPECT_EQ(t.read("net_cls,net_prio/skiff/c1/net_cls.classid"), "1048577");
     EXPECT_EQ(t.read("net_cls,net_prio/skiff/c1/net_prio.ifpriomap"), "eth0 5");
     EXPECT_EQ(t.read("rdma/skiff/c1/rdma.max"), "mlx5_0 hca_handle=3 hca_object=1000");
-    // The last device rule written is the last default (pts); "deny a" came first.
+    // "deny a" first, then each default allow rule as its own write() through one open file
+    // (a plain file in this tree concatenates them; the kernel takes one rule per write).
     EXPECT_EQ(t.read("devices/skiff/c1/devices.deny"), "a");
-    EXPECT_EQ(t.read("devices/skiff/c1/devices.allow"), "c 136:* rwm");
+    EXPECT_EQ(t.read("devices/skiff/c1/devices.allow"),
+              "c *:* mb *:* mc 1:3 rwmc 1:5 rwmc 1:7 rwmc 1:8 rwmc 1:9 rwmc 5:0 rwmc 5:2 rwmc 136:* rwm");
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_NE(warnings[0].find("memory.kernel"), std::string::npos);
     m.destroy();
@@ -197,6 +199,36 @@ TEST(CgroupsV1, ErrorsNameTheJsonPath) {
         EXPECT_NE(std::string(e.what()).find("linux.resources.memory.swappiness"), std::string::npos);
     }
     EXPECT_FALSE(t.exists("memory/skiff/c1"));  // a failed create leaves nothing behind
+}
+
+TEST(CgroupsV1, DeviceRulesKeepTheirOrderAndALeadingDenyAllIsNotRepeated) {
+    TempTree t;
+    make_v1(t);
+    std::vector<std::string> w;
+    FsManager m(opts(t, "legacy", &w));
+    oci::Resources r;
+    // `runc spec`'s deny-all, an allow, then a later deny-all that must still reach the kernel.
+    r.devices = {{false, "a", std::nullopt, std::nullopt, "rwm"},
+                 {true, "c", 10, 200, "rwm"},
+                 {false, "a", std::nullopt, std::nullopt, "rwm"}};
+    m.create(&r);
+    const std::string defaults =
+        "c *:* mb *:* mc 1:3 rwmc 1:5 rwmc 1:7 rwmc 1:8 rwmc 1:9 rwmc 5:0 rwmc 5:2 rwmc 136:* rwm";
+    // The later deny-all was written between the allow rules, so the allow file was reopened
+    // (which truncates a plain file) for the defaults.
+    EXPECT_EQ(t.read("devices/skiff/c1/devices.deny"), "a");
+    EXPECT_EQ(t.read("devices/skiff/c1/devices.allow"), defaults);
+    m.destroy();
+    // Without it: one reset in the deny file, not two, and the config's allow rule then the
+    // defaults through one open file.
+    TempTree t2;
+    make_v1(t2);
+    FsManager m2(opts(t2, "legacy", &w));
+    r.devices.pop_back();
+    m2.create(&r);
+    EXPECT_EQ(t2.read("devices/skiff/c1/devices.deny"), "a");
+    EXPECT_EQ(t2.read("devices/skiff/c1/devices.allow"), "c 10:200 rwm" + defaults);
+    m2.destroy();
 }
 
 TEST(CgroupsV1, UnifiedIsRefusedOnLegacy) {
