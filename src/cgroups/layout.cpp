@@ -3,8 +3,10 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "cgroups/fs.hpp"
 #include "linux/error.hpp"
@@ -49,18 +51,34 @@ std::vector<std::string> v2_controllers(const std::string& dir) {
     return text ? split(text->substr(0, text->find('\n')), ' ') : std::vector<std::string>{};
 }
 
+// The space-separated fields of one mountinfo line.
+std::vector<std::string_view> fields_of(std::string_view line) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < line.size()) {
+        size_t j = line.find(' ', i);
+        if (j == std::string_view::npos) j = line.size();
+        if (j > i) out.push_back(line.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
 Layout from_mountinfo(const std::string& root, const std::string& mountinfo) {
     Layout layout;
     std::string text = fs::read(mountinfo);
-    std::istringstream in(text);
-    std::string line;
+    std::string_view rest = text;
     bool root_is_v2 = false;
-    while (std::getline(in, line)) {
-        auto fields = split(line, ' ');
+    while (!rest.empty()) {
+        size_t nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        auto fields = fields_of(line);
         auto dash = std::find(fields.begin(), fields.end(), "-");
         if (fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
-        std::string fstype = *(dash + 1), super = *(dash + 3);
-        std::string mp = trim_slash(unescape(fields[4]));
+        std::string_view fstype = *(dash + 1);
+        std::string super(*(dash + 3));
+        std::string mp = trim_slash(unescape(std::string(fields[4])));
         // A later mount of any type hides what was mounted at or below its mount point
         // (a tmpfs over /sys/fs/cgroup/unified, as the benchmark does for crun).
         std::erase_if(layout.hierarchies, [&](const auto& o) {
@@ -163,7 +181,13 @@ Layout detect_layout(const std::string& root, const std::string& forced,
                      const std::string& mountinfo) {
     std::string r = trim_slash(root);
     if (!forced.empty()) return from_directories(r, forced);
-    return from_mountinfo(r, mountinfo);
+    // The runtime never mounts in its own namespace, so its own mount table is read once per
+    // command (run and delete reopen the cgroup: that was a second parse).
+    if (mountinfo != "/proc/self/mountinfo") return from_mountinfo(r, mountinfo);
+    static std::map<std::string, Layout> mine;
+    auto it = mine.find(r);
+    if (it == mine.end()) it = mine.emplace(r, from_mountinfo(r, mountinfo)).first;
+    return it->second;
 }
 
 std::string own_cgroup(const std::string& proc_cgroup_text, const MountedHierarchy& h) {

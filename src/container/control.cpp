@@ -41,7 +41,7 @@ void update(const Globals& g, const std::string& id, const oci::Resources& resou
     Record r = running(g, id);
     std::vector<oci::Device> devices;
     if (!resources.devices.empty()) {
-        oci::Spec spec = oci::parse_config(Store(g.root).load_config(id));
+        oci::Spec spec = oci::parse_config(r.config);
         if (spec.linux) devices = spec.linux->devices;
     }
     cgroup_of(r, devices)->update(resources);

@@ -182,8 +182,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         rec.systemd_cgroup = g.systemd_cgroup;
         rec.has_poststart = spec.hooks && !spec.hooks->poststart.empty();
         rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
+        rec.config = p.config_text;
         store.save(rec);  // from here on `delete` can clean up after us
-        store.save_config(o.id, p.config_text);
 
         Fd fifo_read;
         if (!o.start_now) {

@@ -108,7 +108,7 @@ int exec(const Globals& g, const ExecOptions& o) {
     if (s == Status::paused && !o.ignore_paused) throw Error("cannot exec in a paused container", EINVAL);
     if (s == Status::created) throw Error("cannot exec in a created container: start it first", EINVAL);
 
-    oci::Spec spec = oci::parse_config(store.load_config(o.id));
+    oci::Spec spec = oci::parse_config(r.config);
     spec.process = exec_process(spec, o);
     if (spec.process->terminal && o.console_socket.empty() && o.detach)
         throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);

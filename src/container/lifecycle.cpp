@@ -45,9 +45,6 @@ bool wait_exit(int pidfd, int timeout_ms) {
     return n > 0;
 }
 
-oci::Spec saved_spec(const Store& store, const std::string& id) {
-    return oci::parse_config(store.load_config(id));
-}
 
 // What delete does after the init is gone: leftovers of the cgroup, poststop, the record.
 void destroy(const Store& store, const Record& r) {
@@ -62,7 +59,7 @@ void destroy(const Store& store, const Record& r) {
     }
     if (r.has_poststop) {
         try {
-            oci::Spec spec = saved_spec(store, r.id);
+            oci::Spec spec = oci::parse_config(r.config);
             run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop");
         } catch (const Error& e) {
             log::warn(std::string("poststop hooks: ") + e.what());
@@ -105,7 +102,7 @@ void start(const Globals& g, const std::string& id) {
     f.reset();
     log::phase("start: exec");
     if (r.has_poststart) {
-        oci::Spec spec = saved_spec(store, id);
+        oci::Spec spec = oci::parse_config(r.config);
         run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
         log::phase("start: poststart");
     }

@@ -29,29 +29,39 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
-// Write to a temp file and rename, so a reader never sees half a state. With rename=false the
-// file is written in place: for a file nobody reads before the writer is done.
-void write_atomic(const std::string& path, const std::string& data, bool rename = true) {
-    std::string tmp = rename ? path + ".tmp" : path;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw_errno("open " + tmp);
+// Writes state.json over itself: no temp file and rename. On an ext4 without a journal each
+// new inode is found by skipping every inode freed in the last minutes (recently_deleted()),
+// so a temp file per save cost more than the rest of the write under container churn. Only
+// create writes, holding the id's lock; a reader that catches a write half done sees JSON that
+// does not parse, and try_load then answers from the lock. A shorter text is padded with
+// spaces instead of truncating, so there is never an empty file, even if create dies here.
+void write_in_place(const std::string& path, const std::string& data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("open " + path);
     Fd f(fd);
+    struct stat st;
+    if (::fstat(fd, &st) < 0) throw_errno("stat " + path);
+    std::string text = data;
+    if (text.size() < size_t(st.st_size)) text.append(size_t(st.st_size) - text.size(), ' ');
     size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-            int err = errno;
-            ::unlink(tmp.c_str());
-            throw_errno("write " + tmp, err);
-        }
+    while (off < text.size()) {
+        ssize_t n = ::pwrite(fd, text.data() + off, text.size() - off, off_t(off));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("write " + path);
         off += size_t(n);
     }
-    f.reset();
-    if (rename && ::rename(tmp.c_str(), path.c_str()) < 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw_errno("rename " + tmp, err);
+}
+
+std::optional<nlohmann::json> read_state(const std::string& path) {
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error&) {
+        return std::nullopt;
     }
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    return j;
 }
 
 void remove_tree(int dirfd, const char* name) {
@@ -121,14 +131,17 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     if (!exists(id)) return std::nullopt;
     Record r;
     r.id = id;
-    std::string text;
-    try {
-        text = read_file(dir(id) + "/state.json");
-    } catch (const Error&) {
-        return r;  // create died before writing anything: an empty "creating" record
+    std::string path = dir(id) + "/state.json";
+    auto state = read_state(path);
+    if (!state) {
+        // No state.json, or one being written: while create holds the lock it is `creating`;
+        // once it let go, the file is whole (read it again) or create died before writing.
+        Fd l = lock(id, false);
+        if (!l.valid()) return r;
+        state = read_state(path);
+        if (!state) return r;
     }
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) return r;
+    const nlohmann::json& j = *state;
     r.bundle = j.value("bundle", "");
     r.rootfs = j.value("rootfs", "");
     r.pid = j.value("pid", 0);
@@ -143,6 +156,7 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     r.owner = j.value("owner", "root");
     r.has_poststart = j.value("has_poststart", false);
     r.has_poststop = j.value("has_poststop", false);
+    r.config = j.value("config", "");
     if (j.contains("annotations") && j["annotations"].is_object())
         for (auto& [k, v] : j["annotations"].items())
             if (v.is_string()) r.annotations[k] = v.get<std::string>();
@@ -169,16 +183,10 @@ void Store::save(const Record& r) const {
                         {"creating", r.creating},
                         {"owner", r.owner},
                         {"has_poststart", r.has_poststart},
-                        {"has_poststop", r.has_poststop}};
-    write_atomic(dir(r.id) + "/state.json", j.dump());
+                        {"has_poststop", r.has_poststop},
+                        {"config", r.config}};
+    write_in_place(dir(r.id) + "/state.json", j.dump());
 }
-
-void Store::save_config(const std::string& id, const std::string& text) const {
-    // Written once, by create, under the id's lock, before anything reads it: no rename.
-    write_atomic(dir(id) + "/config.json", text, false);
-}
-
-std::string Store::load_config(const std::string& id) const { return read_file(dir(id) + "/config.json"); }
 
 std::vector<std::string> Store::ids() const {
     std::vector<std::string> out;

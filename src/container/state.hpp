@@ -1,5 +1,6 @@
-// A container's record in <root>/<id>/: state.json (what the runtime needs later), the saved
-// config.json, the exec fifo while the container waits for `start`, and the lock.
+// A container's record in <root>/<id>/: state.json (what the runtime needs later, with the
+// config create was given, as runc keeps it), the exec fifo while the container waits for
+// `start`, and the lock.
 #pragma once
 #include <sys/types.h>
 
@@ -30,6 +31,7 @@ struct Record {
     std::string owner = "root";
     bool has_poststart = false;  // saves parsing the saved config when there is nothing to run
     bool has_poststop = false;
+    std::string config;  // the config.json text create was given
 };
 
 enum class Status { creating, created, running, paused, stopped };
@@ -48,9 +50,8 @@ public:
     Record load(const std::string& id) const;
     // Loads what is there for a create that died half way (no state.json yet).
     std::optional<Record> try_load(const std::string& id) const;
+    // Written in place under the id's lock (see state.cpp for why not through a rename).
     void save(const Record& r) const;
-    void save_config(const std::string& id, const std::string& config_text) const;
-    std::string load_config(const std::string& id) const;
     std::vector<std::string> ids() const;
     void remove(const std::string& id) const;
     std::string fifo_path(const std::string& id) const { return dir(id) + "/exec.fifo"; }

@@ -39,26 +39,30 @@ void bind_host_node(int root_fd, const oci::Device& d) {
         throw_errno("bind host device " + d.path);
 }
 
-void create_node(int root_fd, const oci::Device& d, bool in_user_ns) {
-    auto [parent, name] = rootpath::split_parent(d.path);
-    if (name.empty()) throw Error("device path " + d.path + " is not a file path", EINVAL);
-    Fd dir = rootpath::mkdir_all(root_fd, parent);
+// dir: the node's parent directory, already resolved inside the rootfs.
+void create_node_in(int dir, const std::string& name, int root_fd, const oci::Device& d, bool in_user_ns) {
     mode_t mode = d.file_mode.value_or(0666) & 07777;
     dev_t dev = makedev(unsigned(d.major), unsigned(d.minor));
-    if (::mknodat(dir.get(), name.c_str(), mode | type_bits(d.type), dev) < 0) {
+    if (::mknodat(dir, name.c_str(), mode | type_bits(d.type), dev) < 0) {
         if (errno == EEXIST) {
             // Replace whatever the image had there (a symlink is replaced, never followed).
-            ::unlinkat(dir.get(), name.c_str(), 0);
-            if (::mknodat(dir.get(), name.c_str(), mode | type_bits(d.type), dev) == 0) goto made;
+            ::unlinkat(dir, name.c_str(), 0);
+            if (::mknodat(dir, name.c_str(), mode | type_bits(d.type), dev) == 0) goto made;
         }
         if (errno == EPERM && in_user_ns) return bind_host_node(root_fd, d);
         throw_errno("mknod " + d.path);
     }
 made:
-    if (::fchmodat(dir.get(), name.c_str(), mode, 0) < 0) throw_errno("chmod " + d.path);
-    if (::fchownat(dir.get(), name.c_str(), d.uid.value_or(0), d.gid.value_or(0),
-                   AT_SYMLINK_NOFOLLOW) < 0)
+    if (::fchmodat(dir, name.c_str(), mode, 0) < 0) throw_errno("chmod " + d.path);
+    if (::fchownat(dir, name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
         throw_errno("chown " + d.path);
+}
+
+void create_node(int root_fd, const oci::Device& d, bool in_user_ns) {
+    auto [parent, name] = rootpath::split_parent(d.path);
+    if (name.empty()) throw Error("device path " + d.path + " is not a file path", EINVAL);
+    Fd dir = rootpath::mkdir_all(root_fd, parent);
+    create_node_in(dir.get(), name, root_fd, d, in_user_ns);
 }
 
 void link_in_dev(int dev_fd, const char* target, const char* name) {
@@ -78,14 +82,17 @@ bool dev_is_bind_mount(const oci::Spec& spec) {
 
 void create_devices(Context& ctx, int root_fd) {
     bool host_dev = dev_is_bind_mount(*ctx.spec);
-    if (!host_dev)
-        for (const auto& d : kDefaultDevices) create_node(root_fd, d, ctx.new_user_ns);
+    Fd dev;
+    if (!host_dev) {
+        dev = rootpath::mkdir_all(root_fd, "/dev");
+        for (const auto& d : kDefaultDevices)
+            create_node_in(dev.get(), d.path.substr(5), root_fd, d, ctx.new_user_ns);
+    }
     if (ctx.spec->linux)
         for (const auto& d : ctx.spec->linux->devices)
             with_context("linux.devices " + d.path,
                          [&] { create_node(root_fd, d, ctx.new_user_ns); });
     if (host_dev) return;
-    Fd dev = rootpath::mkdir_all(root_fd, "/dev");
     int fd = ::openat(dev.get(), ".", O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open /dev");
     Fd devdir(fd);

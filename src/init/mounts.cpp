@@ -78,29 +78,39 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
         bind_mount(ctx.cgroup_mounts[0].host_path, root_fd, dest, b);
         return;
     }
-    // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host.
+    // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host. The tmpfs is
+    // fresh and the container has not run yet, so its directories are made and opened through
+    // its fd, and the flags are set once, on the whole tree, at the end.
     if (::mount("tmpfs", rootpath::fd_name(target.get()).c_str(), "tmpfs",
                 MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
         throw_errno("mount tmpfs on " + dest);
+    Fd top = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
+    if (!top) throw_errno("open " + dest);
+    MountOptions plain = o;  // the clones carry no flags of their own: see the end
+    plain.recursive = true;
+    plain.flags = 0;
+    plain.attr_set = plain.attr_clr = 0;
     for (const auto& h : ctx.cgroup_mounts) {
-        std::string sub = dest + "/" + h.name;
-        MountOptions b = o;
-        b.recursive = true;
+        if (::mkdirat(top.get(), h.name.c_str(), 0755) < 0 && errno != EEXIST)
+            throw_errno("mkdir " + dest + "/" + h.name);
+        Fd t(::openat(top.get(), h.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!t) throw_errno("open " + dest + "/" + h.name);
         if (ctx.new_cgroup_ns) {
-            Fd t = rootpath::mkdir_all(root_fd, sub);
             const char* data = h.fstype == "cgroup2" ? nullptr : h.options.c_str();
             if (::mount("cgroup", rootpath::fd_name(t.get()).c_str(), h.fstype.c_str(), flags,
                         data) == 0)
                 continue;
         }
-        bind_mount(h.host_path, root_fd, sub, b);
+        Fd tree = clone_bind_tree(h.host_path, plain);
+        if (sys::move_mount(tree.get(), "", t.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            throw_errno("bind " + h.host_path + " on " + dest + "/" + h.name);
     }
-    if (o.flags & MS_RDONLY) {
-        Fd t = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
-        struct mount_attr attr = {};
-        attr.attr_set = MOUNT_ATTR_RDONLY;
-        if (t) sys::mount_setattr(t.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr);
-    }
+    TopAttrs a = bind_top_attrs(o);
+    struct mount_attr attr = {};
+    attr.attr_set = a.set | o.attr_set | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    attr.attr_clr = a.clr | o.attr_clr;
+    if (sys::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) < 0)
+        throw_errno("mount_setattr " + dest);
 }
 
 void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {

@@ -293,3 +293,46 @@ def test_invalid_id_rejected(rt, bundle):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.skiff_only("the layout of skiff's state directory")
+def test_state_dir_holds_one_state_file_with_the_config(rt, bundle):
+    # Every file made per container is an inode to find on the state root's filesystem (costly
+    # on ext4 without a journal): create makes the state file and the exec fifo, nothing else.
+    cid = created(rt, bundle)
+    d = os.path.join(rt.root, cid)
+    assert sorted(os.listdir(d)) == ["exec.fifo", "state.json"]
+    with open(os.path.join(d, "state.json")) as f:
+        saved = json.load(f)
+    with open(os.path.join(bundle.path, "config.json")) as f:
+        assert json.loads(saved["config"]) == json.load(f)
+    rt.start(cid)
+    assert os.listdir(d) == ["state.json"]
+    # exec takes its defaults from the saved config even when the bundle's is gone.
+    os.rename(os.path.join(bundle.path, "config.json"), os.path.join(bundle.path, "moved.json"))
+    r = rt.run(["exec", cid, "echo", "from-saved-config"])
+    assert r.stdout.strip() == "from-saved-config"
+
+
+@pytest.mark.skiff_only("how skiff reads a state file that is being written")
+def test_state_being_written_reads_as_creating_while_create_holds_the_lock(rt, bundle):
+    import fcntl
+    cid = created(rt, bundle)
+    rt.start(cid)
+    d = os.path.join(rt.root, cid)
+    path = os.path.join(d, "state.json")
+    with open(path) as f:
+        whole = f.read()
+    lock = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as create holds it while it writes
+        with open(path, "w") as f:
+            f.write(whole[: len(whole) // 2])  # a write caught half way: not JSON
+        assert rt.state(cid)["status"] == "creating"
+        with open(path, "w") as f:
+            f.write(whole)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert rt.state(cid)["status"] == "running"
+    finally:
+        os.close(lock)
+    rt.delete(cid, force=True)
