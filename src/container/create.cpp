@@ -165,13 +165,11 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
 pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out) {
     const oci::Spec& spec = p.spec;
     Store store(g.root);
-    store.make_dir(o.id);  // "container with given ID already exists"
-    Fd lock;
+    Fd lock = store.make_locked(o.id);  // "container with given ID already exists"
     std::unique_ptr<cgroups::Manager> cg;
     Fd pidfd;
     pid_t pid = 0;
     try {
-        lock = store.lock(o.id);
         Record rec;
         rec.id = o.id;
         rec.bundle = p.bundle;

@@ -64,26 +64,6 @@ std::optional<nlohmann::json> read_state(const std::string& path) {
     return j;
 }
 
-void remove_tree(int dirfd, const char* name) {
-    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        ::unlinkat(dirfd, name, 0);
-        return;
-    }
-    DIR* d = ::fdopendir(fd);
-    if (d) {
-        while (struct dirent* e = ::readdir(d)) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            if (e->d_type == DT_DIR) remove_tree(fd, e->d_name);
-            else ::unlinkat(fd, e->d_name, 0);
-        }
-        ::closedir(d);
-    } else {
-        ::close(fd);
-    }
-    ::unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 }  // namespace
 
 const char* status_name(Status s) {
@@ -109,36 +89,40 @@ void validate_id(const std::string& id) {
     }
 }
 
-void Store::make_dir(const std::string& id) {
+Fd Store::make_locked(const std::string& id) {
     if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) {
         // Like runc, make missing parents too (containerd passes /run/containerd/runc/<ns>).
         for (size_t i = 1; i < root_.size(); ++i)
             if (root_[i] == '/') ::mkdir(root_.substr(0, i).c_str(), 0711);
         if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create state root " + root_);
     }
-    if (::mkdir(dir(id).c_str(), 0700) < 0) {
+    Fd f(::open(path(id).c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f) {
         if (errno == EEXIST) throw Error("container with given ID already exists", EEXIST);
-        throw_errno("create state directory " + dir(id));
+        throw_errno("create state file " + path(id));
     }
+    while (::flock(f.get(), LOCK_EX) < 0)
+        if (errno != EINTR) throw_errno("lock " + path(id));
+    return f;
 }
 
 bool Store::exists(const std::string& id) const {
     struct stat st;
-    return ::stat(dir(id).c_str(), &st) == 0;
+    return ::lstat(path(id).c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 std::optional<Record> Store::try_load(const std::string& id) const {
     if (!exists(id)) return std::nullopt;
     Record r;
     r.id = id;
-    std::string path = dir(id) + "/state.json";
-    auto state = read_state(path);
+    std::string file = path(id);
+    auto state = read_state(file);
     if (!state) {
         // No state.json, or one being written: while create holds the lock it is `creating`;
         // once it let go, the file is whole (read it again) or create died before writing.
         Fd l = lock(id, false);
         if (!l.valid()) return r;
-        state = read_state(path);
+        state = read_state(file);
         if (!state) return r;
     }
     const nlohmann::json& j = *state;
@@ -185,7 +169,7 @@ void Store::save(const Record& r) const {
                         {"has_poststart", r.has_poststart},
                         {"has_poststop", r.has_poststop},
                         {"config", r.config}};
-    write_in_place(dir(r.id) + "/state.json", j.dump());
+    write_in_place(path(r.id), j.dump());
 }
 
 std::vector<std::string> Store::ids() const {
@@ -193,8 +177,9 @@ std::vector<std::string> Store::ids() const {
     DIR* d = ::opendir(root_.c_str());
     if (!d) return out;
     while (struct dirent* e = ::readdir(d)) {
-        if (e->d_name[0] == '.') continue;
-        if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) out.emplace_back(e->d_name);
+        // Not ours: dot files, the fifos (':' is never in an id), anything not a file.
+        if (e->d_name[0] == '.' || strchr(e->d_name, ':')) continue;
+        if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) out.emplace_back(e->d_name);
     }
     ::closedir(d);
     std::sort(out.begin(), out.end());
@@ -202,24 +187,27 @@ std::vector<std::string> Store::ids() const {
 }
 
 void Store::remove(const std::string& id) const {
-    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    remove_tree(fd, id.c_str());
-    ::close(fd);
+    ::unlink(fifo_path(id).c_str());
+    ::unlink(path(id).c_str());
 }
 
 Fd Store::lock(const std::string& id, bool wait) const {
-    int fd = ::open(dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
+    std::string file = path(id);
+    Fd f(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!f) {
         if (errno == ENOENT) throw Error("container does not exist", ENOENT);
-        throw_errno("open " + dir(id));
+        throw_errno("open " + file);
     }
-    Fd f(fd);
-    while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+    while (::flock(f.get(), LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
         if (errno == EINTR) continue;
         if (errno == EWOULDBLOCK) return Fd();
-        throw_errno("lock " + dir(id));
+        throw_errno("lock " + file);
     }
+    // A delete that held the lock before us unlinked the file: it is gone, not ours to use.
+    struct stat held, now;
+    if (::fstat(f.get(), &held) < 0 || ::stat(file.c_str(), &now) < 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev)
+        throw Error("container does not exist", ENOENT);
     return f;
 }
 

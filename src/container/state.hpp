@@ -1,6 +1,8 @@
-// A container's record in <root>/<id>/: state.json (what the runtime needs later, with the
-// config create was given, as runc keeps it), the exec fifo while the container waits for
-// `start`, and the lock.
+// A container's record: the file <root>/<id> (JSON: what the runtime needs later, with the
+// config create was given, as runc keeps it; flock on it is the id's lock) and, while the
+// container waits for `start`, the fifo <root>/<id>:exec.fifo (':' is never in an id).
+// Files, not a directory per container: every inode made costs on the state root's
+// filesystem (see write_in_place in state.cpp), and a run now makes one.
 #pragma once
 #include <sys/types.h>
 
@@ -41,10 +43,11 @@ class Store {
 public:
     explicit Store(std::string root) : root_(std::move(root)) {}
     const std::string& root() const { return root_; }
-    std::string dir(const std::string& id) const { return root_ + "/" + id; }
+    std::string path(const std::string& id) const { return root_ + "/" + id; }
 
-    // Makes <root>/<id> exclusively; throws "container with given ID already exists".
-    void make_dir(const std::string& id);
+    // Makes <root>/<id> exclusively and returns it locked; throws "container with given ID
+    // already exists".
+    Fd make_locked(const std::string& id);
     bool exists(const std::string& id) const;
     // Loads the record; throws "container does not exist" when there is none.
     Record load(const std::string& id) const;
@@ -54,9 +57,11 @@ public:
     void save(const Record& r) const;
     std::vector<std::string> ids() const;
     void remove(const std::string& id) const;
-    std::string fifo_path(const std::string& id) const { return dir(id) + "/exec.fifo"; }
+    std::string fifo_path(const std::string& id) const { return path(id) + ":exec.fifo"; }
 
-    // flock(LOCK_EX) on the container's directory, held while the Fd lives.
+    // flock(LOCK_EX) on the container's file, held while the Fd lives; "container does not
+    // exist" when there is none, or it was deleted while we waited. wait=false: an invalid
+    // Fd when someone else holds it.
     Fd lock(const std::string& id, bool wait = true) const;
 
 private:

@@ -295,23 +295,26 @@ if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
 
 
-@pytest.mark.skiff_only("the layout of skiff's state directory")
-def test_state_dir_holds_one_state_file_with_the_config(rt, bundle):
+@pytest.mark.skiff_only("the layout of skiff's state root")
+def test_state_is_one_file_with_the_config(rt, bundle):
     # Every file made per container is an inode to find on the state root's filesystem (costly
     # on ext4 without a journal): create makes the state file and the exec fifo, nothing else.
     cid = created(rt, bundle)
-    d = os.path.join(rt.root, cid)
-    assert sorted(os.listdir(d)) == ["exec.fifo", "state.json"]
-    with open(os.path.join(d, "state.json")) as f:
+    assert sorted(os.listdir(rt.root)) == [cid, cid + ":exec.fifo"]
+    with open(os.path.join(rt.root, cid)) as f:
         saved = json.load(f)
     with open(os.path.join(bundle.path, "config.json")) as f:
         assert json.loads(saved["config"]) == json.load(f)
     rt.start(cid)
-    assert os.listdir(d) == ["state.json"]
+    assert os.listdir(rt.root) == [cid]
     # exec takes its defaults from the saved config even when the bundle's is gone.
     os.rename(os.path.join(bundle.path, "config.json"), os.path.join(bundle.path, "moved.json"))
     r = rt.run(["exec", cid, "echo", "from-saved-config"])
     assert r.stdout.strip() == "from-saved-config"
+    # list shows containers, not the fifo or files that are not ours
+    open(os.path.join(rt.root, ".not-a-container"), "w").close()
+    assert [c["id"] for c in json.loads(rt.run(["list", "--format", "json"]).stdout)] == [cid]
+    os.unlink(os.path.join(rt.root, ".not-a-container"))
 
 
 @pytest.mark.skiff_only("how skiff reads a state file that is being written")
@@ -319,20 +322,45 @@ def test_state_being_written_reads_as_creating_while_create_holds_the_lock(rt, b
     import fcntl
     cid = created(rt, bundle)
     rt.start(cid)
-    d = os.path.join(rt.root, cid)
-    path = os.path.join(d, "state.json")
+    path = os.path.join(rt.root, cid)
     with open(path) as f:
         whole = f.read()
-    lock = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    lock = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as create holds it while it writes
-        with open(path, "w") as f:
-            f.write(whole[: len(whole) // 2])  # a write caught half way: not JSON
+        with open(path, "r+") as f:
+            f.truncate(len(whole) // 2)  # a write caught half way: not JSON
         assert rt.state(cid)["status"] == "creating"
-        with open(path, "w") as f:
+        with open(path, "r+") as f:
             f.write(whole)
         fcntl.flock(lock, fcntl.LOCK_UN)
         assert rt.state(cid)["status"] == "running"
     finally:
         os.close(lock)
+    rt.delete(cid, force=True)
+
+
+@pytest.mark.skiff_only("skiff's lock on the state file")
+def test_a_command_waiting_for_a_deleted_container_finds_it_gone(rt, bundle):
+    import fcntl
+    cid = created(rt, bundle)
+    pid = rt.state(cid)["pid"]
+    path = os.path.join(rt.root, cid)
+    with open(path) as f:
+        saved = f.read()
+    lock = os.open(path, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # as a `delete` in progress holds it
+    waiting = subprocess.Popen([rt.binary, "--root", rt.root, "start", cid],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    # what delete does while it holds the lock: the init dies, the files go
+    os.kill(pid, 9)
+    os.unlink(path + ":exec.fifo")
+    os.unlink(path)
+    os.close(lock)
+    out, err = waiting.communicate(timeout=10)
+    assert waiting.returncode != 0
+    assert "container does not exist" in err
+    with open(path, "w") as f:  # back, so that delete removes the cgroups this test left
+        f.write(saved)
     rt.delete(cid, force=True)
