@@ -29,11 +29,11 @@ std::string read_file(const std::string& path) {
     return out;
 }
 
-// Writes state.json over itself: no temp file and rename. On an ext4 without a journal each
+// Writes the state file over itself: no temp file and rename. On an ext4 without a journal each
 // new inode is found by skipping every inode freed in the last minutes (recently_deleted()),
 // so a temp file per save cost more than the rest of the write under container churn. Only
-// create writes, holding the id's lock; a reader that catches a write half done sees JSON that
-// does not parse, and try_load then answers from the lock. A shorter text is padded with
+// create writes, holding the id's lock; a reader that catches a write half done finds no whole
+// record line, and try_load then answers from the lock. A shorter text is padded with
 // spaces instead of truncating, so there is never an empty file, even if create dies here.
 void write_in_place(const std::string& path, const std::string& data) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -52,16 +52,31 @@ void write_in_place(const std::string& path, const std::string& data) {
     }
 }
 
-std::optional<nlohmann::json> read_state(const std::string& path) {
+// The file holds the config create was given, a newline, then the record as one line of JSON.
+// The config never changes and comes first, so a rewrite of the record leaves its bytes as
+// they were (no escaping, no parsing it as part of the record); only the last line changes.
+struct Saved {
+    nlohmann::json record;
+    std::string config;
+};
+
+std::optional<Saved> read_state(const std::string& path, const std::string& id) {
     std::string text;
     try {
         text = read_file(path);
     } catch (const Error&) {
         return std::nullopt;
     }
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return std::nullopt;
-    return j;
+    size_t end = text.find_last_not_of(" \n");  // spaces: padding of a shorter rewrite
+    if (end == std::string::npos) return std::nullopt;
+    size_t nl = text.rfind('\n', end);
+    size_t from = nl == std::string::npos ? 0 : nl + 1;
+    auto j = nlohmann::json::parse(text.begin() + long(from), text.begin() + long(end) + 1, nullptr, false);
+    // A write caught half way leaves no record line, or a line of the config: not our record.
+    if (j.is_discarded() || !j.is_object() || j.value("id", "") != id) return std::nullopt;
+    if (nl != std::string::npos) text.resize(nl);
+    else text.clear();
+    return Saved{std::move(j), std::move(text)};
 }
 
 }  // namespace
@@ -116,16 +131,16 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     Record r;
     r.id = id;
     std::string file = path(id);
-    auto state = read_state(file);
+    auto state = read_state(file, id);
     if (!state) {
         // No state.json, or one being written: while create holds the lock it is `creating`;
         // once it let go, the file is whole (read it again) or create died before writing.
         Fd l = lock(id, false);
         if (!l.valid()) return r;
-        state = read_state(file);
+        state = read_state(file, id);
         if (!state) return r;
     }
-    const nlohmann::json& j = *state;
+    const nlohmann::json& j = state->record;
     r.bundle = j.value("bundle", "");
     r.rootfs = j.value("rootfs", "");
     r.pid = j.value("pid", 0);
@@ -140,7 +155,7 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     r.owner = j.value("owner", "root");
     r.has_poststart = j.value("has_poststart", false);
     r.has_poststop = j.value("has_poststop", false);
-    r.config = j.value("config", "");
+    r.config = std::move(state->config);
     if (j.contains("annotations") && j["annotations"].is_object())
         for (auto& [k, v] : j["annotations"].items())
             if (v.is_string()) r.annotations[k] = v.get<std::string>();
@@ -167,9 +182,8 @@ void Store::save(const Record& r) const {
                         {"creating", r.creating},
                         {"owner", r.owner},
                         {"has_poststart", r.has_poststart},
-                        {"has_poststop", r.has_poststop},
-                        {"config", r.config}};
-    write_in_place(path(r.id), j.dump());
+                        {"has_poststop", r.has_poststop}};
+    write_in_place(path(r.id), r.config + "\n" + j.dump());
 }
 
 std::vector<std::string> Store::ids() const {

@@ -301,10 +301,12 @@ def test_state_is_one_file_with_the_config(rt, bundle):
     # on ext4 without a journal): create makes the state file and the exec fifo, nothing else.
     cid = created(rt, bundle)
     assert sorted(os.listdir(rt.root)) == [cid, cid + ":exec.fifo"]
+    # the config as given, then the record on the last line
     with open(os.path.join(rt.root, cid)) as f:
-        saved = json.load(f)
+        config, record = f.read().rstrip(" \n").rsplit("\n", 1)
+    assert json.loads(record)["id"] == cid
     with open(os.path.join(bundle.path, "config.json")) as f:
-        assert json.loads(saved["config"]) == json.load(f)
+        assert config == f.read()
     rt.start(cid)
     assert os.listdir(rt.root) == [cid]
     # exec takes its defaults from the saved config even when the bundle's is gone.
