@@ -86,6 +86,10 @@ struct mount_attr_ {
     unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
+/* Set when this image is known to run from a read-only mount or a sealed memfd, so main()
+ * does not check again (sealed_exe.cpp reads it). */
+int skiff_exe_sealed;
+
 void skiff_early(long* sp) {
     long argc = sp[0];
     char** argv = (char**)(sp + 1);
@@ -100,7 +104,10 @@ void skiff_early(long* sp) {
     long seals = sys6(NR_FCNTL, fd, F_GET_SEALS_, 0, 0, 0);
     sys6(NR_CLOSE, fd, 0, 0, 0, 0);
     /* Already on a read-only mount, or main()'s sealed memfd copy: nothing to do. */
-    if ((r == 0 && (st.f_flags & ST_RDONLY_)) || (seals >= 0 && (seals & SEALED_) == SEALED_)) return;
+    if ((r == 0 && (st.f_flags & ST_RDONLY_)) || (seals >= 0 && (seals & SEALED_) == SEALED_)) {
+        skiff_exe_sealed = 1;
+        return;
+    }
 
     long tree = sys6(NR_OPEN_TREE, AT_FDCWD_, (long)"/proc/self/exe",
                      OPEN_TREE_CLONE_ | OPEN_TREE_CLOEXEC_, 0, 0);

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 
 namespace skiff::log {
@@ -48,12 +49,30 @@ uint64_t g_last_us = g_start_us;
 std::string now_rfc3339() {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    // By hand: strftime calls tzset, which reads /etc/localtime on every command.
-    char buf[64];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
+    return rfc3339_utc(ts);
+}
+
+std::string rfc3339_utc(const struct timespec& ts) {
+    // The civil date by hand (days to year/month/day, as in Howard Hinnant's date
+    // algorithms): glibc's gmtime_r reads /etc/localtime on first use, even for UTC.
+    int64_t days = ts.tv_sec / 86400, secs = ts.tv_sec % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        --days;
+    }
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1;
+    int64_t month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", (long long)year,
+             (long long)month, (long long)day, (long long)(secs / 3600), (long long)(secs / 60 % 60),
+             (long long)(secs % 60), ts.tv_nsec);
     return buf;
 }
 

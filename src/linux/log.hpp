@@ -2,6 +2,7 @@
 // text (logrus-like) or json lines {"level":"error","msg":"...","time":"..."}. containerd shows
 // the last "error" line of this file to its user, so every failure ends up here once.
 #pragma once
+#include <time.h>
 #include <string>
 
 namespace skiff::log {
@@ -33,5 +34,6 @@ std::string json_quote(const std::string& s);
 
 // Now in UTC, RFC 3339 with nanoseconds (runc's `created` and log `time`).
 std::string now_rfc3339();
+std::string rfc3339_utc(const struct timespec& ts);
 
 }  // namespace skiff::log

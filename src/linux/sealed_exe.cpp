@@ -74,10 +74,13 @@ void exec_from_readonly_bind(char** argv) {
 
 }  // namespace
 
+// Defined by src/early_entry.c in the static build, which checked before the C library ran.
+extern "C" __attribute__((weak)) int skiff_exe_sealed;
+
 void ensure(int argc, char** argv) {
     std::string cmd = command_of(argc, argv);
     if (cmd != "create" && cmd != "run" && cmd != "exec") return;
-    if (running_sealed()) {
+    if ((&skiff_exe_sealed && skiff_exe_sealed) || running_sealed()) {
         // fexecve names the process after its fd; take the runtime's name back for ps.
         const char* base = std::strrchr(argv[0], '/');
         ::prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
