@@ -102,7 +102,9 @@ Fd mkdir_all(int root_fd, const std::string& path, mode_t mode) {
                 continue;
             }
         }
-        Fd next = open(root_fd, prefix, O_PATH | O_DIRECTORY);
+        // One component below a directory already resolved inside the root: O_NOFOLLOW with
+        // O_DIRECTORY refuses a symlink swapped in meanwhile, so no walk from the root again.
+        Fd next(::openat(dir.get(), parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!next) throw_errno("open " + prefix + " inside the root: not a directory", ENOTDIR);
         dir = std::move(next);
     }
