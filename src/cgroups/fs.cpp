@@ -9,10 +9,10 @@
 
 #include <cerrno>
 #include <chrono>
-#include <sstream>
 #include <thread>
 
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups::fs {
 
@@ -90,11 +90,10 @@ std::map<std::string, uint64_t> read_flat_keyed(const std::string& path) {
     std::map<std::string, uint64_t> out;
     auto text = read_opt(path);
     if (!text) return out;
-    std::istringstream in(*text);
-    std::string key, value;
-    while (in >> key >> value) {
+    auto words = skiff::text::fields(*text);
+    for (size_t i = 0; i + 1 < words.size(); i += 2) {
         try {
-            out[key] = parse_u64(value);
+            out[std::string(words[i])] = parse_u64(std::string(words[i + 1]));
         } catch (const Error&) {
             // Non-numeric entries are not part of the stats schema.
         }
@@ -118,9 +117,7 @@ std::vector<uint64_t> read_u64_list(const std::string& path) {
     std::vector<uint64_t> out;
     auto text = read_opt(path);
     if (!text) return out;
-    std::istringstream in(*text);
-    std::string tok;
-    while (in >> tok) out.push_back(parse_u64(tok));
+    for (auto tok : skiff::text::fields(*text)) out.push_back(parse_u64(std::string(tok)));
     return out;
 }
 

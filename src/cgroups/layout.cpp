@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string_view>
 
 #include "cgroups/fs.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups {
 
@@ -17,10 +17,7 @@ namespace {
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
-    std::string cur;
-    std::istringstream in(s);
-    while (std::getline(in, cur, sep))
-        if (!cur.empty()) out.push_back(cur);
+    for (auto piece : text::split(s, sep)) out.emplace_back(piece);
     return out;
 }
 
@@ -191,9 +188,8 @@ Layout detect_layout(const std::string& root, const std::string& forced,
 }
 
 std::string own_cgroup(const std::string& proc_cgroup_text, const MountedHierarchy& h) {
-    std::istringstream in(proc_cgroup_text);
-    std::string line;
-    while (std::getline(in, line)) {
+    for (auto view : text::lines(proc_cgroup_text)) {
+        std::string line(view);
         size_t a = line.find(':');
         size_t b = a == std::string::npos ? a : line.find(':', a + 1);
         if (b == std::string::npos) continue;

@@ -1,10 +1,10 @@
 #include "cgroups/path.hpp"
 
-#include <sstream>
 #include <vector>
 
 #include "cgroups/fs.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups {
 
@@ -26,10 +26,9 @@ std::string normalize_cgroups_path(const std::string& cgroups_path, const std::s
         throw Error("linux.cgroupsPath: invalid character in \"" + cgroups_path + "\"");
     bool absolute = p.front() == '/';
     std::vector<std::string> parts;
-    std::istringstream in(p);
-    std::string part;
-    while (std::getline(in, part, '/')) {
-        if (part.empty() || part == ".") continue;
+    for (auto piece : text::split(p, '/')) {
+        std::string part(piece);
+        if (part == ".") continue;
         if (part == "..")
             throw Error("linux.cgroupsPath: \"" + cgroups_path +
                         "\" must not contain \"..\" (it would leave the cgroup tree)");

@@ -1,11 +1,11 @@
 // cgroup v2 file names and formats, with runc's conversions from the v1-shaped spec values.
 #include <cerrno>
-#include <sstream>
 
 #include "cgroups/convert.hpp"
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups {
 
@@ -171,27 +171,23 @@ void enable_controllers(const std::string& root, const std::string& dir) {
     std::string level = root;
     std::string rest = dir.size() > root.size() ? dir.substr(root.size()) : "";
     std::vector<std::string> levels = {level};
-    std::istringstream in(rest);
-    std::string part;
-    while (std::getline(in, part, '/')) {
-        if (part.empty()) continue;
-        level = fs::join(level, part);
+    for (auto part : text::split(rest, '/')) {
+        level = fs::join(level, std::string(part));
         levels.push_back(level);
     }
     levels.pop_back();  // dir itself delegates nothing
     for (const auto& l : levels) {
         auto avail = fs::read_opt(fs::join(l, "cgroup.controllers"));
         if (!avail) continue;
-        std::istringstream names(avail->substr(0, avail->find('\n')));
-        std::string want, name;
-        while (names >> name) want += (want.empty() ? "+" : " +") + name;
+        std::string want, first = avail->substr(0, avail->find('\n'));
+        for (auto name : text::fields(first))
+            want += (want.empty() ? "+" : " +") + std::string(name);
         if (want.empty()) continue;
         // One write per controller in the kernel would be atomic; a refusal of one (a
         // threaded subtree, ...) must not block the others, so fall back to one at a time.
         if (fs::try_write(fs::join(l, "cgroup.subtree_control"), want) != 0) {
-            std::istringstream each(want);
-            std::string one;
-            while (each >> one) fs::try_write(fs::join(l, "cgroup.subtree_control"), one);
+            for (auto one : text::fields(want))
+                fs::try_write(fs::join(l, "cgroup.subtree_control"), std::string(one));
         }
     }
 }

@@ -4,10 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cgroups/fs.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups {
 
@@ -65,23 +66,21 @@ json blkio_entries(const std::string& path) {
     json list = json::array();
     auto text = fs::read_opt(path);
     if (!text) return list;
-    std::istringstream in(*text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string dev, op;
+    for (auto line : skiff::text::lines(*text)) {
+        auto f = skiff::text::fields(line);
+        if (f.empty()) continue;
+        std::string dev(f[0]), op;
         uint64_t value = 0;
-        if (!(f >> dev)) continue;
         size_t colon = dev.find(':');
         if (colon == std::string::npos) continue;
         json e;
         put_nz(e, "major", std::stoull(dev.substr(0, colon)));
         put_nz(e, "minor", std::stoull(dev.substr(colon + 1)));
-        if (f >> op) {
-            if (!(f >> value)) {  // "8:0 4096": no op
-                value = std::stoull(op);
-                op.clear();
-            }
+        if (f.size() >= 3 && std::isdigit((unsigned char)f[2][0])) {
+            op = std::string(f[1]);
+            value = std::stoull(std::string(f[2]));
+        } else if (f.size() >= 2) {  // "8:0 4096": no op
+            value = std::stoull(std::string(f[1]));
         }
         if (!op.empty()) e["op"] = op;
         put_nz(e, "value", value);
@@ -197,15 +196,15 @@ json blkio_v1(const std::string& d) {
 json blkio_v2(const std::string& d) {
     json bytes = json::array(), ios = json::array();
     auto text = fs::read_opt(fs::join(d, "io.stat"));
-    std::istringstream in(text ? *text : "");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream f(line);
-        std::string dev, kv;
-        if (!(f >> dev) || dev.find(':') == std::string::npos) continue;
+    std::string all = text ? *text : "";
+    for (auto line : skiff::text::lines(all)) {
+        auto f = skiff::text::fields(line);
+        if (f.empty() || f[0].find(':') == std::string_view::npos) continue;
+        std::string dev(f[0]);
         uint64_t major = std::stoull(dev.substr(0, dev.find(':')));
         uint64_t minor = std::stoull(dev.substr(dev.find(':') + 1));
-        while (f >> kv) {
+        for (size_t i = 1; i < f.size(); ++i) {
+            std::string kv(f[i]);
             auto eq = kv.find('=');
             if (eq == std::string::npos) continue;
             std::string k = kv.substr(0, eq);

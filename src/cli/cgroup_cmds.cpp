@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "cli/cli.hpp"
 #include "container/control.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 #include "oci/config.hpp"
 
 namespace skiff::cli {
@@ -60,27 +60,23 @@ int cmd_ps(const Globals& g, const Args& a) {
     int status = 0;
     ::waitpid(child, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("ps failed: " + text, EIO);
-    std::istringstream lines(text);
-    std::string header;
-    std::getline(lines, header);
+    auto rows = skiff::text::lines(text);
+    std::string header = rows.empty() ? "" : std::string(rows[0]);
     // The PID column: its index among the header's fields.
-    std::istringstream hs(header);
-    std::string field;
     int pid_col = -1, col = 0;
-    while (hs >> field) {
+    for (auto field : skiff::text::fields(header)) {
         if (field == "PID") pid_col = col;
         ++col;
     }
     if (pid_col < 0) throw Error("couldn't find PID field in ps output", EINVAL);
     std::set<pid_t> wanted(pids.begin(), pids.end());
     printf("%s\n", header.c_str());
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream ls(line);
-        std::string f;
-        for (int i = 0; i <= pid_col && (ls >> f); ++i) {
-        }
-        if (wanted.count(pid_t(std::atoi(f.c_str())))) printf("%s\n", line.c_str());
+    for (size_t r = 1; r < rows.size(); ++r) {
+        std::string line(rows[r]);
+        auto f = skiff::text::fields(line);
+        // As a stream would read it: the PID column, or the last field of a short line.
+        std::string pid = f.empty() ? "" : std::string(f[std::min(size_t(pid_col), f.size() - 1)]);
+        if (wanted.count(pid_t(std::atoi(pid.c_str())))) printf("%s\n", line.c_str());
     }
     return 0;
 }

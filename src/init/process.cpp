@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 
 #include "init/steps.hpp"
 #include "linux/caps.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 #include "linux/log.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
@@ -49,9 +49,14 @@ bool is_executable_file(const std::string& path) {
 }
 
 std::string home_of(uint32_t uid) {
-    std::ifstream in("/etc/passwd");
-    std::string line;
-    while (std::getline(in, line)) {
+    std::string passwd;
+    try {
+        passwd = text::read_file("/etc/passwd");
+    } catch (const Error&) {
+        return "/";
+    }
+    for (auto view : text::lines(passwd)) {
+        std::string line(view);
         // name:pw:uid:gid:gecos:home:shell
         size_t p[6];
         size_t pos = 0;

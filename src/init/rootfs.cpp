@@ -7,10 +7,10 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "init/steps.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"
 
@@ -31,12 +31,11 @@ unsigned long propagation_flag(const std::string& name) {
 
 // The mount point that holds `path` (longest prefix in mountinfo).
 std::string mount_point_of(const std::string& path) {
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line, best = "/";
-    while (std::getline(in, line)) {
-        char mp[4096];
-        if (sscanf(line.c_str(), "%*s %*s %*s %*s %4095s", mp) != 1) continue;
-        std::string m = mp;
+    std::string info = text::read_file("/proc/self/mountinfo"), best = "/";
+    for (auto line : text::lines(info)) {
+        auto f = text::fields(line);
+        if (f.size() < 5) continue;
+        std::string m(f[4]);
         if ((path == m || path.rfind(m == "/" ? m : m + "/", 0) == 0) && m.size() > best.size())
             best = m;
     }

@@ -4,11 +4,9 @@
 
 #include <cctype>
 #include <cerrno>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci {
@@ -220,16 +218,7 @@ Spec parse_config(std::string_view json_text) {
 
 Spec load_config(const std::string& bundle_dir) {
     const std::string file = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
-    errno = 0;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw_errno("open " + file, errno ? errno : ENOENT);
-    // An ifstream opens a directory fine and then reads nothing; say what is wrong instead.
-    std::error_code ec;
-    if (std::filesystem::is_directory(file, ec)) throw_errno("read " + file, EISDIR);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    if (in.bad()) throw_errno("read " + file, errno ? errno : EIO);
-    auto doc = detail::parse_json_text(buf.str(), file);
+    auto doc = detail::parse_json_text(text::read_file(file), file);  // a directory: EISDIR
     return detail::read_spec(detail::Node(doc, "", file));
 }
 

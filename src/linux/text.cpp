@@ -1,0 +1,67 @@
+#include "linux/text.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "linux/error.hpp"
+#include "linux/fd.hpp"
+
+namespace skiff::text {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i <= s.size()) {
+        size_t j = s.find(sep, i);
+        if (j == std::string_view::npos) j = s.size();
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+std::vector<std::string_view> lines(std::string_view s) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < s.size()) {
+        size_t j = s.find('\n', i);
+        if (j == std::string_view::npos) j = s.size();
+        out.push_back(s.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+std::vector<std::string_view> fields(std::string_view s) {
+    std::vector<std::string_view> out;
+    auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+    size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && blank(s[i])) ++i;
+        size_t j = i;
+        while (j < s.size() && !blank(s[j])) ++j;
+        if (j > i) out.push_back(s.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+std::string read_file(const std::string& path) {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!f) throw_errno("open " + path);
+    std::string out;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = ::read(f.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("read " + path);
+        if (n == 0) break;
+        out.append(buf, size_t(n));
+    }
+    return out;
+}
+
+}  // namespace skiff::text

@@ -1,0 +1,35 @@
+// Splitting text and reading small files without iostreams: a stream drags libstdc++'s whole
+// locale machinery into the static binary (~400 KB of text, all of it resident) and builds
+// the classic locale's facets on first use in every command.
+#pragma once
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace skiff::text {
+
+// The pieces of s between sep, empty ones left out.
+std::vector<std::string_view> split(std::string_view s, char sep);
+
+// The lines of s without their '\n'; a last line without one counts, an empty tail does not.
+std::vector<std::string_view> lines(std::string_view s);
+
+// The fields of s separated by blanks (space, tab, newline, ...), as `stream >> word` reads them.
+std::vector<std::string_view> fields(std::string_view s);
+
+// The pieces point into the text: a temporary std::string would leave them dangling.
+template <class S>
+    requires std::is_same_v<S, std::string>
+std::vector<std::string_view> split(S&&, char) = delete;
+template <class S>
+    requires std::is_same_v<S, std::string>
+std::vector<std::string_view> lines(S&&) = delete;
+template <class S>
+    requires std::is_same_v<S, std::string>
+std::vector<std::string_view> fields(S&&) = delete;
+
+// The whole file; throws Error naming the path (open, read, EISDIR for a directory).
+std::string read_file(const std::string& path);
+
+}  // namespace skiff::text

@@ -1,0 +1,44 @@
+// linux/text: the splitting that replaced iostreams in the runtime (see text.hpp for why).
+#include <gtest/gtest.h>
+
+#include "linux/error.hpp"
+#include "linux/text.hpp"
+
+using namespace skiff;
+
+namespace {
+std::vector<std::string> str(const std::vector<std::string_view>& v) { return {v.begin(), v.end()}; }
+}  // namespace
+
+TEST(Text, SplitDropsEmptyPieces) {
+    EXPECT_EQ(str(text::split("/a//b/", '/')), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(str(text::split("", ',')), std::vector<std::string>{});
+    EXPECT_EQ(str(text::split("cpu,cpuacct", ',')), (std::vector<std::string>{"cpu", "cpuacct"}));
+}
+
+TEST(Text, LinesLikeGetline) {
+    EXPECT_EQ(str(text::lines("a\nb\n")), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(str(text::lines("a\n\nb")), (std::vector<std::string>{"a", "", "b"}));
+    EXPECT_EQ(str(text::lines("")), std::vector<std::string>{});
+}
+
+TEST(Text, FieldsLikeStreamExtraction) {
+    EXPECT_EQ(str(text::fields("  8:0 Read\t4096\n")), (std::vector<std::string>{"8:0", "Read", "4096"}));
+    EXPECT_EQ(str(text::fields(" \t\n")), std::vector<std::string>{});
+}
+
+TEST(Text, ReadFileNamesThePath) {
+    EXPECT_NE(text::read_file("/proc/self/status").find("Pid:"), std::string::npos);
+    try {
+        text::read_file("/nonexistent/skiff-text-test");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/skiff-text-test"), std::string::npos);
+    }
+    try {
+        text::read_file("/");
+        ADD_FAILURE() << "a directory read as a file";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errnum(), EISDIR);
+    }
+}
