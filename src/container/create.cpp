@@ -287,7 +287,12 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
         rec.pid = pid;
         rec.pid_start = process_start_time(pid);
-        std::string hook_state = state_document(rec, Status::creating, false);
+        // The state document goes to hooks and to a seccomp agent; most configs have neither.
+        const auto& hk = spec.hooks;
+        bool state_read = (hk && (!hk->prestart.empty() || !hk->create_runtime.empty() ||
+                                  !hk->create_container.empty() || !hk->start_container.empty())) ||
+                          (spec.linux->seccomp && !spec.linux->seccomp->listener_path.empty());
+        std::string hook_state = state_read ? state_document(rec, Status::creating, false) : "{}";
         // If the init already failed, a send meets a closed socket: its error message
         // is still queued for us and says more than EPIPE.
         auto send = [&](Msg m, const std::string& payload) {

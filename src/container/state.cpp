@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,20 +36,33 @@ std::string read_file(const std::string& path) {
 // create writes, holding the id's lock; a reader that catches a write half done finds no whole
 // record line, and try_load then answers from the lock. A shorter text is padded with
 // spaces instead of truncating, so there is never an empty file, even if create dies here.
-void write_in_place(const std::string& path, const std::string& data) {
+void write_in_place(const std::string& path, const std::vector<std::string_view>& parts) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) throw_errno("open " + path);
     Fd f(fd);
     struct stat st;
     if (::fstat(fd, &st) < 0) throw_errno("stat " + path);
-    std::string text = data;
-    if (text.size() < size_t(st.st_size)) text.append(size_t(st.st_size) - text.size(), ' ');
-    size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::pwrite(fd, text.data() + off, text.size() - off, off_t(off));
+    std::vector<struct iovec> iov;
+    size_t total = 0;
+    for (auto p : parts) {
+        iov.push_back({const_cast<char*>(p.data()), p.size()});
+        total += p.size();
+    }
+    std::string pad(total < size_t(st.st_size) ? size_t(st.st_size) - total : 0, ' ');
+    if (!pad.empty()) iov.push_back({pad.data(), pad.size()});
+    // Mostly one call; a short write goes on from where it stopped.
+    size_t done = 0, i = 0;
+    while (i < iov.size()) {
+        ssize_t n = ::pwritev(fd, iov.data() + i, int(iov.size() - i), off_t(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw_errno("write " + path);
-        off += size_t(n);
+        done += size_t(n);
+        size_t left = size_t(n);
+        while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+        if (i < iov.size() && left) {
+            iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+            iov[i].iov_len -= left;
+        }
     }
 }
 
@@ -183,7 +197,8 @@ void Store::save(const Record& r) const {
                         {"owner", r.owner},
                         {"has_poststart", r.has_poststart},
                         {"has_poststop", r.has_poststop}};
-    write_in_place(path(r.id), r.config + "\n" + j.dump());
+    std::string record = j.dump();
+    write_in_place(path(r.id), {r.config, "\n", record});
 }
 
 std::vector<std::string> Store::ids() const {
