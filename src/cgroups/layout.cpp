@@ -48,29 +48,12 @@ std::vector<std::string> v2_controllers(const std::string& dir) {
     return text ? split(text->substr(0, text->find('\n')), ' ') : std::vector<std::string>{};
 }
 
-// The space-separated fields of one mountinfo line.
-std::vector<std::string_view> fields_of(std::string_view line) {
-    std::vector<std::string_view> out;
-    size_t i = 0;
-    while (i < line.size()) {
-        size_t j = line.find(' ', i);
-        if (j == std::string_view::npos) j = line.size();
-        if (j > i) out.push_back(line.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
-
 Layout from_mountinfo(const std::string& root, const std::string& mountinfo) {
     Layout layout;
-    std::string text = fs::read(mountinfo);
-    std::string_view rest = text;
+    std::string info = fs::read(mountinfo);
     bool root_is_v2 = false;
-    while (!rest.empty()) {
-        size_t nl = rest.find('\n');
-        std::string_view line = rest.substr(0, nl);
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-        auto fields = fields_of(line);
+    for (auto line : text::lines(info)) {
+        auto fields = text::split(line, ' ');
         auto dash = std::find(fields.begin(), fields.end(), "-");
         if (fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
         std::string_view fstype = *(dash + 1);
