@@ -69,8 +69,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
     if (pure_v2) {
         // In a cgroup namespace a fresh cgroup2 mount shows the container's own cgroup.
         if (ctx.new_cgroup_ns) {
-            if (::mount("cgroup2", rootpath::fd_name(target.get()).c_str(), "cgroup2", flags,
-                        nullptr) == 0)
+            if (rootpath::mount_at(target.get(), "cgroup2", "cgroup2", flags, nullptr) == 0)
                 return;
         }
         MountOptions b = o;
@@ -81,8 +80,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
     // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host. The tmpfs is
     // fresh and the container has not run yet, so its directories are made and opened through
     // its fd, and the flags are set once, on the whole tree, at the end.
-    if (::mount("tmpfs", rootpath::fd_name(target.get()).c_str(), "tmpfs",
-                MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+    if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
         throw_errno("mount tmpfs on " + dest);
     Fd top = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
     if (!top) throw_errno("open " + dest);
@@ -97,8 +95,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
         if (!t) throw_errno("open " + dest + "/" + h.name);
         if (ctx.new_cgroup_ns) {
             const char* data = h.fstype == "cgroup2" ? nullptr : h.options.c_str();
-            if (::mount("cgroup", rootpath::fd_name(t.get()).c_str(), h.fstype.c_str(), flags,
-                        data) == 0)
+            if (rootpath::mount_at(t.get(), "cgroup", h.fstype.c_str(), flags, data) == 0)
                 continue;
         }
         Fd tree = clone_bind_tree(h.host_path, plain);
@@ -139,9 +136,8 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
         if (m.type == "proc" || m.type == "sysfs") refuse_symlink(root_fd, dest);
         Fd target = rootpath::mkdir_all(root_fd, dest);
         std::string src = m.source.empty() ? m.type : m.source;
-        std::string where = rootpath::fd_name(target.get());
-        if (::mount(src.c_str(), where.c_str(), m.type.c_str(), o.flags,
-                    o.data.empty() ? nullptr : o.data.c_str()) < 0) {
+        if (rootpath::mount_at(target.get(), src.c_str(), m.type.c_str(), o.flags,
+                               o.data.empty() ? nullptr : o.data.c_str()) < 0) {
             int err = errno;
             // sysfs cannot be mounted from a user namespace that does not own the netns;
             // a recursive read-only bind of the host's /sys is what runc does there.
@@ -161,8 +157,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     }
     if (o.propagation) {
         Fd t = rootpath::open(root_fd, dest, O_PATH);
-        if (!t || ::mount(nullptr, rootpath::fd_name(t.get()).c_str(), nullptr, o.propagation,
-                          nullptr) < 0)
+        if (!t || rootpath::mount_at(t.get(), nullptr, nullptr, o.propagation, nullptr) < 0)
             throw_errno("set propagation of " + dest);
     }
 }

@@ -56,8 +56,7 @@ void apply_masked_paths(Context& ctx, int root_fd) {
         struct stat st;
         if (::fstat(target.get(), &st) < 0) throw_errno("stat maskedPaths " + path);
         if (S_ISDIR(st.st_mode)) {
-            std::string where = rootpath::fd_name(target.get());
-            if (::mount("tmpfs", where.c_str(), "tmpfs", MS_RDONLY, "size=0") < 0)
+            if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_RDONLY, "size=0") < 0)
                 throw_errno("maskedPaths " + path + ": mount empty tmpfs");
             continue;
         }

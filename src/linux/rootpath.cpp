@@ -1,6 +1,7 @@
 #include "linux/rootpath.hpp"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <vector>
@@ -48,6 +49,12 @@ std::pair<std::string, std::string> split_parent(const std::string& path) {
 }
 
 std::string fd_name(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+int mount_at(int fd, const char* source, const char* fstype, unsigned long flags, const void* data) {
+    if (::fchdir(fd) == 0) return ::mount(source, ".", fstype, flags, data);
+    if (errno != ENOTDIR) return -1;
+    return ::mount(source, fd_name(fd).c_str(), fstype, flags, data);
+}
 
 Fd open(int root_fd, const std::string& path, int flags, mode_t mode) {
     std::string rel = clean(path);

@@ -23,6 +23,11 @@ Fd ensure_file(int root_fd, const std::string& path, mode_t mode = 0644);
 // "/proc/self/fd/N": the name mount(2) and friends accept for an fd.
 std::string fd_name(int fd);
 
+// mount(2) onto what fd names. A directory is mounted on "." after fchdir to it: the same
+// place as /proc/self/fd/N without walking procfs (fresh dentries for every fd, per mount).
+// Changes the working directory; the init sets it again before pivot_root.
+int mount_at(int fd, const char* source, const char* fstype, unsigned long flags, const void* data);
+
 // Splits "a/b/c" into "a/b" and "c" after cleaning "." and duplicate slashes.
 std::pair<std::string, std::string> split_parent(const std::string& path);
 
