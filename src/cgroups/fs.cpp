@@ -23,13 +23,83 @@ std::string join(const std::string& dir, const std::string& name) {
     return dir + (name.front() == '/' ? "" : "/") + name;
 }
 
+namespace {
+
+struct Anchored {
+    std::string dir;
+    int fd;
+};
+std::vector<Anchored>& anchors() {
+    static std::vector<Anchored> list;
+    return list;
+}
+
+bool below(const std::string& path, const std::string& dir) {
+    return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+           (path[dir.size()] == '/' || dir == "/");
+}
+
+}  // namespace
+
+At at(const std::string& path) {
+    const Anchored* best = nullptr;
+    for (const auto& a : anchors())
+        if ((a.dir == path || below(path, a.dir)) && (!best || a.dir.size() > best->dir.size())) best = &a;
+    if (!best) return {AT_FDCWD, path, ""};
+    if (best->dir == path) return {best->fd, ".", best->dir};
+    size_t from = best->dir.size() + (best->dir == "/" ? 0 : 1);
+    return {best->fd, path.substr(from), best->dir};
+}
+
+void anchor(const std::string& dir) {
+    if (anchor_fd(dir) >= 0) return;
+    At a = at(dir);
+    int fd = ::openat(a.fd, a.rel.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) anchors().push_back({dir, fd});
+}
+
+void forget(const std::string& dir) {
+    auto& list = anchors();
+    for (auto it = list.begin(); it != list.end();) {
+        if (it->dir == dir || below(it->dir, dir)) {
+            ::close(it->fd);
+            it = list.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+int anchor_fd(const std::string& dir) {
+    for (const auto& a : anchors())
+        if (a.dir == dir) return a.fd;
+    return -1;
+}
+
+int open_at(const std::string& path, int flags) {
+    At a = at(path);
+    return ::openat(a.fd, a.rel.c_str(), flags | O_CLOEXEC);
+}
+
+int rmdir_at(const std::string& path) {
+    At a = at(path);
+    if (a.rel == ".") {
+        // rmdir of an anchor itself: through its parent's anchor, or by path
+        forget(path);
+        a = at(path);
+        if (a.rel == ".") return ::rmdir(path.c_str());
+    }
+    return ::unlinkat(a.fd, a.rel.c_str(), AT_REMOVEDIR);
+}
+
 bool exists(const std::string& path) {
     struct stat st;
-    return ::stat(path.c_str(), &st) == 0;
+    At a = at(path);
+    return ::fstatat(a.fd, a.rel.c_str(), &st, 0) == 0;
 }
 
 std::optional<std::string> read_opt(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = open_at(path, O_RDONLY);
     if (fd < 0) {
         if (errno == ENOENT) return std::nullopt;
         throw_errno("open " + path);
@@ -71,7 +141,7 @@ std::string read_line(const std::string& path) {
 
 int try_write(const std::string& path, const std::string& value) {
     // O_TRUNC matters only for plain files (test trees); cgroupfs ignores it.
-    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int fd = open_at(path, O_WRONLY | O_TRUNC);
     if (fd < 0) return errno;
     ssize_t n;
     do {
@@ -124,7 +194,8 @@ std::vector<uint64_t> read_u64_list(const std::string& path) {
 std::vector<std::string> mkdir_p(const std::string& path) {
     std::vector<std::string> created;
     // The parent usually exists: one mkdir, not one per component from the root.
-    if (::mkdir(path.c_str(), 0755) == 0) {
+    At a = at(path);
+    if (::mkdirat(a.fd, a.rel.c_str(), 0755) == 0) {
         created.push_back(path);
         return created;
     }
@@ -138,7 +209,9 @@ std::vector<std::string> mkdir_p(const std::string& path) {
         cur = path.substr(0, next);
         pos = next + 1;
         if (cur.empty()) continue;
-        if (::mkdir(cur.c_str(), 0755) == 0) {
+        At c = at(cur);
+        if (c.rel == ".") continue;  // an anchor: it exists
+        if (::mkdirat(c.fd, c.rel.c_str(), 0755) == 0) {
             created.push_back(cur);
         } else if (errno != EEXIST) {
             throw_errno("mkdir " + cur);
@@ -147,8 +220,16 @@ std::vector<std::string> mkdir_p(const std::string& path) {
     return created;
 }
 
+static DIR* open_dir(const std::string& dir) {
+    int fd = open_at(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return nullptr;
+    DIR* d = ::fdopendir(fd);
+    if (!d) ::close(fd);
+    return d;
+}
+
 static void collect(const std::string& dir, std::vector<std::string>& out) {
-    DIR* d = ::opendir(dir.c_str());
+    DIR* d = open_dir(dir);
     if (!d) {
         if (errno == ENOENT) return;
         throw_errno("open " + dir);
@@ -170,13 +251,17 @@ std::vector<std::string> subtree_dirs_deepest_first(const std::string& path) {
 
 bool is_cgroupfs(const std::string& path) {
     struct statfs sfs;
-    if (::statfs(path.c_str(), &sfs) != 0) return false;
+    int fd = open_at(path, O_PATH);
+    if (fd < 0) return false;
+    int r = ::fstatfs(fd, &sfs);
+    ::close(fd);
+    if (r != 0) return false;
     return sfs.f_type == CGROUP_SUPER_MAGIC || sfs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 // A test tree holds plain files where cgroupfs has interface files; those must go first.
 static void unlink_plain_files(const std::string& dir) {
-    DIR* d = ::opendir(dir.c_str());
+    DIR* d = open_dir(dir);
     if (!d) return;
     while (dirent* e = ::readdir(d)) {
         if (e->d_type == DT_REG) ::unlinkat(::dirfd(d), e->d_name, 0);
@@ -190,7 +275,7 @@ void remove_dir(const std::string& path) {
     // Processes that were just killed may still be leaving the cgroup: retry briefly.
     int delay_us = 500;
     for (int attempt = 0;; ++attempt) {
-        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return;
+        if (rmdir_at(path) == 0 || errno == ENOENT) return;
         int e = errno;
         if ((e != EBUSY && e != ENOTEMPTY) || attempt >= 10) throw_errno("remove cgroup " + path, e);
         std::this_thread::sleep_for(std::chrono::microseconds(delay_us));

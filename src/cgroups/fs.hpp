@@ -10,6 +10,28 @@
 namespace skiff::cgroups::fs {
 
 std::string join(const std::string& dir, const std::string& name);
+
+// Anchors: directories opened once per process, so that a path below one is resolved from its
+// fd. A walk from "/" revalidates /sys's dentries under sysfs's kernfs lock, which network
+// namespaces being made and removed take for writing; in a burst of containers that wait
+// was most of create's idle time. Anchored here: the cgroup root, each hierarchy's mount
+// point, each container cgroup while its manager works on it.
+void anchor(const std::string& dir);
+// Closes the anchor of dir and those below it (before dir is removed).
+void forget(const std::string& dir);
+// The anchor's fd for exactly dir, or -1.
+int anchor_fd(const std::string& dir);
+// (fd, rest): path relative to the deepest anchor above it (dir), or (AT_FDCWD, path, "").
+struct At {
+    int fd;
+    std::string rel;
+    std::string dir;
+};
+At at(const std::string& path);
+// open/openat through at(); -1 and errno on failure.
+int open_at(const std::string& path, int flags);
+// rmdir through at(); 0 or -1 and errno.
+int rmdir_at(const std::string& path);
 bool exists(const std::string& path);
 
 // Whole file, or nullopt when it does not exist. Other errors throw.

@@ -21,6 +21,8 @@ namespace skiff::cgroups {
 
 FsManager::FsManager(const Options& opts) : opts_(opts) {
     layout_ = detect_layout(opts.root, opts.layout);
+    // Every path below goes from here, not through /sys's kernfs lock (fs.hpp: anchors).
+    fs::anchor(opts.root);
     std::string own;
     if (opts.paths.empty()) {
         normalized_ = normalize_cgroups_path(opts.cgroups_path, opts.container_id, opts.systemd);
@@ -109,7 +111,7 @@ void FsManager::create(const oci::Resources* resources) {
 int FsManager::clone_into_fd() {
     if (placement_.unified_dir.empty()) return -1;
     if (clone_fd_ < 0) {
-        clone_fd_ = ::open(placement_.unified_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        clone_fd_ = fs::open_at(placement_.unified_dir, O_PATH | O_DIRECTORY);
         if (clone_fd_ < 0) throw_errno("open cgroup " + placement_.unified_dir);
     }
     return clone_fd_;
@@ -120,7 +122,7 @@ const std::vector<Manager::JoinFile>& FsManager::join_files() {
     for (const auto& e : entries_) {
         if (e.h.v2) continue;
         std::string path = fs::join(e.path, "tasks");
-        int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        int fd = fs::open_at(path, O_WRONLY);
         if (fd < 0) throw_errno("open " + path);
         join_files_.push_back({fd, path});
     }
@@ -261,7 +263,7 @@ void FsManager::remove_shared_parent(const Entry& e) {
     // The shared "/skiff" parent of default paths goes when the last container leaves.
     if (normalized_ == "/skiff/" + opts_.container_id) {
         std::string parent = fs::join(e.h.mount_point, "skiff");
-        ::rmdir(parent.c_str());
+        fs::rmdir_at(parent);
     }
 }
 
@@ -271,7 +273,7 @@ void FsManager::destroy() {
     for (const auto& e : entries_) {
         try {
             // Mostly there is no sub-cgroup and no task left: one rmdir, no directory scan.
-            if (::rmdir(e.path.c_str()) < 0 && errno != ENOENT)
+            if (fs::rmdir_at(e.path) < 0 && errno != ENOENT)
                 for (const auto& d : fs::subtree_dirs_deepest_first(e.path)) fs::remove_dir(d);
         } catch (const Error& err) {
             if (!first) first = err;
@@ -291,7 +293,7 @@ bool FsManager::remove_if_empty() {
         if (e.path == listed) order.insert(order.begin(), &e);
         else order.push_back(&e);
     for (const Entry* e : order) {
-        if (::rmdir(e->path.c_str()) < 0 && errno != ENOENT) return false;
+        if (fs::rmdir_at(e->path) < 0 && errno != ENOENT) return false;
         remove_shared_parent(*e);
     }
     return true;
@@ -307,8 +309,11 @@ std::map<std::string, std::string> FsManager::paths() {
 
 std::vector<Manager::Hierarchy> FsManager::hierarchies() {
     std::vector<Hierarchy> out;
-    for (const auto& e : entries_)
-        out.push_back({e.h.name, e.h.v2 ? "cgroup2" : "cgroup", e.h.options, e.path});
+    for (const auto& e : entries_) {
+        fs::At a = fs::at(e.path);
+        if (a.rel == ".") a = {AT_FDCWD, e.path, ""};
+        out.push_back({e.h.name, e.h.v2 ? "cgroup2" : "cgroup", e.h.options, e.path, a.dir, a.rel});
+    }
     return out;
 }
 

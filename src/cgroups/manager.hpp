@@ -41,6 +41,11 @@ public:
         std::string fstype;     // "cgroup" | "cgroup2"
         std::string options;    // mount data to mount it again: "cpu,cpuacct", "name=systemd"
         std::string host_path;  // the container's cgroup in it, on the host
+        // host_path as `rel` below `base` (the cgroup root), so that one open of base and
+        // openat-relative lookups reach it without walking /sys each time (fs.hpp:
+        // anchors); base empty: use host_path.
+        std::string base;
+        std::string rel;
     };
 
     virtual ~Manager() = default;

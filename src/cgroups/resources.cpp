@@ -130,7 +130,7 @@ void apply_devices(const Placement& p, const std::vector<oci::DeviceRule>& rules
     if (p.unified_dir.empty())
         throw Error("linux.resources.devices: no devices controller and no cgroup v2 on this host");
     auto program = bpf::device_program(rules);
-    int fd = ::open(p.unified_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = fs::open_at(p.unified_dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0) throw_errno("linux.resources.devices: open " + p.unified_dir);
     try {
         bpf::attach_device_program(fd, program);

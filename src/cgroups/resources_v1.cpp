@@ -207,7 +207,7 @@ public:
             std::string path = fs::join(dir_, file);
             if (file_ != file) {
                 // O_TRUNC matters only for plain files (test trees); cgroupfs ignores it.
-                fd_.reset(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+                fd_.reset(fs::open_at(path, O_WRONLY | O_TRUNC));
                 file_ = fd_.get() >= 0 ? file : nullptr;
                 if (fd_.get() < 0) throw_errno("write " + line + " to " + path);
             }

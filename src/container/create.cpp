@@ -228,7 +228,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.new_cgroup_ns = p.ns.new_cgroup;
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
         for (const auto& h : cg->hierarchies())
-            ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path});
+            ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path, h.base, h.rel});
         for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
 
         // Idmapped trees need the host's privilege over their filesystem: built here,

@@ -15,6 +15,8 @@ struct CgroupMount {
     std::string fstype;     // "cgroup" | "cgroup2"
     std::string options;    // mount options for a fresh mount in a cgroup namespace
     std::string host_path;  // the container's cgroup directory on the host
+    std::string base;       // host_path is `rel` below base (empty: rel is host_path)
+    std::string rel;
 };
 
 // A v1 hierarchy's `tasks` file of the container's cgroup, opened by the runtime; the child

@@ -62,7 +62,22 @@ void bind_mount(const std::string& source, int root_fd, const std::string& dest,
     attach_tree(tree.get(), root_fd, dest);
 }
 
+// A clone of the container's cgroup in hierarchy h. The runtime's own fds name mounts of the
+// host's namespace, which open_tree cannot clone from this one; so the cgroup root is opened
+// once here and each hierarchy found below it (no walk through /sys per hierarchy).
+Fd clone_cgroup_tree(const CgroupMount& h, const MountOptions& o, Fd& base, std::string& base_path) {
+    if (h.base.empty()) return clone_bind_tree(h.host_path, o);
+    if (!base || base_path != h.base) {
+        base.reset(::open(h.base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        base_path = h.base;
+        if (!base) return clone_bind_tree(h.host_path, o);
+    }
+    return clone_bind_tree(h.rel, o, base.get());
+}
+
 void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const MountOptions& o) {
+    Fd base;
+    std::string base_path;
     Fd target = rootpath::mkdir_all(root_fd, dest);
     unsigned long flags = o.flags | MS_NOSUID | MS_NODEV | MS_NOEXEC;
     bool pure_v2 = ctx.cgroup_mounts.size() == 1 && ctx.cgroup_mounts[0].name.empty();
@@ -74,7 +89,8 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
         }
         MountOptions b = o;
         b.recursive = true;
-        bind_mount(ctx.cgroup_mounts[0].host_path, root_fd, dest, b);
+        Fd tree = clone_cgroup_tree(ctx.cgroup_mounts[0], b, base, base_path);
+        attach_tree(tree.get(), root_fd, dest);
         return;
     }
     // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host. The tmpfs is
@@ -98,7 +114,7 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
             if (rootpath::mount_at(t.get(), "cgroup", h.fstype.c_str(), flags, data) == 0)
                 continue;
         }
-        Fd tree = clone_bind_tree(h.host_path, plain);
+        Fd tree = clone_cgroup_tree(h, plain, base, base_path);
         if (sys::move_mount(tree.get(), "", t.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
             throw_errno("bind " + h.host_path + " on " + dest + "/" + h.name);
     }
@@ -164,9 +180,10 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
 
 }  // namespace
 
-Fd clone_bind_tree(const std::string& source, const MountOptions& o) {
+Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd) {
     unsigned tree_flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (o.recursive ? AT_RECURSIVE : 0);
-    int tree = sys::open_tree(AT_FDCWD, source.c_str(), tree_flags);
+    bool self = dirfd != AT_FDCWD && source == ".";
+    int tree = sys::open_tree(dirfd, self ? "" : source.c_str(), tree_flags | (self ? AT_EMPTY_PATH : 0));
     if (tree < 0) throw_errno("open bind source " + source);
     Fd tree_fd(tree);
     // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;

@@ -1,5 +1,6 @@
 // The init's steps, one concern per file; init.cpp calls them in the spec's order.
 #pragma once
+#include <fcntl.h>
 #include <string>
 
 #include "init/context.hpp"
@@ -17,7 +18,7 @@ void mount_all(Context& ctx, int root_fd);
 struct MountOptions;
 // A detached clone of `source` (the whole tree when o.recursive) with the bind's flags set:
 // the plain ones (ro, nosuid, ...) on the top mount, the recursive forms on every mount.
-Fd clone_bind_tree(const std::string& source, const MountOptions& o);
+Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd = AT_FDCWD);
 
 // devices.cpp: default /dev nodes and links, linux.devices, the console.
 void create_devices(Context& ctx, int root_fd);

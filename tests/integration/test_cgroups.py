@@ -544,6 +544,23 @@ def test_cgroup_namespace_and_mount(rt, bundle):
     assert "77" in limits.split(), out
 
 
+def test_cgroup_mount_without_namespace_binds_the_containers_own_cgroups(rt, bundle):
+    """The `runc spec` default: a "cgroup" mount and no cgroup namespace. On v1 (and the v1
+    part of a hybrid host) each hierarchy is the container's own cgroup bound read-only."""
+    bundle.config["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                                    "source": "cgroup",
+                                    "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]})
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 77}}
+    out = rt.sh(bundle, "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; "
+                        "echo ---; grep ' /sys/fs/cgroup' /proc/self/mountinfo; "
+                        "echo 5 > /sys/fs/cgroup/pids/pids.max 2>/dev/null && echo WRITABLE; true")
+    limits, _, mounts = out.partition("---")
+    assert "77" in limits.split(), out
+    assert "WRITABLE" not in out
+    for line in mounts.strip().splitlines():
+        assert " ro," in line or line.split()[5].startswith("ro"), line
+
+
 # ------------------------------------------------------------------------------------------
 # commands over the cgroup: update, pause/resume, events
 
