@@ -130,8 +130,12 @@ Fd Store::make_locked(const std::string& id) {
         if (errno == EEXIST) throw Error("container with given ID already exists", EEXIST);
         throw_errno("create state file " + path(id));
     }
-    while (::flock(f.get(), LOCK_EX) < 0)
-        if (errno != EINTR) throw_errno("lock " + path(id));
+    while (::flock(f.get(), LOCK_EX) < 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        ::unlink(path(id).c_str());
+        throw_errno("lock " + path(id), e);
+    }
     return f;
 }
 
