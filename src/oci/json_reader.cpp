@@ -34,23 +34,22 @@ bool plain_key(std::string_view key) {
 }  // namespace
 
 void Node::fail(const std::string& why) const {
-    throw Error((path_.empty() ? root_name_ : path_) + ": " + why);
+    throw Error((path_.empty() ? std::string(root_name_) : path_) + ": " + why);
 }
 
 void Node::range_fail_text(const std::string& lo, const std::string& hi) const {
     fail(j_->dump() + " is out of range (" + lo + ".." + hi + ")");
 }
 
+std::string Node::child_path(std::string_view key) const {
+    if (plain_key(key)) return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    return path_ + "[" + json(std::string(key)).dump() + "]";
+}
+
 Node Node::child(std::string_view key) const {
-    std::string p;
-    if (plain_key(key)) {
-        p = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-    } else {
-        p = path_ + "[" + json(std::string(key)).dump() + "]";
-    }
     static const json null_value;
     auto it = j_->find(std::string(key));
-    return Node(it == j_->end() ? null_value : *it, std::move(p), root_name_);
+    return Node(it == j_->end() ? null_value : *it, child_path(key), root_name_);
 }
 
 Node Node::child(size_t index) const {
@@ -68,8 +67,10 @@ bool Node::has(std::string_view key) const {
 }
 
 std::optional<Node> Node::get(std::string_view key) const {
-    if (!has(key)) return std::nullopt;
-    return child(key);
+    want_object();
+    auto it = j_->find(std::string(key));  // one lookup for presence and the child
+    if (it == j_->end() || it->is_null()) return std::nullopt;
+    return Node(*it, child_path(key), root_name_);
 }
 
 Node Node::required(std::string_view key) const {

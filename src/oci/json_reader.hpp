@@ -30,9 +30,10 @@ const char* json_type_name(const json& j);
 class Node {
 public:
     // `path` is the JSON path of `j`; an empty path means the document root, reported as
-    // `root_name` (e.g. "config.json").
-    Node(const json& j, std::string path, std::string root_name = "config.json")
-        : j_(&j), path_(std::move(path)), root_name_(std::move(root_name)) {}
+    // `root_name` (e.g. "config.json"). Nodes live only while the document is read, so the
+    // root name is borrowed from the caller (every child shares it).
+    Node(const json& j, std::string path, std::string_view root_name = "config.json")
+        : j_(&j), path_(std::move(path)), root_name_(root_name) {}
 
     const json& raw() const { return *j_; }
     const std::string& path() const { return path_; }
@@ -87,7 +88,8 @@ private:
 
     const json* j_;
     std::string path_;
-    std::string root_name_;
+    std::string_view root_name_;
+    std::string child_path(std::string_view key) const;
 };
 
 template <typename T>
