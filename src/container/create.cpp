@@ -162,7 +162,8 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
     return p;
 }
 
-pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out) {
+pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out,
+                      Record* record_out) {
     const oci::Spec& spec = p.spec;
     Store store(g.root);
     Fd lock = store.make_locked(o.id);  // "container with given ID already exists"
@@ -338,6 +339,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             }
             log::phase("exec");
         }
+        if (record_out) *record_out = std::move(rec);
         return pid;
     } catch (Error& e) {
         if (pidfd) {

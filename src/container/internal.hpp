@@ -5,6 +5,7 @@
 
 #include "container/lifecycle.hpp"
 #include "container/namespaces.hpp"
+#include "container/state.hpp"
 #include "linux/fd.hpp"
 #include "oci/spec.hpp"
 
@@ -19,8 +20,10 @@ struct Prepared {
 
 // Everything that can be checked without touching the host: a bad input stops here.
 Prepared prepare(const Globals& g, const CreateOptions& o);
-// The rest of create; the init's pidfd goes to *pidfd_out when given (for `run`).
-pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out);
+// The rest of create; the init's pidfd goes to *pidfd_out and the saved record to
+// *record_out when given (for `run`).
+pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out,
+                      Record* record_out = nullptr);
 
 // --pid-file: the pid, written to a temp file and renamed into place (create and exec).
 void write_pid_file(const std::string& path, pid_t pid);

@@ -199,15 +199,13 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
         tty.emplace();
         co.console_fd = tty->console_end();
     }
-    pid_t pid = create_prepared(g, co, p, &pidfd);
+    Record rec;
+    pid_t pid = create_prepared(g, co, p, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
         // create_prepared returned after the execve: only poststart is left of `start`.
-        if (p.spec.hooks && !p.spec.hooks->poststart.empty()) {
-            Store store(g.root);
-            run_hooks_warn(p.spec.hooks->poststart,
-                           state_document(store.load(o.id), Status::running, false), "poststart");
-        }
+        if (p.spec.hooks && !p.spec.hooks->poststart.empty())
+            run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart");
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
         throw;
@@ -217,6 +215,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
     Fd sig_fd(sfd);
     int status = 0;
+    bool exited = false;
     for (;;) {
         struct pollfd fds[4] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
                                 {tty ? tty->stdin_fd() : -1, POLLIN, 0},
@@ -245,13 +244,30 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
             siginfo_t info = {};
             if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) == 0) {
                 status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+                exited = true;
                 break;
             }
             break;
         }
     }
     if (tty) tty->drain();
-    if (!keep) remove(g, o.id, true);
+    if (keep) return status;
+    if (!exited) {
+        remove(g, o.id, true);
+        return status;
+    }
+    // The init is gone and only create writes the record, so the one in hand is the saved
+    // one: what delete does after the init, without reading it back. A concurrent
+    // `delete --force` may have removed the container already.
+    Store store(g.root);
+    Fd lock;
+    try {
+        lock = store.lock(o.id);
+    } catch (const Error& e) {
+        if (e.errnum() == ENOENT) return status;
+        throw;
+    }
+    destroy(store, rec);
     return status;
 }
 
