@@ -14,8 +14,8 @@ std::string join(const std::string& dir, const std::string& name);
 // Anchors: directories opened once per process, so that a path below one is resolved from its
 // fd. A walk from "/" revalidates /sys's dentries under sysfs's kernfs lock, which network
 // namespaces being made and removed take for writing; in a burst of containers that wait
-// was most of create's idle time. Anchored here: the cgroup root, each hierarchy's mount
-// point, each container cgroup while its manager works on it.
+// was most of create's idle time. FsManager anchors the cgroup root; paths below it then
+// walk only tmpfs and the hierarchy's own kernfs.
 void anchor(const std::string& dir);
 // Closes the anchor of dir and those below it (before dir is removed).
 void forget(const std::string& dir);

@@ -14,21 +14,10 @@
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
 #include "linux/error.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::container {
 namespace {
-
-std::string read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    Fd f(fd);
-    std::string out;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-    if (n < 0) throw_errno("read " + path);
-    return out;
-}
 
 // Writes the state file over itself: no temp file and rename. On an ext4 without a journal each
 // new inode is found by skipping every inode freed in the last minutes (recently_deleted()),
@@ -75,22 +64,22 @@ struct Saved {
 };
 
 std::optional<Saved> read_state(const std::string& path, const std::string& id) {
-    std::string text;
+    std::string content;
     try {
-        text = read_file(path);
+        content = text::read_file(path);
     } catch (const Error&) {
         return std::nullopt;
     }
-    size_t end = text.find_last_not_of(" \n");  // spaces: padding of a shorter rewrite
+    size_t end = content.find_last_not_of(" \n");  // spaces: padding of a shorter rewrite
     if (end == std::string::npos) return std::nullopt;
-    size_t nl = text.rfind('\n', end);
+    size_t nl = content.rfind('\n', end);
     size_t from = nl == std::string::npos ? 0 : nl + 1;
-    auto j = nlohmann::json::parse(text.begin() + long(from), text.begin() + long(end) + 1, nullptr, false);
+    auto j = nlohmann::json::parse(content.begin() + long(from), content.begin() + long(end) + 1, nullptr, false);
     // A write caught half way leaves no record line, or a line of the config: not our record.
     if (j.is_discarded() || !j.is_object() || j.value("id", "") != id) return std::nullopt;
-    if (nl != std::string::npos) text.resize(nl);
-    else text.clear();
-    return Saved{std::move(j), std::move(text)};
+    if (nl != std::string::npos) content.resize(nl);
+    else content.clear();
+    return Saved{std::move(j), std::move(content)};
 }
 
 }  // namespace
@@ -151,7 +140,7 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     std::string file = path(id);
     auto state = read_state(file, id);
     if (!state) {
-        // No state.json, or one being written: while create holds the lock it is `creating`;
+        // No record yet, or one being written: while create holds the lock it is `creating`;
         // once it let go, the file is whole (read it again) or create died before writing.
         Fd l = lock(id, false);
         if (!l.valid()) return r;
