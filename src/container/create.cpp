@@ -228,6 +228,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.new_user_ns = p.ns.new_user;
         ctx.new_cgroup_ns = p.ns.new_cgroup;
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
+        ctx.new_net_ns = p.ns.clone_flags & CLONE_NEWNET;
         for (const auto& h : cg->hierarchies())
             ctx.cgroup_mounts.push_back({h.name, h.fstype, h.options, h.host_path, h.base, h.rel});
         for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});

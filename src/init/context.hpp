@@ -41,6 +41,7 @@ struct Context {
     bool new_user_ns = false;
     bool new_cgroup_ns = false;
     bool new_uts_ns = false;
+    bool new_net_ns = false;      // made by clone3 (not joined): its loopback starts down
     std::vector<CgroupMount> cgroup_mounts;
     std::vector<CgroupJoin> cgroup_joins;  // done first thing; closed after
     std::string state_json;       // filled from the parent's `go` message

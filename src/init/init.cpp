@@ -19,6 +19,7 @@
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
+#include "linux/netif.hpp"
 #include "linux/program.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/seccomp.hpp"
@@ -107,6 +108,10 @@ void run(Context& ctx) {
         expect(ch, Msg::go, msg);
         ctx.host_pid = std::atoi(msg.payload.c_str());
         ctx.state_json = msg.payload.substr(msg.payload.find(' ') + 1);
+        // A new network namespace starts with `lo` down; runc and crun bring it up, and
+        // clients (podman's netavark backend with --network none) rely on it. Before any
+        // user namespace is joined by path: clone3 made this one owned by ours.
+        if (ctx.new_net_ns) netif::set_up("lo");
 
         // In a new user namespace become its root: our host uid is not mapped there, and
         // files made with an unmapped fsuid fail with EOVERFLOW.

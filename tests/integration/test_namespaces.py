@@ -118,6 +118,31 @@ def test_new_netns_has_only_loopback(rt, bundle):
     assert out.split() == ["lo"]
 
 
+IFF_UP = 0x1
+
+
+def test_new_netns_brings_loopback_up(rt, bundle):
+    """A new network namespace's `lo` starts down; runc and crun bring it up (podman's
+    netavark backend with --network none relies on it), so 127.0.0.1 works inside."""
+    flags = int(rt.sh(bundle, "cat /sys/class/net/lo/flags").strip(), 16)
+    assert flags & IFF_UP
+    out = rt.sh(bundle, "nc -l -p 4711 -e echo hi & sleep 0.2; nc 127.0.0.1 4711 </dev/null")
+    assert out.strip() == "hi"
+
+
+def test_new_netns_loopback_up_in_a_user_namespace(rt, bundle):
+    bundle.ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    assert int(rt.sh(bundle, "cat /sys/class/net/lo/flags").strip(), 16) & IFF_UP
+
+
+def test_joined_netns_loopback_is_left_as_it_is(rt, bundle, unshared_proc):
+    """A namespace joined by path belongs to whoever made it: its `lo` stays down."""
+    bundle.ns("network", path=f"/proc/{unshared_proc}/ns/net")
+    assert not int(rt.sh(bundle, "cat /sys/class/net/lo/flags").strip(), 16) & IFF_UP
+
+
 def test_user_namespace_maps(rt, bundle):
     bundle.ns("user")
     bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
