@@ -46,11 +46,25 @@ def test_quick_run_prints_tables_for_available_runtimes(clean_host):
     assert "### Latency" in out and "### Per command" in out
     assert "| run(+delete) | floor |" in out
     assert "### Syscalls" in out and "| floor |" in out.split("### Syscalls")[1]
-    for name in ("runc", "crun", "skiff"):
-        # each runtime is measured, or its absence or failure is said out loud
+    # skiff is what the benchmark is for: it must run a container, never be skipped
+    assert "| lifecycle | skiff |" in out, out
+    assert "SKIPPING skiff" not in out and "skiff not found" not in out, out
+    for name in ("runc", "crun"):
+        # a baseline is measured, or its absence or failure is said out loud
         measured = "| lifecycle | %s |" % name in out
         skipped = ("%s not found, skipping it" % name in out) or ("SKIPPING %s:" % name in out)
         assert measured or skipped, name
+
+
+def test_a_skiff_that_cannot_run_a_container_fails_the_run(clean_host, tmp_path):
+    """The check above can fail: a skiff that exits 1 on every command is reported, and the
+    run does not print a skiff row as if it had been measured."""
+    broken = tmp_path / "skiff"
+    broken.write_text("#!/bin/sh\necho broken >&2\nexit 1\n")
+    broken.chmod(0o755)
+    r = run_bench("--runtimes", str(broken), "--burst", "2")
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "SKIPPING skiff: skiff run failed (exit 1): broken" in r.stdout, r.stdout
 
 
 def test_missing_baseline_is_skipped_not_fatal(clean_host):

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages skiff needs to build and test, only those that are missing.
 set -euo pipefail
+# clang and libclang-rt-dev: the fuzz smoke test's libFuzzer build. runc: a unit test parses
+# `runc spec` output, and the integration tests can run against it for comparison.
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
-      busybox-static python3-pytest jq)
+      busybox-static python3-pytest jq clang libclang-rt-dev runc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

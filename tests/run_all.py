@@ -3,8 +3,14 @@
 
 Each pytest directory runs as its own session (their conftest modules share a name, so one
 session cannot import them all), the gtest unit tests through ctest, and the cgroup v2 tier
-inside a VM. Counts come from each suite's JUnit XML; a suite that produced none (it crashed)
-counts as one failure. Exit status: 0 only when nothing failed.
+inside a VM. Counts come from each suite's JUnit XML. Green means tested, so each of these
+counts as a failure of its suite:
+- no JUnit report (the suite crashed), or a non-zero exit the report does not show;
+- a suite that passed nothing;
+- a skipped (or xfail) test that tests/expected_skips.py does not name;
+- a suite path that does not exist;
+- a runtime binary that is not built (every runtime suite would skip): the run stops there.
+Exit status: 0 only when nothing failed.
 
     tests/run_all.py [--only NAME[,NAME...]] [--skip NAME[,NAME...]]
 """
@@ -13,7 +19,11 @@ import os
 import subprocess
 import sys
 import time
+import fnmatch
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from expected_skips import EXPECTED  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(REPO, "build"))
@@ -21,34 +31,50 @@ REPORTS = os.path.join(BUILD, "test-reports")
 PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE"]
 
 
+# (name, path that must exist, command, junit file), in the order they run.
+PYTEST_SUITES = [("harness", "tests/harness"), ("integration", "tests/integration"), ("security", "tests/security"),
+                 ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
+                 ("bench-smoke", "bench/test_bench_smoke.py")]
+
+
 def suites():
-    """(name, command, junit path) in the order they run."""
-    out = [("unit", ["ctest", "--test-dir", BUILD, "-j2", "--output-on-failure",
-                     "--output-junit", os.path.join(REPORTS, "unit.xml")], "unit.xml")]
-    out.append(("cgroup-v2-vm", [os.path.join(REPO, "tests/vm/test-cgroups-v2.sh"),
-                                 "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml"))
-    for name, path in [("integration", "tests/integration"), ("security", "tests/security"),
-                       ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
-                       ("bench-smoke", "bench/test_bench_smoke.py")]:
-        if not os.path.exists(os.path.join(REPO, path)):
-            continue
+    out = [("unit", os.path.join(BUILD, "CTestTestfile.cmake"),
+            ["ctest", "--test-dir", BUILD, "-j2", "--output-on-failure",
+             "--output-junit", os.path.join(REPORTS, "unit.xml")], "unit.xml"),
+           ("cgroup-v2-vm", "tests/vm/test-cgroups-v2.sh",
+            [os.path.join(REPO, "tests/vm/test-cgroups-v2.sh"),
+             "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml")]
+    for name, path in PYTEST_SUITES:
         xml = name + ".xml"
-        out.append((name, PYTEST + ["--junitxml=" + os.path.join(REPORTS, xml), path], xml))
+        out.append((name, path, PYTEST + ["--junitxml=" + os.path.join(REPORTS, xml), path], xml))
     return out
 
 
-def counts(xml_path):
-    """(passed, failed, skipped) from a JUnit XML file, or None when it is missing."""
+def read_report(xml_path):
+    """(passed, failed, [skipped test keys]) from a JUnit XML file, or None when it is missing.
+    A key is `classname::name`, or the name alone where they are the same (ctest)."""
     try:
         root = ET.parse(xml_path).getroot()
     except (OSError, ET.ParseError):
         return None
-    tests = failed = skipped = 0
-    for suite in root.iter("testsuite"):
-        tests += int(suite.get("tests", 0))
-        failed += int(suite.get("failures", 0)) + int(suite.get("errors", 0))
-        skipped += int(suite.get("skipped", suite.get("disabled", 0)) or 0)
-    return tests - failed - skipped, failed, skipped
+    passed = failed = 0
+    skipped = []
+    for case in root.iter("testcase"):
+        name, cls = case.get("name", ""), case.get("classname", "")
+        key = name if cls in ("", name) else f"{cls}::{name}"
+        if case.find("failure") is not None or case.find("error") is not None \
+                or case.get("status") == "fail":
+            failed += 1
+        elif case.find("skipped") is not None or case.get("status") in ("notrun", "disabled"):
+            skipped.append(key)
+        else:
+            passed += 1
+    return passed, failed, skipped
+
+
+def unexpected_skips(suite, skipped):
+    allowed = EXPECTED.get(suite, {})
+    return [k for k in skipped if not any(fnmatch.fnmatchcase(k, pat) for pat in allowed)]
 
 
 def main():
@@ -59,11 +85,21 @@ def main():
     only = set(filter(None, args.only.split(",")))
     skip = set(filter(None, args.skip.split(",")))
     os.makedirs(REPORTS, exist_ok=True)
-    env = dict(os.environ, SKIFF_RUNTIME=os.environ.get("SKIFF_RUNTIME", os.path.join(BUILD, "skiff")))
+    runtime = os.environ.get("SKIFF_RUNTIME", os.path.join(BUILD, "skiff"))
+    env = dict(os.environ, SKIFF_RUNTIME=runtime)
+    if not os.access(runtime, os.X_OK):
+        print(f"the runtime {runtime} is not built: every runtime suite would skip")
+        print("0 passed, 1 failed, 0 skipped")
+        return 1
     total = [0, 0, 0]
-    lines = []
-    for name, cmd, xml in suites():
+    lines, problems = [], []
+    for name, path, cmd, xml in suites():
         if (only and name not in only) or name in skip:
+            continue
+        if not os.path.exists(os.path.join(REPO, path)):
+            problems.append(f"{name}: {path} does not exist")
+            total[1] += 1
+            lines.append(f"{name:14s}     0 passed    1 failed    0 skipped  (missing: {path})")
             continue
         xml_path = os.path.join(REPORTS, xml)
         if os.path.exists(xml_path):
@@ -71,17 +107,31 @@ def main():
         print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
         start = time.monotonic()
         rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
-        c = counts(xml_path)
-        if c is None or (rc != 0 and c[1] == 0):
-            # No report, or a failure the report does not show (a crash, a leak check).
-            c = (c[0] if c else 0, (c[1] if c else 0) + 1, c[2] if c else 0)
-        for i in range(3):
-            total[i] += c[i]
-        lines.append(f"{name:14s} {c[0]:5d} passed {c[1]:4d} failed {c[2]:4d} skipped"
+        report = read_report(xml_path)
+        passed, failed, skipped = report if report else (0, 0, [])
+        if report is None:
+            problems.append(f"{name}: no JUnit report (exit {rc})")
+            failed += 1
+        elif rc != 0 and failed == 0:
+            problems.append(f"{name}: exit {rc} with no failed test in its report "
+                            "(a session-level check failed; see its output)")
+            failed += 1
+        if report is not None and passed == 0:
+            problems.append(f"{name}: passed nothing")
+            failed += 1
+        for key in unexpected_skips(name, skipped):
+            problems.append(f"{name}: {key} skipped, and tests/expected_skips.py does not "
+                            "name it")
+            failed += 1
+        for i, n in enumerate((passed, failed, len(skipped))):
+            total[i] += n
+        lines.append(f"{name:14s} {passed:5d} passed {failed:4d} failed {len(skipped):4d} skipped"
                      f"  ({time.monotonic() - start:.0f} s, exit {rc})")
     print("\n=== summary")
     for line in lines:
         print(line)
+    for p in problems:
+        print("FAILED " + p)
     print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")
     return 1 if total[1] else 0
 

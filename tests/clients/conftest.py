@@ -27,39 +27,50 @@ def runtime_path():
     return os.path.abspath(os.environ.get("SKIFF_RUNTIME") or os.path.join(REPO, "build", "skiff"))
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "needs(binary): skip unless binary is installed")
+def _install_clients():
+    """Installs the missing client packages (setup.sh is idempotent and quick when nothing is
+    missing). A failed set-up fails the session: every scenario would otherwise skip.
+    SKIFF_CLIENTS_NO_INSTALL=1 turns the install off."""
+    if os.environ.get("SKIFF_CLIENTS_NO_INSTALL") == "1":
+        return
+    proc = subprocess.run(["bash", os.path.join(HERE, "setup.sh")], capture_output=True,
+                          text=True, timeout=1800)
+    if proc.returncode != 0:
+        pytest.fail("tests/clients/setup.sh failed (exit %d):\n%s"
+                    % (proc.returncode, (proc.stdout + proc.stderr)[-3000:]), pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def clients_installed():
-    """Installs the missing client packages once (setup.sh is idempotent and quick when
-    nothing is missing). SKIFF_CLIENTS_NO_INSTALL=1 turns this off."""
-    if os.environ.get("SKIFF_CLIENTS_NO_INSTALL") != "1":
-        proc = subprocess.run(["bash", os.path.join(HERE, "setup.sh")], capture_output=True,
-                              text=True, timeout=1800)
-        if proc.returncode != 0:
-            print("tests/clients/setup.sh failed:\n" + proc.stderr[-2000:], file=sys.stderr)
+def clients_installed(_host_guard):
     return True
 
 
 def require(*binaries):
     missing = [b for b in binaries if shutil.which(b) is None and not os.path.exists(b)]
     if missing:
-        pytest.skip("not installed: " + ", ".join(missing) + " (run tests/clients/setup.sh)")
+        # setup.sh installs them all; a missing one after it is a broken set-up, not a skip.
+        pytest.fail("not installed after tests/clients/setup.sh: " + ", ".join(missing),
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def runtime():
     path = runtime_path()
     if not os.access(path, os.X_OK):
-        pytest.skip(f"runtime {path} is not built (set SKIFF_RUNTIME to try another)")
+        pytest.fail(f"runtime {path} is not built (set SKIFF_RUNTIME to try another)",
+                    pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def runtime_name(runtime):
     return os.path.basename(runtime)
+
+
+@pytest.fixture(scope="session")
+def settled(_host_guard):
+    """settled(): the client's daemon is up; what it made once per machine is not a leak."""
+    return _host_guard["settled"]
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +94,13 @@ def rootfs_tar(session_dir):
 
 
 def _iptables_rules():
-    out = []
+    """Every rule and chain of the filter and nat tables, as "tool table rule" strings."""
+    out = set()
     for tool in ("iptables", "ip6tables"):
         if shutil.which(tool):
             for table in ("filter", "nat"):
                 p = subprocess.run([tool, "-t", table, "-S"], capture_output=True, text=True)
-                out.append(p.stdout)
+                out |= {f"{tool} {table} {line}" for line in p.stdout.splitlines()}
     return out
 
 
@@ -107,9 +119,16 @@ def _controllers():
 
 @pytest.fixture(scope="session", autouse=True)
 def _host_guard():
-    """Snapshots the host before the first client starts and, after every client fixture has
-    stopped its daemons and removed its containers, removes what is left and fails the
-    session with the list of leftovers, so a leak is reported rather than hidden."""
+    """Installs the clients, then snapshots the host before the first client starts and,
+    after every client fixture has stopped its daemons and removed its containers, removes
+    what is left and fails the session with the list of leftovers, so a leak is reported
+    rather than hidden.
+
+    The snapshot is taken after the install (on a fresh machine the install itself brings
+    iptables, whose first listing differs from "not installed"), and each client's one-time
+    set-up adds to it through `settled()`: what a daemon creates once per machine when it
+    first starts (its own chains) is not a container's leak; what is left per container is."""
+    _install_clients()
     top = tempfile.mkdtemp(prefix="skiff-clients-")
     token = "skiffcl" + os.path.basename(top).rsplit("-", 1)[-1].lower().replace("_", "")
     before = {
@@ -118,7 +137,13 @@ def _host_guard():
         "iptables": _iptables_rules(),
         "ip_forward": _read("/proc/sys/net/ipv4/ip_forward"),
     }
-    state = {"dir": top, "token": token, "cgroup_names": {token}}
+
+    def settled():
+        """Called by a client fixture once its daemon is up and before its first container:
+        the iptables rules present now are the machine's, not a container's."""
+        before["iptables"] |= _iptables_rules()
+
+    state = {"dir": top, "token": token, "cgroup_names": {token}, "settled": settled}
     yield state
 
     leaks = []
@@ -146,8 +171,9 @@ def _host_guard():
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 os.unlink(p)
-    if _iptables_rules() != before["iptables"]:
-        leaks.append("iptables rules changed during the session")
+    added = _iptables_rules() - before["iptables"]
+    if added:
+        leaks.append("iptables rules left by the session: " + "; ".join(sorted(added)))
     if _read("/proc/sys/net/ipv4/ip_forward") != before["ip_forward"]:
         leaks.append("net.ipv4.ip_forward changed during the session")
     helpers.rm_tree(top)

@@ -1,6 +1,11 @@
 """The podman client of the scenarios: `podman --runtime <path> --cgroup-manager cgroupfs` on
 private storage/run roots under the session's tree, with the repo's contrib drop-in merged into
-its containers.conf. The test modules import the `pm` fixture from here."""
+its containers.conf. The test modules import the `pm` fixture from here.
+
+Every podman scenario runs twice, once per network backend: netavark (podman 4's default
+wherever it is installed, as Debian's podman recommends) and CNI. They differ in what they leave
+to the runtime: under netavark, `--network none` gets a namespace whose loopback only the
+runtime brings up."""
 
 import contextlib
 import json
@@ -52,8 +57,9 @@ def merge(base, over):
 
 
 class Podman:
-    def __init__(self, base, runtime, conf, cgroup_parent):
+    def __init__(self, base, runtime, conf, cgroup_parent, backend):
         self.base = base
+        self.backend = backend
         self.runtime = runtime
         self.cgroup_parent = cgroup_parent
         self.globals = ["podman", "--root", f"{base}/root", "--runroot", f"{base}/runroot",
@@ -96,10 +102,11 @@ class Podman:
         return pid
 
 
-@pytest.fixture(scope="module")
-def pm(clients_installed, runtime, session_dir, token, rootfs_tar):
-    require("podman", "conmon")
-    base = os.path.join(session_dir, "podman")
+@pytest.fixture(scope="module", params=["netavark", "cni"])
+def pm(request, clients_installed, runtime, session_dir, token, rootfs_tar):
+    backend = request.param
+    require("podman", "conmon", "/usr/lib/podman/netavark")
+    base = os.path.join(session_dir, f"podman-{backend}-{request.module.__name__}")
     for d in ("root", "runroot", "tmp", "net", "volumes", "copytmp"):
         os.makedirs(os.path.join(base, d), exist_ok=True)
     with open(DROPIN, "rb") as f:
@@ -115,14 +122,16 @@ def pm(clients_installed, runtime, session_dir, token, rootfs_tar):
             "image_copy_tmp_dir": f"{base}/copytmp",
             "runtimes": {"skiff": [runtime]},
         },
-        "network": {"network_config_dir": f"{base}/net"},
+        "network": {"network_config_dir": f"{base}/net", "network_backend": backend},
     })
     conf_path = os.path.join(base, "containers.conf")
     with open(conf_path, "w") as f:
         f.write(toml_dump(conf))
-    p = Podman(base, runtime, conf_path, f"/{token}_podman")
+    p = Podman(base, runtime, conf_path, f"/{token}_podman", backend)
     try:
         p("import", rootfs_tar, IMAGE)
+        info = p("info", "--format", "{{.Host.NetworkBackend}}").stdout.strip()
+        assert info == backend, f"podman runs with network backend {info!r}, not {backend!r}"
         yield p
     finally:
         ids = p("ps", "-a", "-q", "--no-trunc", check=False).stdout.split()

@@ -4,8 +4,10 @@
 set -euo pipefail
 
 # python3-grpcio: the CRI test talks gRPC to containerd, as the kubelet would.
+# netavark and aardvark-dns: podman 4's default network backend wherever it is installed; the
+# podman scenarios run under it and under CNI.
 pkgs=(podman conmon containerd docker.io uidmap catatonit busybox-static python3-pytest
-      python3-grpcio)
+      python3-grpcio netavark aardvark-dns)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

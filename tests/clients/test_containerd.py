@@ -124,7 +124,7 @@ def shim_pids(base):
 
 
 @pytest.fixture(scope="module")
-def ctrd(clients_installed, runtime, session_dir, token, rootfs_tar):
+def ctrd(clients_installed, settled, runtime, session_dir, token, rootfs_tar):
     require("containerd", "ctr", "containerd-shim-runc-v2")
     base = os.path.join(session_dir, "containerd")
     for d in ("root", "state", "opt", "cni/bin", "cni/conf", "logs"):
@@ -136,6 +136,7 @@ def ctrd(clients_installed, runtime, session_dir, token, rootfs_tar):
                       f"{base}/containerd.log")
     try:
         c.daemon.wait_for_socket(c.address)
+        settled()
         with open(rootfs_tar, "rb") as f:
             layer = f.read()
         archive = os.path.join(base, "busybox-oci.tar")

@@ -61,7 +61,7 @@ def leftover_pids(base):
 
 
 @pytest.fixture(scope="module")
-def dk(clients_installed, runtime, session_dir, token, rootfs_tar):
+def dk(clients_installed, settled, runtime, session_dir, token, rootfs_tar):
     require("dockerd", DOCKER, "containerd")
     base = os.path.join(session_dir, "docker")
     for d in ("data", "exec", "cli"):
@@ -86,6 +86,7 @@ def dk(clients_installed, runtime, session_dir, token, rootfs_tar):
     daemon = Daemon("dockerd", args, f"{base}/dockerd.log")
     try:
         daemon.wait_for_socket(f"{base}/docker.sock", timeout=60)
+        settled()
         d("import", "--change", 'CMD ["/bin/sh"]', rootfs_tar, IMAGE, timeout=120)
         yield d
     finally:

@@ -1,7 +1,8 @@
 """podman driving the runtime through conmon: `podman --runtime <path> --cgroup-manager
 cgroupfs`, on private storage/run roots, with a busybox image imported from busybox-static.
-No bridge network (netavark would edit the host's iptables): containers run with
---network none unless a test asks for the host's network."""
+No bridge network (it would edit the host's iptables): containers run with --network none
+unless a test asks for the host's network. Each scenario runs under netavark and under CNI
+(podman_env.py)."""
 
 import json
 import os
@@ -186,6 +187,17 @@ def test_network_none(pm):
     assert p.returncode == 0, p.stderr
     ifaces = [l.split(":")[0].strip() for l in p.stdout.splitlines()[2:]]
     assert ifaces == ["lo"]
+
+
+def test_network_none_loopback_is_up(pm):
+    """runc and crun bring lo up in a new network namespace; under netavark nothing else does,
+    and a server on 127.0.0.1 inside the container must still answer."""
+    p = pm.run(["--network", "none"], ["sh", "-c", "cat /sys/class/net/lo/flags; "
+               "nc -l -p 4711 -e echo hi & sleep 0.2; nc 127.0.0.1 4711 </dev/null"])
+    assert p.returncode == 0, p.stderr
+    flags, answer = p.stdout.split()
+    assert int(flags, 16) & 0x1, f"lo is down ({flags}) under {pm.backend}"
+    assert answer == "hi"
 
 
 def test_network_host(pm):
