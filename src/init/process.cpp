@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "init/seccomp_listener.hpp"
 #include "init/steps.hpp"
 #include "linux/caps.hpp"
 #include "linux/error.hpp"
@@ -229,12 +230,8 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
         throw_errno("prctl no_new_privs");
     if (seccomp && p.no_new_privileges) listener = seccomp::load(*seccomp);
     if (listener >= 0) {
-        // The container process state of config-linux.md, with the listener fd attached.
-        std::string msg = "{\"ociVersion\":\"1.3.0\",\"fds\":[\"seccompFd\"],\"pid\":" +
-                          std::to_string(ctx.host_pid) + ",\"metadata\":" +
-                          log::json_quote(seccomp->listener_metadata) + ",\"state\":" +
-                          ctx.state_json + "}";
-        send_fds(ctx.listener_socket_fd, msg, {listener});
+        send_listener(ctx.listener_socket_fd, ctx.state_json, ctx.host_pid,
+                      seccomp->listener_metadata, listener);
         ::close(listener);
     }
 

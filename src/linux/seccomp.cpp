@@ -346,62 +346,6 @@ std::string filter_text(const oci::Seccomp& config) {
     return out;
 }
 
-std::string process_state_json(const std::string& state_json, int pid,
-                               const std::string& metadata) {
-    nlohmann::json state = nlohmann::json::parse(state_json, nullptr, false);
-    if (state.is_discarded() || !state.is_object())
-        throw Error("seccomp listener: container state is not a JSON object");
-    nlohmann::json doc;
-    doc["ociVersion"] = state.value("ociVersion", std::string("1.3.0"));
-    doc["fds"] = nlohmann::json::array({"seccompFd"});
-    doc["pid"] = pid;
-    if (!metadata.empty()) doc["metadata"] = metadata;
-    doc["state"] = std::move(state);
-    return doc.dump();
-}
-
-void send_listener(const std::string& listener_path, const std::string& state_json,
-                   int listener_fd) {
-    const std::string what = "send seccomp fd to " + listener_path;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (listener_path.empty() || listener_path.size() >= sizeof addr.sun_path)
-        throw Error(what + ": socket path is empty or too long");
-    std::memcpy(addr.sun_path, listener_path.data(), listener_path.size());
-
-    Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!sock) throw_errno(what + ": socket");
-    int rc;
-    do {
-        rc = ::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    } while (rc < 0 && errno == EINTR);
-    if (rc < 0) throw_errno(what + ": connect");
-
-    // The fd rides with the first chunk of the JSON; the spec allows the rest in more sends.
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    size_t sent = 0;
-    while (sent < state_json.size()) {
-        iovec iov{const_cast<char*>(state_json.data()) + sent, state_json.size() - sent};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        if (sent == 0) {
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-            cm->cmsg_level = SOL_SOCKET;
-            cm->cmsg_type = SCM_RIGHTS;
-            cm->cmsg_len = CMSG_LEN(sizeof(int));
-            std::memcpy(CMSG_DATA(cm), &listener_fd, sizeof(int));
-        }
-        ssize_t n = ::sendmsg(sock.get(), &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno(what + ": sendmsg");
-        sent += static_cast<size_t>(n);
-    }
-    // One state per connection, then close (sock's destructor), as the spec requires.
-}
-
 std::vector<std::string> supported_actions() {
     std::vector<std::string> out;
     const unsigned api = seccomp_api_get();

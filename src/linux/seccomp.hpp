@@ -28,16 +28,6 @@ bool uses_notify(const oci::Seccomp& config);
 // The filter libseccomp would build, as readable pseudo-code (tests and debugging).
 std::string filter_text(const oci::Seccomp& config);
 
-// The "container process state" of runtime-spec config-linux.md: wraps the runtime state
-// document (state.json text) with ociVersion, fds ["seccompFd"], pid and metadata.
-std::string process_state_json(const std::string& state_json, int pid,
-                               const std::string& metadata);
-
-// Sends the container process state (JSON, see runtime-spec config-linux.md "seccomp")
-// and the listener fd over SCM_RIGHTS to the unix socket at listener_path.
-void send_listener(const std::string& listener_path, const std::string& state_json,
-                   int listener_fd);
-
 // What `features` reports: the names this libseccomp and kernel really support.
 std::vector<std::string> supported_actions();
 std::vector<std::string> supported_operators();

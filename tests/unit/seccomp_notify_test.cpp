@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "linux/error.hpp"
+#include "init/seccomp_listener.hpp"
+#include "linux/channel.hpp"
 #include "linux/seccomp.hpp"
 #include "seccomp_test_util.hpp"
 
@@ -132,10 +134,10 @@ int child_mkdir(const oci::Seccomp& s, const std::string& dir) {
     return run_in_child([&] {
         int fd = seccomp::load(s);
         if (fd < 0) return 150;
-        seccomp::send_listener(s.listener_path,
-                               seccomp::process_state_json(kState, ::getpid(),
-                                                           s.listener_metadata),
-                               fd);
+        // The init's own steps: connect before the filter, send after it (process.cpp).
+        int sock = connect_unix(s.listener_path, "seccomp listener");
+        init::send_listener(sock, kState, ::getpid(), s.listener_metadata, fd);
+        ::close(sock);
         ::close(fd);
         return ::mkdir((dir + "/made").c_str(), 0700) == 0 ? 0 : errno;
     });
@@ -183,24 +185,27 @@ TEST(SeccompNotify, AgentLetsMkdirContinue) {
     EXPECT_EQ(WEXITSTATUS(agent.wait_exit()), 0) << agent.output();
 }
 
-TEST(SeccompNotify, SendToMissingSocketIsAnError) {
+TEST(SeccompNotify, ConnectToMissingSocketIsAnError) {
     char tmpl[] = "/tmp/skiff-seccomp-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     std::string path = std::string(tmpl) + "/nobody.sock";
     try {
-        seccomp::send_listener(path, "{}", 0);
-        ADD_FAILURE() << "send_listener did not throw";
+        ::close(connect_unix(path, "seccomp listener"));
+        ADD_FAILURE() << "connect_unix did not throw";
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "send seccomp fd to " + path + ": connect: No such file or directory");
+                  "connect to seccomp listener " + path + ": No such file or directory");
     }
     ::rmdir(tmpl);
 }
 
-TEST(SeccompNotify, ProcessStateWrapsTheState) {
-    auto doc = nlohmann::json::parse(seccomp::process_state_json(kState, 42, ""));
+TEST(SeccompNotify, ListenerMessageWrapsTheState) {
+    auto doc = nlohmann::json::parse(init::listener_message(kState, 42, ""));
+    EXPECT_EQ(doc["ociVersion"], "1.3.0");
+    EXPECT_EQ(doc["fds"], nlohmann::json::array({"seccompFd"}));
     EXPECT_EQ(doc["pid"], 42);
-    EXPECT_FALSE(doc.contains("metadata"));
+    EXPECT_FALSE(doc.contains("metadata"));  // OPTIONAL, and absent when not configured
     EXPECT_EQ(doc["state"]["bundle"], "/b");
-    EXPECT_THROW(seccomp::process_state_json("not json", 1, ""), Error);
+    auto quoted = nlohmann::json::parse(init::listener_message(kState, 7, "a \"b\"\n"));
+    EXPECT_EQ(quoted["metadata"], "a \"b\"\n");
 }
