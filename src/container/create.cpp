@@ -23,6 +23,7 @@
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
+#include "linux/text.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
@@ -94,19 +95,6 @@ std::pair<pid_t, Fd> spawn_in_user_ns(const std::string& path, struct clone_args
     return {pid_t(std::atoi(at + 6)), std::move(msg.fds[0])};
 }
 
-std::string read_config_text(const std::string& bundle) {
-    std::string path = bundle + "/config.json";
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    Fd f(fd);
-    std::string text;
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
-    if (n < 0) throw_errno("read " + path);
-    return text;
-}
-
 std::string absolute(const std::string& path, const std::string& what) {
     char buf[PATH_MAX];
     if (!::realpath(path.c_str(), buf)) throw_errno(what + " " + path);
@@ -127,6 +115,8 @@ void reserve_preserved_fds(int n) {
 }
 
 }  // namespace
+
+std::string read_config_text(const std::string& bundle) { return text::read_file(bundle + "/config.json"); }
 
 Prepared prepare(const Globals& g, const CreateOptions& o) {
     Prepared p;

@@ -18,6 +18,9 @@ struct Prepared {
     int listen_fds = 0;  // $LISTEN_FDS passed on to the container
 };
 
+// <bundle>/config.json as text: create keeps it verbatim in the state file and parses it.
+std::string read_config_text(const std::string& bundle);
+
 // Everything that can be checked without touching the host: a bad input stops here.
 Prepared prepare(const Globals& g, const CreateOptions& o);
 // The rest of create; the init's pidfd goes to *pidfd_out and the saved record to

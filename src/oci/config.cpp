@@ -6,7 +6,6 @@
 #include <cerrno>
 
 #include "linux/error.hpp"
-#include "linux/text.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci {
@@ -214,12 +213,6 @@ Spec read_spec(const Node& n) {
 Spec parse_config(std::string_view json_text) {
     auto doc = detail::parse_json_text(json_text, "config.json");
     return detail::read_spec(detail::Node(doc, "", "config.json"));
-}
-
-Spec load_config(const std::string& bundle_dir) {
-    const std::string file = (bundle_dir.empty() ? std::string(".") : bundle_dir) + "/config.json";
-    auto doc = detail::parse_json_text(text::read_file(file), file);  // a directory: EISDIR
-    return detail::read_spec(detail::Node(doc, "", file));
 }
 
 Process parse_process(std::string_view json_text) {

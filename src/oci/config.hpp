@@ -12,9 +12,6 @@ namespace skiff::oci {
 // Parses and validates a whole config.json text. Throws skiff::Error on the first problem.
 Spec parse_config(std::string_view json_text);
 
-// Reads <bundle>/config.json; errors say which file.
-Spec load_config(const std::string& bundle_dir);
-
 // A process.json as given to `exec --process`; same rules as config.json's "process".
 Process parse_process(std::string_view json_text);
 

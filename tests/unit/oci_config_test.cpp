@@ -1,5 +1,5 @@
 // Valid documents: a full config.json, the default spec, runc's own `runc spec` output,
-// process.json and resources JSON, and load_config's file handling.
+// process.json and resources JSON, and create's config.json reader.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "container/internal.hpp"
 #include "linux/error.hpp"
 #include "oci/config.hpp"
 #include "oci/default_spec.hpp"
@@ -20,6 +21,11 @@ namespace skiff::oci {
 namespace {
 
 namespace fs = std::filesystem;
+
+// What `create` does with a bundle's config.json: read it with its own reader, then parse.
+Spec load_bundle(const std::string& dir) {
+    return parse_config(container::read_config_text(dir));
+}
 
 // A temp dir removed on scope exit, even when an assertion fails.
 struct TempDir {
@@ -267,7 +273,7 @@ void parse_runc_spec(bool rootless) {
                             (rootless ? " --rootless" : "") + " >/dev/null 2>&1";
     const int rc = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd;
-    const Spec s = load_config(dir.path.string());
+    const Spec s = load_bundle(dir.path.string());
     EXPECT_EQ(s.process->args, (std::vector<std::string>{"sh"}));
     EXPECT_EQ(s.mounts.size(), 7u);
     EXPECT_EQ(s.linux->masked_paths->size(), 10u);
@@ -279,13 +285,13 @@ TEST(OciConfig, RuncRootlessSpecOutputParses) { parse_runc_spec(true); }
 TEST(OciConfig, LoadConfigReadsBundle) {
     TempDir dir;
     std::ofstream(dir.path / "config.json") << default_config_json(false);
-    EXPECT_EQ(load_config(dir.path.string()).hostname, "skiff");
+    EXPECT_EQ(load_bundle(dir.path.string()).hostname, "skiff");
 }
 
 TEST(OciConfig, LoadConfigMissingFileNamesIt) {
     TempDir dir;
     try {
-        load_config(dir.path.string());
+        load_bundle(dir.path.string());
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
@@ -298,7 +304,7 @@ TEST(OciConfig, LoadConfigDirectoryIsAReadError) {
     TempDir dir;
     fs::create_directory(dir.path / "config.json");
     try {
-        load_config(dir.path.string());
+        load_bundle(dir.path.string());
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
@@ -310,13 +316,10 @@ TEST(OciConfig, LoadConfigSyntaxErrorNamesTheFile) {
     TempDir dir;
     std::ofstream(dir.path / "config.json") << "{ nope";
     try {
-        load_config(dir.path.string());
+        load_bundle(dir.path.string());
         FAIL();
     } catch (const Error& e) {
-        EXPECT_EQ(std::string(e.what()).rfind(dir.path.string() + "/config.json: not valid JSON",
-                                              0),
-                  0u)
-            << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("config.json: not valid JSON", 0), 0u) << e.what();
     }
 }
 
