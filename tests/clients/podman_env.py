@@ -10,6 +10,7 @@ runtime brings up."""
 import contextlib
 import json
 import os
+import tempfile
 import tomllib
 
 import pytest
@@ -106,7 +107,8 @@ class Podman:
 def pm(request, clients_installed, runtime, session_dir, token, rootfs_tar):
     backend = request.param
     require("podman", "conmon", "/usr/lib/podman/netavark")
-    base = os.path.join(session_dir, f"podman-{backend}-{request.module.__name__}")
+    # podman refuses a runroot longer than 50 characters: a short name per module and backend
+    base = tempfile.mkdtemp(prefix=f"pm{backend[0]}", dir=session_dir)
     for d in ("root", "runroot", "tmp", "net", "volumes", "copytmp"):
         os.makedirs(os.path.join(base, d), exist_ok=True)
     with open(DROPIN, "rb") as f:
