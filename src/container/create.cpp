@@ -317,8 +317,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             if (msg.type == Msg::ready) break;
             if (msg.type == Msg::error) throw Error(msg.payload, EIO);
             if (msg.type == Msg::run_hooks) {
-                run_hooks(spec.hooks->prestart, hook_state, "prestart");
-                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime");
+                run_hooks(spec.hooks->prestart, hook_state, "prestart", p.bundle);
+                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime", p.bundle);
                 send(Msg::hooks_done, {});
             }
         }
