@@ -175,6 +175,7 @@ void run(Context& ctx) {
         }
 
         Fd console = setup_console(ctx, root.get());
+        finish_readonly_mounts(ctx, root.get());
         apply_sysctl(ctx, root.get());
         apply_readonly_paths(ctx, root.get());
         apply_masked_paths(ctx, root.get());

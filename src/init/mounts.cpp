@@ -131,6 +131,10 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     std::string dest = rootpath::clean(m.destination);
     if (m.type == "bind") o.bind = true;
     int idmapped = index < ctx.idmapped_trees.size() ? ctx.idmapped_trees[index] : -1;
+    if ((m.type == "tmpfs" || dest == "/dev") && !o.bind && idmapped < 0 && (o.flags & MS_RDONLY)) {
+        o.flags &= ~MS_RDONLY;
+        ctx.readonly_later.push_back(dest);
+    }
     if (idmapped >= 0) {
         // Built by the runtime with its flags and idmap already set (init/idmap.hpp).
         Fd tree(idmapped);
@@ -198,6 +202,18 @@ Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd) 
     }
     set_attrs(tree, o, true);
     return tree_fd;
+}
+
+void finish_readonly_mounts(Context& ctx, int root_fd) {
+    for (const auto& dest : ctx.readonly_later) {
+        Fd t = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
+        if (!t) throw_errno("open " + dest + " to make it read-only");
+        struct mount_attr attr = {};
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (sys::mount_setattr(t.get(), "", AT_EMPTY_PATH, &attr) < 0)
+            throw_errno("make " + dest + " read-only");
+    }
+    ctx.readonly_later.clear();
 }
 
 void mount_all(Context& ctx, int root_fd) {

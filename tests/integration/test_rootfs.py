@@ -299,3 +299,48 @@ def test_mount_options_nosuid_nodev_noexec(rt, bundle):
                                     "options": ["nosuid", "nodev", "noexec"]})
     opts = rt.sh(bundle, "grep ' /opts ' /proc/self/mounts").split()[3].split(",")
     assert {"nosuid", "nodev", "noexec"} <= set(opts)
+
+
+# --- read-only tmpfs with mounts below it -----------------------------------------------------
+
+def test_readonly_dev_tmpfs_gets_its_submounts_and_devices(rt, bundle):
+    """A `ro` /dev tmpfs: /dev/pts, /dev/shm, /dev/mqueue and the default nodes are still made
+    below it (runc mounts it writable and makes it read-only at the end), and the container
+    then cannot write there."""
+    dev = next(m for m in bundle.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    out = rt.sh(bundle, "test -c /dev/null && test -c /dev/pts/ptmx && echo nodes; "
+                        "grep ' /dev ' /proc/self/mounts; grep -c ' /dev/pts ' /proc/self/mounts; "
+                        "touch /dev/newfile 2>/dev/null && echo writable || echo refused")
+    lines = out.splitlines()
+    assert lines[0] == "nodes", out
+    assert "ro" in lines[1].split()[3].split(","), out
+    assert lines[2] == "1", out
+    assert lines[3] == "refused", out
+
+
+@pytest.mark.skiff_only("runc 1.1.5 opens /dev/tty and fails without a controlling terminal")
+def test_readonly_dev_tmpfs_with_a_terminal(rt, bundle):
+    """The console is bound at /dev/console inside a `ro` /dev, so ro comes after it."""
+    dev = next(m for m in bundle.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    bundle.config["process"]["terminal"] = True
+    bundle.args("true")
+    bundle.write()
+    res = subprocess.run([rt.binary, "--root", rt.root, "run", "--bundle", bundle.path,
+                          rt.track(rt.new_id())], stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res
+
+
+def test_readonly_tmpfs_with_a_mount_below(rt, bundle, host_dir):
+    """Any `ro` tmpfs with another mount below it: the mountpoint is made before ro."""
+    src = host_dir("src")
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("below\n")
+    bundle.config["mounts"] += [
+        {"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "size=1m"]},
+        {"destination": "/ro/sub", "type": "bind", "source": src, "options": ["rbind"]},
+    ]
+    out = rt.sh(bundle, "cat /ro/sub/f; touch /ro/x 2>/dev/null && echo writable || echo refused")
+    assert out.split() == ["below", "refused"], out
