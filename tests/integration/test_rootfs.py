@@ -344,3 +344,75 @@ def test_readonly_tmpfs_with_a_mount_below(rt, bundle, host_dir):
     ]
     out = rt.sh(bundle, "cat /ro/sub/f; touch /ro/x 2>/dev/null && echo writable || echo refused")
     assert out.split() == ["below", "refused"], out
+
+
+# --- mount destinations that are dangling symlinks in the image -------------------------------
+
+def _resolv_conf(host_dir):
+    src = os.path.join(host_dir("resolv"), "resolv.conf")
+    with open(src, "w") as f:
+        f.write("nameserver 192.0.2.53\n")
+    return src
+
+
+def test_file_bind_onto_dangling_symlink_creates_its_target(rt, bundle, host_dir):
+    """Ubuntu-style images ship /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf
+    and engines bind a resolv.conf onto it: the link is resolved inside the root, its missing
+    target made (a file, for a file source) and the bind lands there, as with runc and crun."""
+    if os.path.lexists(bundle.in_rootfs("/etc/resolv.conf")):
+        os.unlink(bundle.in_rootfs("/etc/resolv.conf"))
+    os.symlink("../run/systemd/resolve/stub-resolv.conf", bundle.in_rootfs("/etc/resolv.conf"))
+    bundle.config["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["rbind", "ro"]})
+    out = rt.sh(bundle, "cat /etc/resolv.conf; cat /run/systemd/resolve/stub-resolv.conf")
+    assert out.split() == ["nameserver", "192.0.2.53"] * 2, out
+    made = bundle.in_rootfs("/run/systemd/resolve/stub-resolv.conf")
+    assert os.path.isfile(made) and not os.path.islink(made)
+    assert os.path.islink(bundle.in_rootfs("/etc/resolv.conf"))
+
+
+def test_file_bind_onto_absolute_dangling_symlink_stays_inside(rt, bundle, host_dir):
+    """An absolute dangling link naming a host path is read inside the root: the file is made
+    under the rootfs and the host dir stays empty."""
+    victim = host_dir("victim")
+    os.symlink(os.path.join(victim, "resolv.conf"), bundle.in_rootfs("/etc/resolv2.conf"))
+    bundle.config["mounts"].append({"destination": "/etc/resolv2.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    out = rt.sh(bundle, "cat /etc/resolv2.conf")
+    assert out.split() == ["nameserver", "192.0.2.53"], out
+    assert os.listdir(victim) == []
+    assert os.path.isfile(bundle.in_rootfs(os.path.join(victim, "resolv.conf")))
+
+
+def test_dir_bind_onto_dangling_symlink_creates_a_dir(rt, bundle, host_dir):
+    """A directory source onto a dangling link: the link's target is made a directory."""
+    src = host_dir("vol")
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("vol\n")
+    os.symlink("srv/data", bundle.in_rootfs("/data"))
+    bundle.config["mounts"].append({"destination": "/data", "type": "bind", "source": src,
+                                    "options": ["rbind"]})
+    assert rt.sh(bundle, "cat /data/f /srv/data/f").split() == ["vol", "vol"]
+    assert os.path.isdir(bundle.in_rootfs("/srv/data"))
+
+
+def test_dangling_symlink_chain_onto_file(rt, bundle, host_dir):
+    """A chain of links (a -> b -> missing) is followed to its end, inside the root."""
+    os.symlink("b", bundle.in_rootfs("/etc/a.conf"))
+    os.symlink("/var/lib/c.conf", bundle.in_rootfs("/etc/b"))
+    bundle.config["mounts"].append({"destination": "/etc/a.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    assert rt.sh(bundle, "cat /var/lib/c.conf").split() == ["nameserver", "192.0.2.53"]
+
+
+def test_symlink_loop_destination_fails_cleanly(rt, bundle, host_dir):
+    """A destination that is a symlink loop fails with one error, and nothing is left."""
+    os.symlink("loop2", bundle.in_rootfs("/etc/loop1"))
+    os.symlink("loop1", bundle.in_rootfs("/etc/loop2"))
+    bundle.config["mounts"].append({"destination": "/etc/loop1", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    bundle.args("true")
+    cid, res = rt.create(bundle, check=False)
+    assert res.returncode != 0
+    assert "/etc/loop1" in res.stderr, res.stderr
+    assert rt.state(cid, check=False) is None
