@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "init/mount_options.hpp"
+#include "init/mount_source.hpp"
 #include "init/tmpcopyup.hpp"
 #include "init/steps.hpp"
 #include "linux/error.hpp"
@@ -59,6 +60,21 @@ void attach_tree(int tree, int root_fd, const std::string& dest) {
 void bind_mount(const std::string& source, int root_fd, const std::string& dest,
                 const MountOptions& o) {
     Fd tree = clone_bind_tree(source, o);
+    attach_tree(tree.get(), root_fd, dest);
+}
+
+// A bind of mounts[index]. In a user namespace the container's root may be refused a source
+// that the host's root can reach (a directory on the way only it may search): the runtime
+// clones that one for us (init/mount_source.hpp), as runc does.
+void bind_config_mount(Context& ctx, size_t index, const std::string& source, int root_fd,
+                       const std::string& dest, const MountOptions& o) {
+    Fd tree;
+    try {
+        tree = clone_bind_tree(source, o);
+    } catch (const Error& e) {
+        if (!ctx.new_user_ns || e.errnum() != EACCES) throw;
+        tree = mount_tree_from_runtime(ctx, index);
+    }
     attach_tree(tree.get(), root_fd, dest);
 }
 
@@ -143,7 +159,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     } else if (o.bind) {
         std::string source = m.source;
         if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
-        bind_mount(source, root_fd, dest, o);
+        bind_config_mount(ctx, index, source, root_fd, dest, o);
     } else if (o.tmpcopyup && m.type == "tmpfs") {
         mount_tmpfs_copyup(root_fd, dest, o, m.source.empty() ? m.type : m.source);
         if (o.attr_set || o.attr_clr) {

@@ -416,3 +416,59 @@ def test_symlink_loop_destination_fails_cleanly(rt, bundle, host_dir):
     assert res.returncode != 0
     assert "/etc/loop1" in res.stderr, res.stderr
     assert rt.state(cid, check=False) is None
+
+
+# --- bind sources the container's root cannot reach -------------------------------------------
+
+def _userns(bundle):
+    bundle.ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _locked_dir(host_dir):
+    """A root-owned 0700 dir: the container's mapped root (host uid 100000) cannot search
+    it, so it cannot look up a bind source below it."""
+    locked = host_dir("locked")
+    os.chmod(locked, 0o700)
+    data = os.path.join(locked, "data")
+    os.makedirs(data)
+    with open(os.path.join(data, "f"), "w") as f:
+        f.write("reached\n")
+    with open(os.path.join(locked, "file.conf"), "w") as f:
+        f.write("conf\n")
+    return locked
+
+
+def test_bind_source_unreachable_by_mapped_root(rt, bundle, host_dir):
+    """In a user namespace, a bind source below a dir only host root can search: runc opens it
+    as host root and mounts through the descriptor, so the container gets the mount."""
+    locked = _locked_dir(host_dir)
+    _userns(bundle)
+    # the mountpoints exist: the mapped root cannot create them in a host-owned rootfs
+    os.makedirs(bundle.in_rootfs("/mnt/data"))
+    open(bundle.in_rootfs("/etc/x.conf"), "w").close()
+    bundle.config["mounts"] += [
+        {"destination": "/mnt/data", "type": "bind", "source": os.path.join(locked, "data"),
+         "options": ["rbind", "ro"]},
+        {"destination": "/etc/x.conf", "type": "bind", "source": os.path.join(locked, "file.conf"),
+         "options": ["bind"]},
+    ]
+    out = rt.sh(bundle, "cat /mnt/data/f /etc/x.conf; grep ' /mnt/data ' /proc/self/mounts")
+    lines = out.splitlines()
+    assert lines[:2] == ["reached", "conf"], out
+    assert "ro" in lines[2].split()[3].split(","), out
+
+
+def test_bind_source_missing_in_user_namespace_fails_cleanly(rt, bundle, host_dir):
+    """A source that does not exist still fails, naming it, and leaves nothing."""
+    locked = _locked_dir(host_dir)
+    _userns(bundle)
+    bundle.config["mounts"].append({"destination": "/mnt/none", "type": "bind",
+                                    "source": os.path.join(locked, "missing"),
+                                    "options": ["rbind"]})
+    bundle.args("true")
+    cid, res = rt.create(bundle, check=False)
+    assert res.returncode != 0
+    assert "missing" in res.stderr, res.stderr
+    assert rt.state(cid, check=False) is None
