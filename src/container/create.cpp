@@ -20,6 +20,7 @@
 #include "container/state.hpp"
 #include "init/context.hpp"
 #include "init/idmap.hpp"
+#include "init/mount_source.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -308,9 +309,19 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             if (msg.type == Msg::ready) break;
             if (msg.type == Msg::error) throw Error(msg.payload, EIO);
             if (msg.type == Msg::run_hooks) {
-                run_hooks(spec.hooks->prestart, hook_state, "prestart");
-                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime");
+                run_hooks(spec.hooks->prestart, hook_state, "prestart", p.bundle);
+                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime", p.bundle);
                 send(Msg::hooks_done, {});
+            }
+            if (msg.type == Msg::mount_source) {
+                size_t i = size_t(std::strtoul(msg.payload.c_str(), nullptr, 10));
+                if (i >= spec.mounts.size()) throw Error("container init asked for an unknown mount", EPROTO);
+                try {
+                    Fd tree = init::clone_source_for_init(pidfd.get(), spec.mounts[i], p.bundle);
+                    parent_end.send(Msg::mount_tree, "", {tree.get()});
+                } catch (const Error& e) {
+                    parent_end.send(Msg::mount_tree, e.what());
+                }
             }
         }
         log::phase("init ready");

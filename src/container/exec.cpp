@@ -17,6 +17,7 @@
 
 #include "container/internal.hpp"
 #include "container/state.hpp"
+#include "container/tty_relay.hpp"
 #include "init/context.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -112,8 +113,6 @@ int exec(const Globals& g, const ExecOptions& o) {
     spec.process = exec_process(spec, o);
     if (spec.process->terminal && o.console_socket.empty() && o.detach)
         throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
-    if (spec.process->terminal && o.console_socket.empty())
-        throw Error("exec --tty needs --console-socket", EINVAL);
 
     // Namespaces of the init that are not ours; pid and time are entered by the clone.
     std::string init_ns = "/proc/" + std::to_string(r.pid) + "/ns/";
@@ -156,13 +155,17 @@ int exec(const Globals& g, const ExecOptions& o) {
     }
     Fd console_socket;
     if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
+    // In the foreground without a console socket we take the pty master and relay it, as
+    // `run` does (and runc).
+    std::optional<TtyRelay> tty;
+    if (spec.process->terminal && !console_socket) tty.emplace();
     auto [parent_end, child_end] = Channel::pair();
     init::Context ctx;
     ctx.spec = &spec;
     ctx.id = o.id;
     ctx.bundle = r.bundle;
     ctx.channel = &child_end;
-    ctx.console_socket_fd = console_socket.get();
+    ctx.console_socket_fd = tty ? tty->console_end() : console_socket.get();
     ctx.preserve_fds = o.preserve_fds;
     ctx.bind_console = false;
     ctx.host_pid = r.pid;
@@ -207,6 +210,7 @@ int exec(const Globals& g, const ExecOptions& o) {
         ::waitpid(pid, nullptr, 0);
         throw Error(msg.payload, EIO);
     }
+    if (tty) tty->take_master();
     if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
     if (!o.pidfd_socket.empty()) {
         Fd sock(connect_unix(o.pidfd_socket, "pidfd socket"));
@@ -217,14 +221,22 @@ int exec(const Globals& g, const ExecOptions& o) {
     int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
     Fd sig_fd(sfd);
     for (;;) {
-        struct pollfd fds[2] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+        struct pollfd fds[4] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
+                                {tty ? tty->stdin_fd() : -1, POLLIN, 0},
+                                {tty ? tty->master_fd() : -1, POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
+        if (tty && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_stdin();
+        if (tty && (fds[3].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_master();
         if (fds[1].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (::read(sig_fd.get(), &si, sizeof si) == sizeof si) sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
+            if (::read(sig_fd.get(), &si, sizeof si) != sizeof si) continue;
+            // With our own pty the window size follows ours; the kernel tells the process.
+            if (tty && si.ssi_signo == SIGWINCH) tty->on_winch();
+            else sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
         }
         if (fds[0].revents & POLLIN) break;
     }
+    if (tty) tty->drain();
     siginfo_t info = {};
     if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) < 0) throw_errno("wait for the exec'd process");
     return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;

@@ -1,5 +1,6 @@
 // Hooks that the runtime itself runs (prestart, createRuntime, poststart, poststop); the
-// container-side ones run in the init.
+// container-side ones run in the init. cwd: runc runs create's and run's hooks in the bundle
+// (it changes to it first), start's and delete's where it was started.
 #include "container/internal.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -8,8 +9,9 @@
 namespace skiff::container {
 namespace {
 
-std::string run_one(const oci::Hook& h, const std::string& state, const char* kind, size_t i) {
-    auto r = program::run(h.path, h.args, h.env, state, h.timeout.value_or(0));
+std::string run_one(const oci::Hook& h, const std::string& state, const char* kind, size_t i,
+                    const std::string& cwd) {
+    auto r = program::run(h.path, h.args, h.env, state, h.timeout.value_or(0), cwd);
     std::string where = std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + ")";
     if (r.timed_out) return where + ": timed out after " + std::to_string(*h.timeout) + "s";
     if (r.status != 0)
@@ -20,18 +22,20 @@ std::string run_one(const oci::Hook& h, const std::string& state, const char* ki
 
 }  // namespace
 
-void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind) {
+void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
+               const std::string& cwd) {
     for (size_t i = 0; i < hooks.size(); ++i) {
-        std::string failure = run_one(hooks[i], state, kind, i);
+        std::string failure = run_one(hooks[i], state, kind, i, cwd);
         if (!failure.empty()) throw Error(failure, ECANCELED);
     }
 }
 
-void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind) {
+void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
+                    const std::string& cwd) {
     for (size_t i = 0; i < hooks.size(); ++i) {
         std::string failure;
         try {
-            failure = run_one(hooks[i], state, kind, i);
+            failure = run_one(hooks[i], state, kind, i, cwd);
         } catch (const Error& e) {
             failure = std::string(kind) + " hook #" + std::to_string(i) + ": " + e.what();
         }

@@ -32,8 +32,10 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
 void write_pid_file(const std::string& path, pid_t pid);
 
 // Runs hooks in order; the first failure throws (prestart/createRuntime/... semantics).
-void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind);
+void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
+               const std::string& cwd = "");
 // Same, but failures only warn (poststart, poststop).
-void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind);
+void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
+                    const std::string& cwd = "");
 
 }  // namespace skiff::container

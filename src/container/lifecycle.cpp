@@ -47,7 +47,8 @@ bool wait_exit(int pidfd, int timeout_ms) {
 
 
 // What delete does after the init is gone: leftovers of the cgroup, poststop, the record.
-void destroy(const Store& store, const Record& r) {
+// hook_cwd: where poststop runs ("" = here; `run` passes the bundle, as runc).
+void destroy(const Store& store, const Record& r, const std::string& hook_cwd = "") {
     try {
         auto cg = cgroup_of(r);
         if (!cg->remove_if_empty()) {
@@ -60,7 +61,8 @@ void destroy(const Store& store, const Record& r) {
     if (r.has_poststop) {
         try {
             oci::Spec spec = oci::parse_config(r.config);
-            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop");
+            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop",
+                           hook_cwd);
         } catch (const Error& e) {
             log::warn(std::string("poststop hooks: ") + e.what());
         }
@@ -205,7 +207,8 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
         if (tty) tty->take_master();
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (p.spec.hooks && !p.spec.hooks->poststart.empty())
-            run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart");
+            run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart",
+                           p.bundle);
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
         throw;
@@ -267,7 +270,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
         if (e.errnum() == ENOENT) return status;
         throw;
     }
-    destroy(store, rec);
+    destroy(store, rec, p.bundle);
     return status;
 }
 

@@ -122,6 +122,14 @@ Fd setup_console(Context& ctx, int root_fd) {
     int peer = ::ioctl(ptmx.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (peer < 0) throw_errno("open pty peer");
     Fd slave(peer);
+    // The terminal belongs to the process's user, so it can use its own console; the group
+    // stays the one devpts gave it (gid=5, tty, in the usual options), as runc leaves it.
+    // Not an error where the ids are not mapped or /dev is read-only (runc skips it too).
+    struct stat st;
+    if (::fstat(slave.get(), &st) == 0 && st.st_uid != p.user.uid &&
+        ::fchown(slave.get(), p.user.uid, st.st_gid) < 0 && errno != EINVAL && errno != EPERM &&
+        errno != EROFS)
+        throw_errno("chown the terminal to uid " + std::to_string(p.user.uid));
     if (p.console_size) {
         struct winsize ws = {};
         ws.ws_row = static_cast<unsigned short>(p.console_size->height);

@@ -70,6 +70,16 @@ void wait_for_start(int fifo_fd) {
     }
 }
 
+// The process's environment becomes ours, as runc's init does: hooks run here without an
+// "env" of their own (createContainer, startContainer) get it.
+void adopt_environment(const std::vector<std::string>& env) {
+    ::clearenv();
+    for (const auto& e : env) {
+        auto eq = e.find('=');
+        if (eq != std::string::npos && eq > 0) ::setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+    }
+}
+
 void set_personality(const oci::Spec& spec) {
     if (!spec.linux || !spec.linux->personality) return;
     const auto& p = *spec.linux->personality;
@@ -158,13 +168,19 @@ void run(Context& ctx) {
 
         // prestart and createRuntime run in the runtime's namespaces: the parent does them.
         const auto& hooks = spec.hooks;
+        if (hooks) adopt_environment(proc.env);
         if (hooks && (!hooks->prestart.empty() || !hooks->create_runtime.empty())) {
             ch.send(Msg::run_hooks);
             expect(ch, Msg::hooks_done, msg);
         }
-        if (hooks) run_hooks(hooks->create_container, ctx.state_json, "createContainer");
+        if (hooks && !hooks->create_container.empty()) {
+            // In the rootfs, as runc: hooks may use paths relative to it.
+            if (::fchdir(root.get()) < 0) throw_errno("chdir to the rootfs");
+            run_hooks(hooks->create_container, ctx.state_json, "createContainer");
+        }
 
         Fd console = setup_console(ctx, root.get());
+        finish_readonly_mounts(ctx, root.get());
         apply_sysctl(ctx, root.get());
         apply_readonly_paths(ctx, root.get());
         apply_masked_paths(ctx, root.get());

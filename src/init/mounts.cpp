@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "init/mount_options.hpp"
+#include "init/mount_source.hpp"
 #include "init/tmpcopyup.hpp"
 #include "init/steps.hpp"
 #include "linux/error.hpp"
@@ -59,6 +60,21 @@ void attach_tree(int tree, int root_fd, const std::string& dest) {
 void bind_mount(const std::string& source, int root_fd, const std::string& dest,
                 const MountOptions& o) {
     Fd tree = clone_bind_tree(source, o);
+    attach_tree(tree.get(), root_fd, dest);
+}
+
+// A bind of mounts[index]. In a user namespace the container's root may be refused a source
+// that the host's root can reach (a directory on the way only it may search): the runtime
+// clones that one for us (init/mount_source.hpp), as runc does.
+void bind_config_mount(Context& ctx, size_t index, const std::string& source, int root_fd,
+                       const std::string& dest, const MountOptions& o) {
+    Fd tree;
+    try {
+        tree = clone_bind_tree(source, o);
+    } catch (const Error& e) {
+        if (!ctx.new_user_ns || e.errnum() != EACCES) throw;
+        tree = mount_tree_from_runtime(ctx, index);
+    }
     attach_tree(tree.get(), root_fd, dest);
 }
 
@@ -131,6 +147,10 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     std::string dest = rootpath::clean(m.destination);
     if (m.type == "bind") o.bind = true;
     int idmapped = index < ctx.idmapped_trees.size() ? ctx.idmapped_trees[index] : -1;
+    if ((m.type == "tmpfs" || dest == "/dev") && !o.bind && idmapped < 0 && (o.flags & MS_RDONLY)) {
+        o.flags &= ~MS_RDONLY;
+        ctx.readonly_later.push_back(dest);
+    }
     if (idmapped >= 0) {
         // Built by the runtime with its flags and idmap already set (init/idmap.hpp).
         Fd tree(idmapped);
@@ -139,7 +159,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
     } else if (o.bind) {
         std::string source = m.source;
         if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
-        bind_mount(source, root_fd, dest, o);
+        bind_config_mount(ctx, index, source, root_fd, dest, o);
     } else if (o.tmpcopyup && m.type == "tmpfs") {
         mount_tmpfs_copyup(root_fd, dest, o, m.source.empty() ? m.type : m.source);
         if (o.attr_set || o.attr_clr) {
@@ -198,6 +218,18 @@ Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd) 
     }
     set_attrs(tree, o, true);
     return tree_fd;
+}
+
+void finish_readonly_mounts(Context& ctx, int root_fd) {
+    for (const auto& dest : ctx.readonly_later) {
+        Fd t = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
+        if (!t) throw_errno("open " + dest + " to make it read-only");
+        struct mount_attr attr = {};
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (sys::mount_setattr(t.get(), "", AT_EMPTY_PATH, &attr) < 0)
+            throw_errno("make " + dest + " read-only");
+    }
+    ctx.readonly_later.clear();
 }
 
 void mount_all(Context& ctx, int root_fd) {

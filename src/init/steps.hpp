@@ -15,6 +15,9 @@ void pivot_to(Context& ctx, int root_fd);
 
 // mounts.cpp: every entry of "mounts", in order, resolved inside the root.
 void mount_all(Context& ctx, int root_fd);
+// A `ro` tmpfs or /dev is mounted writable (mounts, devices and the console go below it) and
+// made read-only here, after the console, as runc does.
+void finish_readonly_mounts(Context& ctx, int root_fd);
 struct MountOptions;
 // A detached clone of `source` (the whole tree when o.recursive) with the bind's flags set:
 // the plain ones (ro, nosuid, ...) on the top mount, the recursive forms on every mount.

@@ -12,6 +12,8 @@ enum class Msg : char {
     go = 'g',            // parent -> child: id maps written; payload: "<pid> <state JSON>"
     run_hooks = 'h',     // child -> parent: run prestart and createRuntime hooks now
     hooks_done = 'd',    // parent -> child
+    mount_source = 'm',  // child -> parent: clone mounts[payload]'s source for me (as host root)
+    mount_tree = 't',    // parent -> child: the detached tree as an fd, or the error as payload
     ready = 'r',         // child -> parent: init done, waiting for start
     error = 'e',         // child -> parent: payload is the error text
 };

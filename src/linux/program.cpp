@@ -39,7 +39,8 @@ std::string describe_status(int status) {
 }
 
 Result run(const std::string& path, const std::vector<std::string>& argv,
-           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s) {
+           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s,
+           const std::string& cwd) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0) throw_errno("pipe");
     Fd in_r(in[0]), in_w(in[1]);
@@ -68,7 +69,11 @@ Result run(const std::string& path, const std::vector<std::string>& argv,
         ::dup2(out_w.get(), 1);
         ::dup2(out_w.get(), 2);
         sys::close_range(3, ~0U, 0);
-        ::execve(path.c_str(), c_argv.data(), c_env.data());
+        if (!cwd.empty() && ::chdir(cwd.c_str()) < 0) {
+            dprintf(2, "chdir %s: %s\n", cwd.c_str(), strerror(errno));
+            _exit(127);
+        }
+        ::execve(path.c_str(), c_argv.data(), env.empty() ? environ : c_env.data());
         dprintf(2, "exec %s: %s\n", path.c_str(), strerror(errno));
         _exit(127);
     }

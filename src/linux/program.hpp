@@ -11,9 +11,12 @@ struct Result {
     std::string output;      // stdout and stderr, merged, capped at 64 KiB
 };
 
-// timeout_s <= 0 waits forever. argv empty: argv[0] = path. Throws only when it cannot start.
+// timeout_s <= 0 waits forever. argv empty: argv[0] = path. env empty: our own environment
+// (a hook without "env" gets the runtime's, as runc and crun give it). cwd: the directory it
+// starts in ("" = ours). Throws only when it cannot start.
 Result run(const std::string& path, const std::vector<std::string>& argv,
-           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s);
+           const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s,
+           const std::string& cwd = "");
 
 // "exited with status 3" / "killed by signal 9" for messages.
 std::string describe_status(int status);

@@ -121,13 +121,31 @@ Fd mkdir_all(int root_fd, const std::string& path, mode_t mode) {
 Fd ensure_file(int root_fd, const std::string& path, mode_t mode) {
     Fd existing = open(root_fd, path, O_PATH);
     if (existing) return existing;
-    auto [parent, name] = split_parent(path);
-    if (name.empty()) throw Error("cannot create a file at the root", EINVAL);
-    Fd dir = mkdir_all(root_fd, parent);
-    int fd = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                      mode);
-    if (fd < 0 && errno != EEXIST) throw_errno("create " + clean(path) + " inside the root");
-    if (fd >= 0) ::close(fd);
+    std::string want = clean(path);
+    for (int links = 0;; ++links) {
+        auto [parent, name] = split_parent(want);
+        if (name.empty()) throw Error("cannot create a file at the root", EINVAL);
+        Fd dir = mkdir_all(root_fd, parent);
+        int fd = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+                          mode);
+        if (fd >= 0) {
+            ::close(fd);
+            break;
+        }
+        if (errno != EEXIST) throw_errno("create " + want + " inside the root");
+        // Something the lookup above did not reach is there: a dangling symlink (Ubuntu's
+        // /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf). Its target, read as a
+        // path inside the root, is where the file goes, as runc and crun make it.
+        char target[4096];
+        ssize_t n = ::readlinkat(dir.get(), name.c_str(), target, sizeof target - 1);
+        if (n < 0) {
+            if (errno == EINVAL) break;  // not a link (made meanwhile): open it below
+            throw_errno("readlink " + want + " inside the root");
+        }
+        if (links >= 40) throw Error("create " + clean(path) + " inside the root: too many symlinks", ELOOP);
+        target[n] = 0;
+        want = clean(target[0] == '/' ? std::string(target) : parent + "/" + target);
+    }
     Fd out = open(root_fd, path, O_PATH);
     if (!out) throw_errno("open " + clean(path) + " inside the root");
     return out;

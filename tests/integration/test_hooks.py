@@ -193,3 +193,70 @@ def test_hook_path_not_found_fails_create(rt, bundle, markers):
     cid, res = rt.create(bundle, check=False)
     assert res.returncode != 0
     assert rt.run(["state", cid], check=False).returncode != 0
+
+
+def _lifecycle_with_env(rt, bundle, env):
+    """create, start, kill, delete, each with `env` as the runtime's environment."""
+    bundle.args("sleep 1000")
+    bundle.write()
+    cid = rt.track(rt.new_id())
+    rt.run(["create", "--bundle", bundle.path, cid], env=env)
+    rt.run(["start", cid], env=env)
+    rt.kill(cid, "KILL")
+    rt.wait_status(cid, "stopped")
+    rt.run(["delete", cid], env=env)
+
+
+@pytest.mark.parametrize("kind", [
+    k if k != "poststart" else pytest.param(k, marks=RUNC_POSTSTART) for k in HOST_KINDS
+    if k != "createContainer"])
+def test_hook_without_env_gets_the_runtime_environment(rt, bundle, markers, kind):
+    """A hook without "env" runs with the runtime's environment (runc and crun): a hook that
+    needs PATH finds its tools. The marker variable shows it is the caller's environment."""
+    out = os.path.join(markers, "env")
+    bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"env > {out}"]}]}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_HOOK_MARK": "from-the-caller"}
+    _lifecycle_with_env(rt, bundle, env)
+    lines = open(out).read().splitlines()
+    assert "SKIFF_HOOK_MARK=from-the-caller" in lines, lines
+    assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in lines, lines
+
+
+def test_create_container_hook_without_env_gets_the_process_environment(rt, bundle, markers):
+    """A createContainer hook without "env" runs in the init, whose environment is the
+    process's (runc's init takes process.env on as its own), not the caller's."""
+    out = os.path.join(markers, "env")
+    bundle.config["hooks"] = {"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"env > {out}"]}]}
+    bundle.config["process"]["env"].append("SKIFF_PROCESS_MARK=from-the-config")
+    bundle.args("true")
+    rt.create(bundle, env={"PATH": "/usr/bin:/bin", "SKIFF_HOOK_MARK": "from-the-caller"})
+    lines = open(out).read().splitlines()
+    assert "SKIFF_PROCESS_MARK=from-the-config" in lines, lines
+    assert "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in lines, lines
+    assert "SKIFF_HOOK_MARK=from-the-caller" not in lines, lines
+
+
+def test_create_container_hook_runs_in_the_rootfs(rt, bundle, markers):
+    """createContainer hooks start in the container's rootfs (runc chdirs there before it
+    runs them): a hook may use paths relative to it."""
+    out = os.path.join(markers, "cwd")
+    bundle.config["hooks"] = {"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", f"pwd -P > {out}; cat ./etc/hostname-probe >> {out}"]}]}
+    with open(bundle.in_rootfs("/etc/hostname-probe"), "w") as f:
+        f.write("probe\n")
+    bundle.args("true")
+    rt.create(bundle)
+    lines = open(out).read().splitlines()
+    assert lines == [os.path.realpath(bundle.rootfs), "probe"], lines
+
+
+@pytest.mark.parametrize("kind", ["prestart", "createRuntime"])
+def test_create_runtime_hooks_run_in_the_bundle(rt, bundle, markers, kind):
+    """The hooks `create` runs in the runtime's namespaces start in the bundle directory, as
+    runc's do (it changes to --bundle first); the caller's cwd is elsewhere."""
+    out = os.path.join(markers, "cwd")
+    bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"pwd -P > {out}"]}]}
+    bundle.args("true")
+    rt.create(bundle)
+    assert open(out).read().strip() == os.path.realpath(bundle.path)

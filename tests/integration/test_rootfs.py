@@ -299,3 +299,176 @@ def test_mount_options_nosuid_nodev_noexec(rt, bundle):
                                     "options": ["nosuid", "nodev", "noexec"]})
     opts = rt.sh(bundle, "grep ' /opts ' /proc/self/mounts").split()[3].split(",")
     assert {"nosuid", "nodev", "noexec"} <= set(opts)
+
+
+# --- read-only tmpfs with mounts below it -----------------------------------------------------
+
+def test_readonly_dev_tmpfs_gets_its_submounts_and_devices(rt, bundle):
+    """A `ro` /dev tmpfs: /dev/pts, /dev/shm, /dev/mqueue and the default nodes are still made
+    below it (runc mounts it writable and makes it read-only at the end), and the container
+    then cannot write there."""
+    dev = next(m for m in bundle.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    out = rt.sh(bundle, "test -c /dev/null && test -c /dev/pts/ptmx && echo nodes; "
+                        "grep ' /dev ' /proc/self/mounts; grep -c ' /dev/pts ' /proc/self/mounts; "
+                        "touch /dev/newfile 2>/dev/null && echo writable || echo refused")
+    lines = out.splitlines()
+    assert lines[0] == "nodes", out
+    assert "ro" in lines[1].split()[3].split(","), out
+    assert lines[2] == "1", out
+    assert lines[3] == "refused", out
+
+
+@pytest.mark.skiff_only("runc 1.1.5 opens /dev/tty and fails without a controlling terminal")
+def test_readonly_dev_tmpfs_with_a_terminal(rt, bundle):
+    """The console is bound at /dev/console inside a `ro` /dev, so ro comes after it."""
+    dev = next(m for m in bundle.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    bundle.config["process"]["terminal"] = True
+    bundle.args("true")
+    bundle.write()
+    res = subprocess.run([rt.binary, "--root", rt.root, "run", "--bundle", bundle.path,
+                          rt.track(rt.new_id())], stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res
+
+
+def test_readonly_tmpfs_with_a_mount_below(rt, bundle, host_dir):
+    """Any `ro` tmpfs with another mount below it: the mountpoint is made before ro."""
+    src = host_dir("src")
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("below\n")
+    bundle.config["mounts"] += [
+        {"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "size=1m"]},
+        {"destination": "/ro/sub", "type": "bind", "source": src, "options": ["rbind"]},
+    ]
+    out = rt.sh(bundle, "cat /ro/sub/f; touch /ro/x 2>/dev/null && echo writable || echo refused")
+    assert out.split() == ["below", "refused"], out
+
+
+# --- mount destinations that are dangling symlinks in the image -------------------------------
+
+def _resolv_conf(host_dir):
+    src = os.path.join(host_dir("resolv"), "resolv.conf")
+    with open(src, "w") as f:
+        f.write("nameserver 192.0.2.53\n")
+    return src
+
+
+def test_file_bind_onto_dangling_symlink_creates_its_target(rt, bundle, host_dir):
+    """Ubuntu-style images ship /etc/resolv.conf -> ../run/systemd/resolve/stub-resolv.conf
+    and engines bind a resolv.conf onto it: the link is resolved inside the root, its missing
+    target made (a file, for a file source) and the bind lands there, as with runc and crun."""
+    if os.path.lexists(bundle.in_rootfs("/etc/resolv.conf")):
+        os.unlink(bundle.in_rootfs("/etc/resolv.conf"))
+    os.symlink("../run/systemd/resolve/stub-resolv.conf", bundle.in_rootfs("/etc/resolv.conf"))
+    bundle.config["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["rbind", "ro"]})
+    out = rt.sh(bundle, "cat /etc/resolv.conf; cat /run/systemd/resolve/stub-resolv.conf")
+    assert out.split() == ["nameserver", "192.0.2.53"] * 2, out
+    made = bundle.in_rootfs("/run/systemd/resolve/stub-resolv.conf")
+    assert os.path.isfile(made) and not os.path.islink(made)
+    assert os.path.islink(bundle.in_rootfs("/etc/resolv.conf"))
+
+
+def test_file_bind_onto_absolute_dangling_symlink_stays_inside(rt, bundle, host_dir):
+    """An absolute dangling link naming a host path is read inside the root: the file is made
+    under the rootfs and the host dir stays empty."""
+    victim = host_dir("victim")
+    os.symlink(os.path.join(victim, "resolv.conf"), bundle.in_rootfs("/etc/resolv2.conf"))
+    bundle.config["mounts"].append({"destination": "/etc/resolv2.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    out = rt.sh(bundle, "cat /etc/resolv2.conf")
+    assert out.split() == ["nameserver", "192.0.2.53"], out
+    assert os.listdir(victim) == []
+    assert os.path.isfile(bundle.in_rootfs(os.path.join(victim, "resolv.conf")))
+
+
+def test_dir_bind_onto_dangling_symlink_creates_a_dir(rt, bundle, host_dir):
+    """A directory source onto a dangling link: the link's target is made a directory."""
+    src = host_dir("vol")
+    with open(os.path.join(src, "f"), "w") as f:
+        f.write("vol\n")
+    os.symlink("srv/data", bundle.in_rootfs("/data"))
+    bundle.config["mounts"].append({"destination": "/data", "type": "bind", "source": src,
+                                    "options": ["rbind"]})
+    assert rt.sh(bundle, "cat /data/f /srv/data/f").split() == ["vol", "vol"]
+    assert os.path.isdir(bundle.in_rootfs("/srv/data"))
+
+
+def test_dangling_symlink_chain_onto_file(rt, bundle, host_dir):
+    """A chain of links (a -> b -> missing) is followed to its end, inside the root."""
+    os.symlink("b", bundle.in_rootfs("/etc/a.conf"))
+    os.symlink("/var/lib/c.conf", bundle.in_rootfs("/etc/b"))
+    bundle.config["mounts"].append({"destination": "/etc/a.conf", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    assert rt.sh(bundle, "cat /var/lib/c.conf").split() == ["nameserver", "192.0.2.53"]
+
+
+def test_symlink_loop_destination_fails_cleanly(rt, bundle, host_dir):
+    """A destination that is a symlink loop fails with one error, and nothing is left."""
+    os.symlink("loop2", bundle.in_rootfs("/etc/loop1"))
+    os.symlink("loop1", bundle.in_rootfs("/etc/loop2"))
+    bundle.config["mounts"].append({"destination": "/etc/loop1", "type": "bind",
+                                    "source": _resolv_conf(host_dir), "options": ["bind"]})
+    bundle.args("true")
+    cid, res = rt.create(bundle, check=False)
+    assert res.returncode != 0
+    assert "/etc/loop1" in res.stderr, res.stderr
+    assert rt.state(cid, check=False) is None
+
+
+# --- bind sources the container's root cannot reach -------------------------------------------
+
+def _userns(bundle):
+    bundle.ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _locked_dir(host_dir):
+    """A root-owned 0700 dir: the container's mapped root (host uid 100000) cannot search
+    it, so it cannot look up a bind source below it."""
+    locked = host_dir("locked")
+    os.chmod(locked, 0o700)
+    data = os.path.join(locked, "data")
+    os.makedirs(data)
+    with open(os.path.join(data, "f"), "w") as f:
+        f.write("reached\n")
+    with open(os.path.join(locked, "file.conf"), "w") as f:
+        f.write("conf\n")
+    return locked
+
+
+def test_bind_source_unreachable_by_mapped_root(rt, bundle, host_dir):
+    """In a user namespace, a bind source below a dir only host root can search: runc opens it
+    as host root and mounts through the descriptor, so the container gets the mount."""
+    locked = _locked_dir(host_dir)
+    _userns(bundle)
+    # the mountpoints exist: the mapped root cannot create them in a host-owned rootfs
+    os.makedirs(bundle.in_rootfs("/mnt/data"))
+    open(bundle.in_rootfs("/etc/x.conf"), "w").close()
+    bundle.config["mounts"] += [
+        {"destination": "/mnt/data", "type": "bind", "source": os.path.join(locked, "data"),
+         "options": ["rbind", "ro"]},
+        {"destination": "/etc/x.conf", "type": "bind", "source": os.path.join(locked, "file.conf"),
+         "options": ["bind"]},
+    ]
+    out = rt.sh(bundle, "cat /mnt/data/f /etc/x.conf; grep ' /mnt/data ' /proc/self/mounts")
+    lines = out.splitlines()
+    assert lines[:2] == ["reached", "conf"], out
+    assert "ro" in lines[2].split()[3].split(","), out
+
+
+def test_bind_source_missing_in_user_namespace_fails_cleanly(rt, bundle, host_dir):
+    """A source that does not exist still fails, naming it, and leaves nothing."""
+    locked = _locked_dir(host_dir)
+    _userns(bundle)
+    bundle.config["mounts"].append({"destination": "/mnt/none", "type": "bind",
+                                    "source": os.path.join(locked, "missing"),
+                                    "options": ["rbind"]})
+    bundle.args("true")
+    cid, res = rt.create(bundle, check=False)
+    assert res.returncode != 0
+    assert "missing" in res.stderr, res.stderr
+    assert rt.state(cid, check=False) is None

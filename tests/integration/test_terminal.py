@@ -20,12 +20,14 @@ def _terminal_bundle(bundle, script):
     return bundle.path
 
 
-def _run_on_pty(rt, bundle_path, cid, typed, rows=33, cols=101, timeout=10):
-    """Runs `run` with a pty as its stdio; types `typed`; returns (output, exit code)."""
+def _run_on_pty(rt, bundle_path, cid, typed, rows=33, cols=101, timeout=10, argv=None):
+    """Runs `run` (or the runtime with argv) with a pty as its stdio; types `typed` once
+    "ready" shows; returns (output, exit code)."""
+    argv = argv or ["run", "--bundle", bundle_path, cid]
     pid, fd = pty.fork()
     if pid == 0:
         try:
-            os.execv(rt.binary, [rt.binary, "--root", rt.root, "run", "--bundle", bundle_path, cid])
+            os.execv(rt.binary, [rt.binary, "--root", rt.root, *argv])
         finally:
             os._exit(127)
     out = b""
@@ -85,3 +87,57 @@ def test_detached_terminal_needs_a_console_socket(rt, bundle):
     assert res.returncode != 0
     assert "console socket" in res.stderr, res.stderr
     assert rt.state(cid, check=False) is None
+
+
+def _running_container(rt, bundle):
+    bundle.args("sleep 1000")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    return cid
+
+
+def test_foreground_exec_relays_a_terminal(rt, bundle):
+    """`exec -t` in the foreground without --console-socket: the runtime makes the pty and
+    relays it to its own stdio, as runc does and as `run` does."""
+    cid = _running_container(rt, bundle)
+    out, rc = _run_on_pty(rt, None, cid, b"hello\n", argv=[
+        "exec", "-t", cid, "sh", "-c",
+        "tty; stty size; echo ready; read line; echo got:$line; exit 5"])
+    lines = [l.strip() for l in out.splitlines()]
+    assert rc == 5, out
+    assert lines[0].startswith("/dev/pts/"), out
+    assert "33 101" in lines, out
+    assert "got:hello" in lines, out
+    assert rt.state(cid)["status"] == "running"
+
+
+def test_exec_terminal_belongs_to_the_process_user(rt, bundle):
+    """The exec'd process's pty is owned by its uid; the group stays devpts' gid=5 (tty), as
+    runc leaves it."""
+    cid = _running_container(rt, bundle)
+    out, rc = _run_on_pty(rt, None, cid, b"", argv=[
+        "exec", "-t", "--user", "1000:1000", cid, "sh", "-c", "stat -c owner=%u:%g $(tty)"])
+    assert rc == 0, out
+    assert "owner=1000:5" in out, out
+
+
+@pytest.mark.skiff_only("runc 1.1.5 opens /dev/tty and fails without a controlling terminal")
+def test_run_terminal_belongs_to_the_process_user(rt, bundle):
+    """process.user 1000:1000 with a terminal: /dev/pts/N is 1000:5, not 0:5 (runc)."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    path = _terminal_bundle(bundle, "stat -c owner=%u:%g $(tty)")
+    res = subprocess.run([rt.binary, "--root", rt.root, "run", "--bundle", path,
+                          rt.track(rt.new_id())], stdin=subprocess.DEVNULL,
+                         capture_output=True, timeout=20)
+    out = res.stdout.decode(errors="replace")
+    assert res.returncode == 0, (out, res.stderr)
+    assert "owner=1000:5" in out, out
+
+
+def test_run_terminal_on_a_pty_belongs_to_the_process_user(rt, bundle):
+    """The same through a real terminal (runc can run this one)."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    path = _terminal_bundle(bundle, "stat -c owner=%u:%g $(tty)")
+    out, rc = _run_on_pty(rt, path, rt.track(rt.new_id()), b"")
+    assert rc == 0, out
+    assert "owner=1000:5" in out, out
