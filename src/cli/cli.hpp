@@ -16,6 +16,9 @@ struct Command {
     const char* summary;
     std::vector<FlagSpec> flags;
     int (*run)(const container::Globals& g, const Args& args);
+    // Flags only before the container id: what follows it belongs to the process (exec, ps),
+    // as in runc. Otherwise flags after the id count too.
+    bool flags_before_id = false;
 };
 
 const std::vector<Command>& lifecycle_commands();
@@ -30,6 +33,11 @@ int parse_signal(const std::string& text);
 // echoed in the message) escaped, so an error is always one non-empty line on stderr and a
 // valid JSON string in --log.
 std::string one_line(const std::string& message);
+
+// The exit code of a failure from now on (default 1). exec sets 255 once its arguments are
+// checked, as runc does, so that its caller tells the runtime's failure from the exit code of
+// the process it ran.
+void set_failure_exit_code(int code);
 
 // The container id argument (the first positional); "container id cannot be empty" if absent.
 std::string container_id(const Args& args, const char* command);

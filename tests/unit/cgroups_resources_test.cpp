@@ -350,6 +350,28 @@ TEST(CgroupsV2, WeightAloneIsConverted) {
     m.destroy();
 }
 
+TEST(CgroupsV2, UpdateOfThePeriodAloneKeepsTheQuota) {
+    TempTree t;
+    make_v2(t);
+    std::vector<std::string> w;
+    oci::Resources r;
+    r.cpu = oci::Cpu{};
+    r.cpu->quota = 20000;
+    FsManager m(opts(t, "unified", &w));
+    m.create(&r);
+    t.file("skiff/c1/cpu.max", "20000 100000\n");  // as the kernel shows it
+    oci::Resources period;
+    period.cpu = oci::Cpu{};
+    period.cpu->period = 50000;
+    m.update(period);
+    EXPECT_EQ(t.read("skiff/c1/cpu.max"), "20000 50000");
+    t.file("skiff/c1/cpu.max", "max 50000\n");
+    period.cpu->period = 40000;
+    m.update(period);
+    EXPECT_EQ(t.read("skiff/c1/cpu.max"), "max 40000");
+    m.destroy();
+}
+
 TEST(CgroupsV2, RealtimeAndBadUnifiedKeysAreRefused) {
     TempTree t;
     make_v2(t);
