@@ -258,6 +258,13 @@ def test_exec_into_a_created_container(rt, bundle):
     assert pid_ns == os.readlink(f"/proc/{init}/ns/pid")
     assert mnt_ns == os.readlink(f"/proc/{init}/ns/mnt")
     assert host == bundle.config["hostname"]
+    # and its cgroups, seen from the host
+    pid_file = os.path.join(rt.workdir, "exec.pid")
+    rt.run(["exec", "-d", "--pid-file", pid_file, cid, "sleep", "1000"])
+    with open(pid_file) as f:
+        pid = int(f.read())
+    with open(f"/proc/{pid}/cgroup") as a, open(f"/proc/{init}/cgroup") as b:
+        assert a.read() == b.read()
     assert rt.state(cid)["status"] == "created"
     rt.start(cid)
     assert rt.state(cid)["status"] == "running"
