@@ -189,7 +189,7 @@ std::vector<Command> cgroup_commands() {
         {"pause", "<container-id>", "pause suspends all processes inside the container", {}, cmd_pause},
         {"resume", "<container-id>", "resumes all processes that have been previously paused", {}, cmd_resume},
         {"ps", "<container-id> [ps options]", "ps displays the processes running inside a container",
-         {{{"format", "f"}, true, "select one of: table or json (default: \"table\")"}}, cmd_ps, true},
+         {{{"format", "f"}, true, "select one of: table or json (default: \"table\")"}}, cmd_ps, -1},
         {"update", "<container-id>", "update container resource constraints",
          {{{"resources", "r"}, true, "path to the file containing the resources to update or '-' to read from the standard input"},
           {{"blkio-weight"}, true, "specifies per cgroup weight, range is from 10 to 1000"},

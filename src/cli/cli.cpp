@@ -109,11 +109,15 @@ int main(int argc, char** argv) {
             if (command_name != c->name) continue;
             std::vector<FlagSpec> flags = c->flags;
             flags.push_back({{"help", "h"}, false, "show help"});
-            Args args(flags, av, cmd_index + 1, !c->flags_before_id);
+            Args args(flags, av, cmd_index + 1, c->max_args >= 0);
             if (args.flag("help")) {
                 print_command_help(*c);
                 return 0;
             }
+            if (c->max_args >= 0 && args.positional().size() > size_t(c->max_args))
+                throw Error("\"" + command_name + "\" requires " + (c->exact_args ? "exactly " : "a maximum of ") +
+                                std::to_string(c->max_args) + " argument(s)",
+                            EINVAL);
             return c->run(g, args);
         }
         throw Error("No help topic for '" + command_name + "'", EINVAL);

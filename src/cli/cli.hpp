@@ -16,9 +16,12 @@ struct Command {
     const char* summary;
     std::vector<FlagSpec> flags;
     int (*run)(const container::Globals& g, const Args& args);
-    // Flags only before the container id: what follows it belongs to the process (exec, ps),
-    // as in runc. Otherwise flags after the id count too.
-    bool flags_before_id = false;
+    // How many positional arguments it takes at most, and whether exactly that many; -1: any,
+    // what follows the id belongs to the process (exec, ps). As in runc, the command's own
+    // flags count after the id too (`update ID --memory 1g`), except for those two, and any
+    // other extra argument is an error, never ignored in silence.
+    int max_args = 1;
+    bool exact_args = true;
 };
 
 const std::vector<Command>& lifecycle_commands();

@@ -65,7 +65,7 @@ Command exec_command() {
              {{"preserve-fds"}, true, "pass N additional file descriptors to the container"},
              {{"cgroup"}, true, "run the process in an (existing) sub-cgroup: [controller:]path (repeatable)"},
              {{"ignore-paused"}, false, "allow exec in a paused container"}},
-            cmd_exec, true};
+            cmd_exec, -1};
 }
 
 }  // namespace skiff::cli

@@ -172,6 +172,8 @@ def _listed_update_flags(rt):
 
 @pytest.mark.parametrize("after_id", [False, True], ids=["flags-first", "flags-after-id"])
 def test_every_update_flag_writes_its_value_or_fails(rt, bundle, after_id):
+    """Also after the id, where runc takes its flags too. What must never happen is exit 0
+    with nothing changed."""
     cid, pid = _sleeping(rt, bundle)
     cg = Cgroups(pid)
     table = _update_table(cg)
@@ -185,7 +187,9 @@ def test_every_update_flag_writes_its_value_or_fails(rt, bundle, after_id):
         res = rt.run(["update", *args], check=False)
         after = read(cg)
         if res.returncode != 0:
-            assert flag in res.stderr or "linux.resources" in res.stderr or "Intel RDT" in res.stderr, res
+            assert res.stderr.strip(), res
+            if runtime_is_skiff(rt):
+                assert any(w in res.stderr for w in (flag, "linux.resources", "Intel RDT")), res
             assert after == before, f"--{flag} failed but changed {before!r} to {after!r}"
             continue
         if flag.startswith("kernel-memory") and "ignored" in res.stderr:
@@ -198,7 +202,7 @@ def test_update_realtime_pair(rt, bundle):
     """--cpu-rt-period with --cpu-rt-runtime, as -r FILE does; v2 has no realtime bandwidth."""
     cid, pid = _sleeping(rt, bundle, cgroups_path=f"/{rt.id_prefix}-rt")
     cg = Cgroups(pid)
-    res = rt.run(["update", cid, "--cpu-rt-period", "900000", "--cpu-rt-runtime", "1000"], check=False)
+    res = rt.run(["update", "--cpu-rt-period", "900000", "--cpu-rt-runtime", "1000", cid], check=False)
     if "cpu" not in cg.dirs or cg.is_v2("cpu") or not cg.has("cpu", "cpu.rt_runtime_us"):
         assert res.returncode != 0, res
         return
@@ -219,21 +223,54 @@ def test_update_period_alone_keeps_the_quota(rt, bundle):
         assert cg.read("cpu", "cpu.cfs_quota_us") == "30000"
 
 
+@pytest.mark.parametrize("argv", [["update", "{id}", "--pids-limit", "5", "x"],
+                                  ["update", "{id}", "--no-such-flag", "5"],
+                                  ["kill", "{id}", "KILL", "x"], ["pause", "{id}", "x"],
+                                  ["state", "{id}", "x"], ["delete", "{id}", "x"]],
+                         ids=["update-extra", "update-unknown-flag", "kill", "pause", "state",
+                              "delete"])
+def test_arguments_past_the_id_are_refused(rt, bundle, argv):
+    """As runc: an extra argument (an unknown flag after the id, say) is an error, never a
+    silent no-op."""
+    cid, pid = _sleeping(rt, bundle)
+    pids_max = Cgroups(pid).read("pids", "pids.max")
+    res = rt.run([a.replace("{id}", cid) for a in argv], check=False)
+    assert res.returncode != 0, res
+    assert "argument" in _one_error_line(res), res
+    assert rt.state(cid)["status"] == "running"
+    assert Cgroups(pid).read("pids", "pids.max") == pids_max
+
+
 @pytest.mark.parametrize("flag,value", [("pids-limit", "abc"), ("cpu-quota", "1x"),
                                         ("cpu-rt-runtime", "9z"), ("cpu-idle", "one"),
                                         ("memory", "lots"), ("cpu-period", "-5"),
-                                        ("blkio-weight", "99999")])
+                                        pytest.param("blkio-weight", "99999", marks=pytest.mark.skiff_only(
+                                            "runc 1.1 truncates it to 16 bits for the kernel"))])
 def test_update_refuses_garbage_numbers(rt, bundle, flag, value):
     cid, pid = _sleeping(rt, bundle)
     cg = Cgroups(pid)
     pids_before = cg.read("pids", "pids.max")
     res = rt.run(["update", f"--{flag}", value, cid], check=False)
     assert res.returncode != 0, res
-    assert value in _one_error_line(res)
+    assert value in res.stderr or flag in res.stderr, res
+    if runtime_is_skiff(rt):
+        assert value in _one_error_line(res)
     assert cg.read("pids", "pids.max") == pids_before
 
 
 # ---- item 13: signal 0 ----------------------------------------------------------------
+
+def test_flags_after_the_id_count(rt, bundle):
+    cid, pid = _sleeping(rt, bundle)
+    rt.run(["update", cid, "--pids-limit", "7"])
+    assert Cgroups(pid).read("pids", "pids.max") == "7"
+    out = rt.run(["events", cid, "--stats"]).stdout
+    assert json.loads(out)["type"] == "stats"
+    rt.run(["kill", cid, "KILL", "--all"])
+    rt.wait_status(cid, "stopped")
+    rt.run(["delete", cid, "--force"])
+    assert rt.state(cid, check=False) is None
+
 
 def test_kill_signal_zero_probes(rt, bundle):
     cid, _ = _sleeping(rt, bundle)
@@ -320,7 +357,7 @@ def test_sysctl_that_conflicts_with_the_name_is_refused(rt, bundle, key, field):
     res = rt.run(["create", "--bundle", bundle.path, cid], check=False)
     assert res.returncode != 0, res
     line = _one_error_line(res)
-    assert key in line and f'"{field}"' in line, line
+    assert key in line and field in line, line
     if runtime_is_skiff(rt):
         assert "linux.sysctl" in line, line
     assert not os.path.exists(os.path.join(rt.root, cid))
@@ -338,6 +375,7 @@ def test_sysctl_that_agrees_with_the_name_is_accepted(rt, bundle):
 
 # ---- issue 15 item 9: --rootless values, checkpoint/restore flags --------------------------
 
+@pytest.mark.skiff_only("runc parses --rootless only where it uses it (not in list)")
 def test_rootless_takes_only_true_false_auto(rt, bundle):
     for good in ("true", "false", "auto"):
         rt.run(["list"], global_args=["--rootless", good])
