@@ -372,6 +372,32 @@ TEST(CgroupsV2, UpdateOfThePeriodAloneKeepsTheQuota) {
     m.destroy();
 }
 
+// What `create` asks before it places an init: either freezer, settled or on its way.
+TEST(CgroupsV1, FreezingSeesFrozenAndFreezing) {
+    TempTree t;
+    make_v1(t);
+    std::vector<std::string> w;
+    FsManager m(opts(t, "legacy", &w));
+    EXPECT_FALSE(m.freezing());
+    t.file("freezer/skiff/c1/freezer.state", "FREEZING\n");
+    EXPECT_TRUE(m.freezing());
+    t.file("freezer/skiff/c1/freezer.state", "FROZEN\n");
+    EXPECT_TRUE(m.freezing());
+}
+
+TEST(CgroupsV2, FreezingSeesCgroupFreezeAndAFrozenParent) {
+    TempTree t;
+    make_v2(t);
+    std::vector<std::string> w;
+    FsManager m(opts(t, "unified", &w));
+    EXPECT_FALSE(m.freezing());
+    t.file("skiff/c1/cgroup.freeze", "1\n");
+    EXPECT_TRUE(m.freezing());
+    t.file("skiff/c1/cgroup.freeze", "0\n");
+    t.file("skiff/c1/cgroup.events", "populated 0\nfrozen 1\n");  // a parent's freeze
+    EXPECT_TRUE(m.freezing());
+}
+
 TEST(CgroupsV2, RealtimeAndBadUnifiedKeysAreRefused) {
     TempTree t;
     make_v2(t);
