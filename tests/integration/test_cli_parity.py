@@ -211,6 +211,19 @@ def test_update_realtime_pair(rt, bundle):
     assert cg.read("cpu", "cpu.rt_runtime_us") == "1000"
 
 
+@pytest.mark.skiff_only("runc 1.1.5 writes the period first and fails")
+def test_update_realtime_period_below_the_runtime_in_force(rt, bundle):
+    """A shorter period than the runtime in force: the new runtime has to go in first."""
+    cid, pid = _sleeping(rt, bundle, cgroups_path=f"/{rt.id_prefix}-rt")
+    cg = Cgroups(pid)
+    if "cpu" not in cg.dirs or cg.is_v2("cpu") or not cg.has("cpu", "cpu.rt_runtime_us"):
+        pytest.skip("needs v1 realtime group scheduling")
+    rt.run(["update", "--cpu-rt-period", "900000", "--cpu-rt-runtime", "500000", cid])
+    rt.run(["update", "--cpu-rt-period", "100000", "--cpu-rt-runtime", "10000", cid])
+    assert cg.read("cpu", "cpu.rt_period_us") == "100000"
+    assert cg.read("cpu", "cpu.rt_runtime_us") == "10000"
+
+
 def test_update_period_alone_keeps_the_quota(rt, bundle):
     cid, pid = _sleeping(rt, bundle)
     cg = Cgroups(pid)
