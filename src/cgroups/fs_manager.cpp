@@ -207,6 +207,21 @@ bool FsManager::frozen() {
     return f && f->rfind("1", 0) == 0;
 }
 
+bool FsManager::freezing() {
+    // Both freezers, on a hybrid host: the v2 one stops processes too, and it is not a
+    // controller the v1 hierarchies could hold.
+    if (auto it = placement_.controllers.find("freezer"); it != placement_.controllers.end() && !it->second.v2) {
+        auto s = fs::read_opt(fs::join(it->second.dir, "freezer.state"));
+        if (s && (s->rfind("FROZEN", 0) == 0 || s->rfind("FREEZING", 0) == 0)) return true;
+    }
+    const std::string& dir = placement_.unified_dir;
+    if (dir.empty()) return false;
+    auto events = fs::read_opt(fs::join(dir, "cgroup.events"));
+    if (events && events->find("frozen 1") != std::string::npos) return true;
+    auto f = fs::read_opt(fs::join(dir, "cgroup.freeze"));
+    return f && f->rfind("1", 0) == 0;
+}
+
 std::string FsManager::procs_dir() const {
     // The v2 cgroup holds every process on v2 and hybrid hosts; on v1 any hierarchy does.
     if (!placement_.unified_dir.empty()) return placement_.unified_dir;
@@ -232,6 +247,12 @@ void FsManager::kill_all(int signal) {
     if (signal == SIGKILL && !dir.empty() && fs::is_cgroupfs(dir) &&
         fs::exists(fs::join(dir, "cgroup.kill"))) {
         fs::write(fs::join(dir, "cgroup.kill"), "1");
+        return;
+    }
+    if (signal == 0) {
+        // The liveness probe delivers nothing: no freeze needed, only "is anyone there".
+        for (pid_t pid : pids())
+            if (::kill(pid, 0) != 0 && errno != ESRCH) throw_errno("kill " + std::to_string(pid));
         return;
     }
     // Frozen, nothing can fork between reading the pid list and signalling it.

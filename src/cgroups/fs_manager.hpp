@@ -22,6 +22,7 @@ public:
     void freeze() override;
     void thaw() override;
     bool frozen() override;
+    bool freezing() override;
     std::vector<pid_t> pids() override;
     void kill_all(int signal) override;
     void destroy() override;

@@ -74,6 +74,10 @@ public:
     virtual void freeze() = 0;
     virtual void thaw() = 0;
     virtual bool frozen() = 0;
+    // Whether a freezer holds, or is taking, this cgroup, its own or a parent's: v1
+    // freezer.state FROZEN or FREEZING, v2 cgroup.freeze or cgroup.events "frozen 1". A process
+    // placed there stops before it runs a step (`create` refuses such a cgroup).
+    virtual bool freezing() { return frozen(); }
     // Every pid in the container's cgroup (and nested sub-cgroups).
     virtual std::vector<pid_t> pids() = 0;
     // Signals every process of the cgroup (SIGKILL uses cgroup.kill where present).

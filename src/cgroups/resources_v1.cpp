@@ -99,10 +99,20 @@ void cpu(const std::string& dir, const oci::Cpu& c) {
     if (quota != 0) put(dir, "cpu.cfs_quota_us", num(quota), base + ".quota");
     if (period_pending) put(dir, "cpu.cfs_period_us", num(period), base + ".period");
     if (c.burst) put(dir, "cpu.cfs_burst_us", num(*c.burst), base + ".burst");
-    if (c.realtime_period && *c.realtime_period != 0)
-        put(dir, "cpu.rt_period_us", num(*c.realtime_period), base + ".realtimePeriod");
-    if (c.realtime_runtime && *c.realtime_runtime != 0)
-        put(dir, "cpu.rt_runtime_us", num(*c.realtime_runtime), base + ".realtimeRuntime");
+    uint64_t rt_period = c.realtime_period.value_or(0);
+    int64_t rt_runtime = c.realtime_runtime.value_or(0);
+    bool rt_period_pending = false;
+    if (rt_period != 0) {
+        int e = fs::try_write(fs::join(dir, "cpu.rt_period_us"), num(rt_period));
+        // A period below the runtime in force is refused until the new runtime is in.
+        if (e == EINVAL && rt_runtime != 0)
+            rt_period_pending = true;
+        else if (e)
+            throw_errno(base + ".realtimePeriod: write " + num(rt_period) + " to " +
+                            fs::join(dir, "cpu.rt_period_us"), e);
+    }
+    if (rt_runtime != 0) put(dir, "cpu.rt_runtime_us", num(rt_runtime), base + ".realtimeRuntime");
+    if (rt_period_pending) put(dir, "cpu.rt_period_us", num(rt_period), base + ".realtimePeriod");
     if (c.idle) put(dir, "cpu.idle", num(*c.idle), base + ".idle");
 }
 

@@ -74,6 +74,13 @@ void cpu(const std::string& dir, const oci::Cpu& c) {
     if (c.shares && *c.shares != 0)
         put(dir, "cpu.weight", num(convert::cpu_shares_to_weight(*c.shares)), base + ".shares");
     std::string max = convert::cpu_max(c.quota.value_or(0), c.period.value_or(0));
+    if (!c.quota && c.period.value_or(0) != 0) {
+        // A period alone (`update --cpu-period`) keeps the quota in force: cpu.max takes both
+        // at once, and "max PERIOD" would lift the limit.
+        auto now = fs::read_opt(fs::join(dir, "cpu.max"));
+        std::string quota = now ? now->substr(0, now->find_first_of(" \n")) : "";
+        max = (quota.empty() ? "max" : quota) + " " + num(*c.period);
+    }
     // A burst above the old quota would be refused: set the bandwidth first.
     if (!max.empty()) put(dir, "cpu.max", max, base + ".quota");
     if (c.burst) put(dir, "cpu.max.burst", num(*c.burst), base + ".burst");

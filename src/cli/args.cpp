@@ -1,13 +1,52 @@
 #include "cli/args.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
 #include "linux/error.hpp"
 
 namespace skiff::cli {
+namespace {
 
-Args::Args(const std::vector<FlagSpec>& specs, const std::vector<std::string>& argv, size_t start) {
+// The spec of a defined flag spelt `arg` ("-x", "--x", "--x=v"), or nullptr.
+const FlagSpec* defined_flag(const std::vector<FlagSpec>& specs, const std::string& arg) {
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") return nullptr;
+    std::string name = arg.substr(arg[1] == '-' ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    for (const auto& s : specs)
+        for (const auto& n : s.names)
+            if (n == name) return &s;
+    return nullptr;
+}
+
+// argv with the defined flags (and their values) after `start` moved in front of the other
+// arguments, keeping their order; nothing after "--" moves.
+std::vector<std::string> flags_first(const std::vector<FlagSpec>& specs, const std::vector<std::string>& argv,
+                                     size_t start) {
+    std::vector<std::string> flags(argv.begin(), argv.begin() + long(std::min(start, argv.size()))), rest;
+    for (size_t i = start; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a == "--") {
+            rest.insert(rest.end(), argv.begin() + long(i), argv.end());
+            break;
+        }
+        const FlagSpec* spec = defined_flag(specs, a);
+        if (!spec) {
+            rest.push_back(a);
+            continue;
+        }
+        flags.push_back(a);
+        if (spec->takes_value && a.find('=') == std::string::npos && i + 1 < argv.size()) flags.push_back(argv[++i]);
+    }
+    flags.insert(flags.end(), rest.begin(), rest.end());
+    return flags;
+}
+
+}  // namespace
+
+Args::Args(const std::vector<FlagSpec>& specs, const std::vector<std::string>& in, size_t start, bool reorder) {
+    const std::vector<std::string>& argv = reorder ? flags_first(specs, in, start) : in;
     size_t i = start;
     for (; i < argv.size(); ++i) {
         const std::string& a = argv[i];

@@ -1,6 +1,8 @@
 // runc-style flag parsing: "-b DIR", "-b=DIR", "--bundle DIR", "--bundle=DIR", "-bundle DIR"
 // (Go's flag package treats one and two dashes alike); parsing stops at the first positional
-// argument or "--".
+// argument or "--". With `reorder`, a command's defined flags that follow its positional
+// arguments are taken as well (`update ID --memory 1g`), as runc's command-line library
+// reorders them for every command but exec and ps.
 #pragma once
 #include <map>
 #include <string>
@@ -17,7 +19,8 @@ struct FlagSpec {
 class Args {
 public:
     // Throws skiff::Error("flag provided but not defined: -x") and friends.
-    Args(const std::vector<FlagSpec>& specs, const std::vector<std::string>& argv, size_t start);
+    Args(const std::vector<FlagSpec>& specs, const std::vector<std::string>& argv, size_t start,
+         bool reorder = false);
 
     bool has(const std::string& name) const;
     bool flag(const std::string& name) const;  // a bool flag; "--x=false" counts as false

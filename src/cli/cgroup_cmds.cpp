@@ -96,14 +96,25 @@ int64_t parse_size(const std::string& flag, const std::string& v) {
     else if (unit == "g") mul = 1024.0 * 1024 * 1024;
     else if (unit == "t") mul = 1024.0 * 1024 * 1024 * 1024;
     else if (!unit.empty()) throw Error("invalid value for --" + flag + ": " + v, EINVAL);
-    if (v.empty() || n < 0) throw Error("invalid value for --" + flag + ": " + v, EINVAL);
+    // "inf", "nan" and sizes past int64 are no number of bytes either.
+    if (v.empty() || !(n >= 0) || !(n * mul < 9.2e18)) throw Error("invalid value for --" + flag + ": " + v, EINVAL);
     return int64_t(n * mul);
 }
 
 uint64_t parse_u64(const std::string& flag, const std::string& v) {
     char* end = nullptr;
+    errno = 0;
     unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || *end || v[0] == '-') throw Error("invalid value for --" + flag + ": " + v, EINVAL);
+    if (v.empty() || *end || v[0] == '-' || errno) throw Error("invalid value for --" + flag + ": " + v, EINVAL);
+    return n;
+}
+
+// A whole number, maybe negative ("-1": unlimited): garbage is an error, never 0.
+int64_t parse_i64(const std::string& flag, const std::string& v) {
+    char* end = nullptr;
+    errno = 0;
+    long long n = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end || errno) throw Error("invalid value for --" + flag + ": " + v, EINVAL);
     return n;
 }
 
@@ -128,20 +139,25 @@ int cmd_update(const Globals& g, const Args& a) {
     if (a.has("memory-swap")) mem().swap = parse_size("memory-swap", a.value("memory-swap"));
     if (a.has("kernel-memory")) mem().kernel = parse_size("kernel-memory", a.value("kernel-memory"));
     if (a.has("kernel-memory-tcp")) mem().kernel_tcp = parse_size("kernel-memory-tcp", a.value("kernel-memory-tcp"));
-    if (a.has("cpu-shares")) cpu().shares = parse_u64("cpu-shares", a.value("cpu-shares"));
+    if (a.has("cpu-share")) cpu().shares = parse_u64("cpu-share", a.value("cpu-share"));
     if (a.has("cpu-period")) cpu().period = parse_u64("cpu-period", a.value("cpu-period"));
-    if (a.has("cpu-quota")) cpu().quota = std::strtoll(a.value("cpu-quota").c_str(), nullptr, 10);
+    if (a.has("cpu-quota")) cpu().quota = parse_i64("cpu-quota", a.value("cpu-quota"));
     if (a.has("cpu-burst")) cpu().burst = parse_u64("cpu-burst", a.value("cpu-burst"));
     if (a.has("cpu-rt-period")) cpu().realtime_period = parse_u64("cpu-rt-period", a.value("cpu-rt-period"));
-    if (a.has("cpu-rt-runtime")) cpu().realtime_runtime = std::strtoll(a.value("cpu-rt-runtime").c_str(), nullptr, 10);
-    if (a.has("cpu-idle")) cpu().idle = std::strtoll(a.value("cpu-idle").c_str(), nullptr, 10);
+    if (a.has("cpu-rt-runtime")) cpu().realtime_runtime = parse_i64("cpu-rt-runtime", a.value("cpu-rt-runtime"));
+    if (a.has("cpu-idle")) cpu().idle = parse_i64("cpu-idle", a.value("cpu-idle"));
     if (a.has("cpuset-cpus")) cpu().cpus = a.value("cpuset-cpus");
     if (a.has("cpuset-mems")) cpu().mems = a.value("cpuset-mems");
-    if (a.has("pids-limit")) r.pids = oci::Pids{std::strtoll(a.value("pids-limit").c_str(), nullptr, 10)};
+    if (a.has("pids-limit")) r.pids = oci::Pids{parse_i64("pids-limit", a.value("pids-limit"))};
     if (a.has("blkio-weight")) {
         if (!r.block_io) r.block_io = oci::BlockIo{};
-        r.block_io->weight = uint16_t(parse_u64("blkio-weight", a.value("blkio-weight")));
+        uint64_t weight = parse_u64("blkio-weight", a.value("blkio-weight"));
+        if (weight > UINT16_MAX) throw Error("invalid value for --blkio-weight: " + a.value("blkio-weight"), EINVAL);
+        r.block_io->weight = uint16_t(weight);
     }
+    // No resctrl here: say so rather than accept the flag and change nothing (runc's words).
+    if (a.has("l3-cache-schema")) throw Error("Intel RDT/CAT: l3 cache schema is not enabled", ENOTSUP);
+    if (a.has("mem-bw-schema")) throw Error("Intel RDT/MBA: memory bandwidth schema is not enabled", ENOTSUP);
     container::update(g, id, r);
     return 0;
 }
@@ -173,7 +189,7 @@ std::vector<Command> cgroup_commands() {
         {"pause", "<container-id>", "pause suspends all processes inside the container", {}, cmd_pause},
         {"resume", "<container-id>", "resumes all processes that have been previously paused", {}, cmd_resume},
         {"ps", "<container-id> [ps options]", "ps displays the processes running inside a container",
-         {{{"format", "f"}, true, "select one of: table or json (default: \"table\")"}}, cmd_ps},
+         {{{"format", "f"}, true, "select one of: table or json (default: \"table\")"}}, cmd_ps, -1},
         {"update", "<container-id>", "update container resource constraints",
          {{{"resources", "r"}, true, "path to the file containing the resources to update or '-' to read from the standard input"},
           {{"blkio-weight"}, true, "specifies per cgroup weight, range is from 10 to 1000"},
@@ -199,8 +215,44 @@ std::vector<Command> cgroup_commands() {
          {{{"interval"}, true, "set the stats collection interval (default: 5s)"},
           {{"stats"}, false, "display the container's stats then exit"}},
          cmd_events},
-        {"checkpoint", "<container-id>", "checkpoint a running container (not supported)", {}, cmd_unsupported},
-        {"restore", "<container-id>", "restore a container from a previous checkpoint (not supported)", {}, cmd_unsupported},
+        // runc's flags, so that a client's command line meets "not supported", not a flag error.
+        {"checkpoint", "<container-id>", "checkpoint a running container (not supported)",
+         {{{"image-path"}, true, "path for saving criu image files"},
+          {{"work-path"}, true, "path for saving work files and logs"},
+          {{"parent-path"}, true, "path for previous criu image files in pre-dump"},
+          {{"leave-running"}, false, "leave the process running after checkpointing"},
+          {{"tcp-established"}, false, "allow open tcp connections"},
+          {{"ext-unix-sk"}, false, "allow external unix sockets"},
+          {{"shell-job"}, false, "allow shell jobs"},
+          {{"lazy-pages"}, false, "use userfaultfd to lazily restore memory pages"},
+          {{"status-fd"}, true, "criu writes \\0 to this FD once lazy-pages is ready"},
+          {{"page-server"}, true, "ADDRESS:PORT of the page server"},
+          {{"file-locks"}, false, "handle file locks, for safety"},
+          {{"pre-dump"}, false, "dump container's memory information only, leave the container running after this"},
+          {{"manage-cgroups-mode"}, true, "cgroups mode: soft|full|strict|ignore (default: soft)"},
+          {{"empty-ns"}, true, "create a namespace, but don't restore its properties"},
+          {{"auto-dedup"}, false, "enable auto deduplication of memory images"}},
+         cmd_unsupported},
+        {"restore", "<container-id>", "restore a container from a previous checkpoint (not supported)",
+         {{{"console-socket"}, true, "path to an AF_UNIX socket which will receive the pty master fd"},
+          {{"image-path"}, true, "path to criu image files for restoring"},
+          {{"work-path"}, true, "path for saving work files and logs"},
+          {{"tcp-established"}, false, "allow open tcp connections"},
+          {{"ext-unix-sk"}, false, "allow external unix sockets"},
+          {{"shell-job"}, false, "allow shell jobs"},
+          {{"file-locks"}, false, "handle file locks, for safety"},
+          {{"manage-cgroups-mode"}, true, "cgroups mode: soft|full|strict|ignore (default: soft)"},
+          {{"bundle", "b"}, true, "path to the root of the bundle directory"},
+          {{"detach", "d"}, false, "detach from the container's process"},
+          {{"pid-file"}, true, "specify the file to write the process id to"},
+          {{"no-subreaper"}, false, "disable the use of the subreaper used to reap reparented processes"},
+          {{"no-pivot"}, false, "do not use pivot root to jail process inside rootfs"},
+          {{"empty-ns"}, true, "create a namespace, but don't restore its properties"},
+          {{"auto-dedup"}, false, "enable auto deduplication of memory images"},
+          {{"lazy-pages"}, false, "use userfaultfd to lazily restore memory pages"},
+          {{"lsm-profile"}, true, "Specify an LSM profile to be used during restore"},
+          {{"lsm-mount-context"}, true, "Specify an LSM mount context to be used during restore"}},
+         cmd_unsupported},
     };
 }
 

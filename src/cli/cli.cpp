@@ -15,6 +15,7 @@ namespace skiff::cli {
 namespace {
 
 const char* kVersion = "0.1.0";
+int g_failure_exit_code = 1;
 
 const std::vector<FlagSpec> kGlobalFlags = {
     {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\")"},
@@ -58,6 +59,8 @@ void print_command_help(const Command& c) {
 
 }  // namespace
 
+void set_failure_exit_code(int code) { g_failure_exit_code = code; }
+
 std::string container_id(const Args& args, const char* command) {
     if (args.positional().empty() || args.positional()[0].empty())
         throw Error(std::string(command) + ": container id cannot be empty", EINVAL);
@@ -91,7 +94,10 @@ int main(int argc, char** argv) {
         container::Globals g;
         g.root = global.value("root", "/run/skiff");
         g.systemd_cgroup = global.flag("systemd-cgroup");
-        g.rootless = global.value("rootless", "auto") == "true";
+        std::string rootless = global.value("rootless", "auto");
+        if (rootless != "true" && rootless != "false" && rootless != "auto")
+            throw Error("invalid value \"" + rootless + "\" for flag -rootless: use true, false or auto", EINVAL);
+        g.rootless = rootless == "true";
 
         size_t cmd_index = size_t(argc) - global.positional().size();
         command_name = av[cmd_index];
@@ -103,11 +109,15 @@ int main(int argc, char** argv) {
             if (command_name != c->name) continue;
             std::vector<FlagSpec> flags = c->flags;
             flags.push_back({{"help", "h"}, false, "show help"});
-            Args args(flags, av, cmd_index + 1);
+            Args args(flags, av, cmd_index + 1, c->max_args >= 0);
             if (args.flag("help")) {
                 print_command_help(*c);
                 return 0;
             }
+            if (c->max_args >= 0 && args.positional().size() > size_t(c->max_args))
+                throw Error("\"" + command_name + "\" requires " + (c->exact_args ? "exactly " : "a maximum of ") +
+                                std::to_string(c->max_args) + " argument(s)",
+                            EINVAL);
             return c->run(g, args);
         }
         throw Error("No help topic for '" + command_name + "'", EINVAL);
@@ -116,7 +126,7 @@ int main(int argc, char** argv) {
         // One line on stderr, and the same as an "error" line in --log when given.
         fprintf(stderr, "skiff: %s\n", msg.c_str());
         if (log::to_file()) log::error(msg);
-        return 1;
+        return g_failure_exit_code;
     }
 }
 
@@ -178,7 +188,8 @@ int parse_signal(const std::string& text) {
     };
     if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) {
         int n = std::atoi(text.c_str());
-        if (n > 0 && n <= SIGRTMAX && text.size() < 4) return n;
+        // 0 sends nothing: the liveness probe of kill(2).
+        if (n >= 0 && n <= SIGRTMAX && text.size() < 4) return n;
         throw Error("invalid signal \"" + text + "\"", EINVAL);
     }
     std::string name;

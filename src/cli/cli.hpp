@@ -16,6 +16,12 @@ struct Command {
     const char* summary;
     std::vector<FlagSpec> flags;
     int (*run)(const container::Globals& g, const Args& args);
+    // How many positional arguments it takes at most, and whether exactly that many; -1: any,
+    // what follows the id belongs to the process (exec, ps). As in runc, the command's own
+    // flags count after the id too (`update ID --memory 1g`), except for those two, and any
+    // other extra argument is an error, never ignored in silence.
+    int max_args = 1;
+    bool exact_args = true;
 };
 
 const std::vector<Command>& lifecycle_commands();
@@ -30,6 +36,11 @@ int parse_signal(const std::string& text);
 // echoed in the message) escaped, so an error is always one non-empty line on stderr and a
 // valid JSON string in --log.
 std::string one_line(const std::string& message);
+
+// The exit code of a failure from now on (default 1). exec sets 255 once its arguments are
+// checked, as runc does, so that its caller tells the runtime's failure from the exit code of
+// the process it ran.
+void set_failure_exit_code(int code);
 
 // The container id argument (the first positional); "container id cannot be empty" if absent.
 std::string container_id(const Args& args, const char* command);

@@ -24,8 +24,9 @@ int cmd_exec(const container::Globals& g, const Args& a) {
     container::ExecOptions o;
     o.id = container_id(a, "exec");
     o.args.assign(a.positional().begin() + 1, a.positional().end());
+    if (!a.has("process") && o.args.empty()) throw Error("exec: a command to run, or --process, is required", EINVAL);
+    set_failure_exit_code(255);
     if (a.has("process")) o.process_json = read_all(a.value("process"));
-    else if (o.args.empty()) throw Error("exec: a command to run, or --process, is required", EINVAL);
     o.tty = a.flag("tty");
     o.detach = a.flag("detach");
     o.console_socket = a.value("console-socket");
@@ -64,7 +65,7 @@ Command exec_command() {
              {{"preserve-fds"}, true, "pass N additional file descriptors to the container"},
              {{"cgroup"}, true, "run the process in an (existing) sub-cgroup: [controller:]path (repeatable)"},
              {{"ignore-paused"}, false, "allow exec in a paused container"}},
-            cmd_exec};
+            cmd_exec, -1};
 }
 
 }  // namespace skiff::cli

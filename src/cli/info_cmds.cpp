@@ -40,8 +40,8 @@ const std::vector<Command>& info_commands() {
         {"spec", "", "create a new specification file",
          {{{"bundle", "b"}, true, "path to the root of the bundle directory"},
           {{"rootless"}, false, "generate a configuration for a rootless container"}},
-         cmd_spec},
-        {"features", "", "show the enabled features", {}, cmd_features},
+         cmd_spec, 0},
+        {"features", "", "show the enabled features", {}, cmd_features, 0},
     };
     return commands;
 }

@@ -122,13 +122,13 @@ const std::vector<Command>& lifecycle_commands() {
          cmd_run},
         {"state", "<container-id>", "output the state of a container", {}, cmd_state},
         {"kill", "<container-id> [signal]", "kill sends the specified signal (default: SIGTERM) to the container's init process",
-         {{{"all", "a"}, false, "send the specified signal to all processes inside the container"}}, cmd_kill},
+         {{{"all", "a"}, false, "send the specified signal to all processes inside the container"}}, cmd_kill, 2, false},
         {"delete", "<container-id>", "delete any resources held by the container often used with detached container",
          {{{"force", "f"}, false, "forcibly deletes the container if it is still running (uses SIGKILL)"}}, cmd_delete},
         {"list", "", "lists containers started by skiff with the given root",
          {{{"format", "f"}, true, "select one of: table or json (default: \"table\")"},
           {{"quiet", "q"}, false, "display only container IDs"}},
-         cmd_list},
+         cmd_list, 0},
     };
     return commands;
 }

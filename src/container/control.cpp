@@ -48,7 +48,11 @@ void update(const Globals& g, const std::string& id, const oci::Resources& resou
 }
 
 std::vector<pid_t> pids(const Globals& g, const std::string& id) {
-    Record r = running(g, id);
+    // A stopped container has no processes, or only leftovers in its cgroup: listed, not an
+    // error (runc's ps prints the header).
+    validate_id(id);
+    Store store(g.root);
+    Record r = store.load(id);
     return cgroup_of(r)->pids();
 }
 

@@ -2,6 +2,7 @@
 // Any failure undoes what was made: the init is killed, the cgroup and state dir removed.
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -94,6 +95,18 @@ std::pair<pid_t, Fd> spawn_in_user_ns(const std::string& path, struct clone_args
     const char* at = std::strstr(buf, "\nPid:");
     if (!at) throw Error("no pid in " + info, EPROTO);
     return {pid_t(std::atoi(at + 6)), std::move(msg.fds[0])};
+}
+
+// runc's words.
+const char* const kFrozen = "container's cgroup unexpectedly frozen";
+
+// Whether fd becomes readable (a message, end of stream, a process exit) within ms.
+bool readable_within(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int n;
+    while ((n = ::poll(&p, 1, ms)) < 0 && errno == EINTR) {
+    }
+    return n != 0;
 }
 
 std::string absolute(const std::string& path, const std::string& what) {
@@ -190,8 +203,16 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         co.systemd = g.systemd_cgroup;
         co.devices = spec.linux->devices;
         co.warn = [](const std::string& m) { log::warn(m); };
-        cg = cgroups::open(co);
+        {
+            // A cgroup that is already frozen would stop the init before its first step and
+            // `create` would wait forever: refuse it, and leave it as it was (not ours).
+            auto existing = cgroups::open(co);
+            if (existing->freezing()) throw Error(kFrozen, EBUSY);
+            cg = std::move(existing);
+        }
         cg->create(spec.linux->resources ? &*spec.linux->resources : nullptr);
+        // A new cgroup under a frozen parent is born frozen.
+        if (cg->freezing()) throw Error(kFrozen, EBUSY);
         rec.cgroup_paths = cg->paths();
         log::phase("cgroup");
 
@@ -303,8 +324,14 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         // No save here: if we die now the init dies with us (PDEATHSIG), and `delete` finds
         // its cgroup from the first record; the pid is saved once, with `created`.
 
+        // Never wait without a bound on an init that a freezer stopped on its way.
+        auto wait_init = [&] {
+            while (!readable_within(parent_end.fd(), 1000))
+                if (cg->freezing()) throw Error(kFrozen, EBUSY);
+        };
         Message msg;
         for (;;) {
+            wait_init();
             if (!parent_end.receive(msg)) throw Error("container init exited before it was ready", ECHILD);
             if (msg.type == Msg::ready) break;
             if (msg.type == Msg::error) throw Error(msg.payload, EIO);
@@ -337,8 +364,9 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         if (o.start_now) {
             // The init keeps its (close-on-exec) end until execve: end-of-stream means the
             // process runs (or the init died, which the caller's wait will tell).
-            while (parent_end.receive(msg)) {
-            }
+            do {
+                wait_init();
+            } while (parent_end.receive(msg));
             log::phase("exec");
         }
         if (record_out) *record_out = std::move(rec);
@@ -346,11 +374,23 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
     } catch (Error& e) {
         if (pidfd) {
             sys::pidfd_send_signal(pidfd.get(), SIGKILL);
-            ::waitpid(pid, nullptr, 0);
+            // A task a v1 freezer holds dies only once thawed: thaw, and wait a bounded time.
+            if (!readable_within(pidfd.get(), 1000) && cg) {
+                try {
+                    cg->thaw();
+                } catch (const Error&) {
+                }
+            }
+            if (readable_within(pidfd.get(), 2000)) ::waitpid(pid, nullptr, 0);
         }
         if (cg) {
+            // Apart: a kill that cannot thaw (a frozen parent) must not keep the cgroup.
             try {
                 cg->kill_all(SIGKILL);
+            } catch (const Error& ce) {
+                log::warn("cleanup of cgroup failed: " + std::string(ce.what()));
+            }
+            try {
                 cg->destroy();
             } catch (const Error& ce) {
                 log::warn("cleanup of cgroup failed: " + std::string(ce.what()));

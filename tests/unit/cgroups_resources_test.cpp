@@ -350,6 +350,54 @@ TEST(CgroupsV2, WeightAloneIsConverted) {
     m.destroy();
 }
 
+TEST(CgroupsV2, UpdateOfThePeriodAloneKeepsTheQuota) {
+    TempTree t;
+    make_v2(t);
+    std::vector<std::string> w;
+    oci::Resources r;
+    r.cpu = oci::Cpu{};
+    r.cpu->quota = 20000;
+    FsManager m(opts(t, "unified", &w));
+    m.create(&r);
+    t.file("skiff/c1/cpu.max", "20000 100000\n");  // as the kernel shows it
+    oci::Resources period;
+    period.cpu = oci::Cpu{};
+    period.cpu->period = 50000;
+    m.update(period);
+    EXPECT_EQ(t.read("skiff/c1/cpu.max"), "20000 50000");
+    t.file("skiff/c1/cpu.max", "max 50000\n");
+    period.cpu->period = 40000;
+    m.update(period);
+    EXPECT_EQ(t.read("skiff/c1/cpu.max"), "max 40000");
+    m.destroy();
+}
+
+// What `create` asks before it places an init: either freezer, settled or on its way.
+TEST(CgroupsV1, FreezingSeesFrozenAndFreezing) {
+    TempTree t;
+    make_v1(t);
+    std::vector<std::string> w;
+    FsManager m(opts(t, "legacy", &w));
+    EXPECT_FALSE(m.freezing());
+    t.file("freezer/skiff/c1/freezer.state", "FREEZING\n");
+    EXPECT_TRUE(m.freezing());
+    t.file("freezer/skiff/c1/freezer.state", "FROZEN\n");
+    EXPECT_TRUE(m.freezing());
+}
+
+TEST(CgroupsV2, FreezingSeesCgroupFreezeAndAFrozenParent) {
+    TempTree t;
+    make_v2(t);
+    std::vector<std::string> w;
+    FsManager m(opts(t, "unified", &w));
+    EXPECT_FALSE(m.freezing());
+    t.file("skiff/c1/cgroup.freeze", "1\n");
+    EXPECT_TRUE(m.freezing());
+    t.file("skiff/c1/cgroup.freeze", "0\n");
+    t.file("skiff/c1/cgroup.events", "populated 0\nfrozen 1\n");  // a parent's freeze
+    EXPECT_TRUE(m.freezing());
+}
+
 TEST(CgroupsV2, RealtimeAndBadUnifiedKeysAreRefused) {
     TempTree t;
     make_v2(t);
