@@ -299,3 +299,25 @@ def test_mount_options_nosuid_nodev_noexec(rt, bundle):
                                     "options": ["nosuid", "nodev", "noexec"]})
     opts = rt.sh(bundle, "grep ' /opts ' /proc/self/mounts").split()[3].split(",")
     assert {"nosuid", "nodev", "noexec"} <= set(opts)
+
+
+
+def _host_mounts_of_type(fstype):
+    with open("/proc/self/mountinfo") as f:
+        lines = [line.split() for line in f]
+    return sorted(fields[4] for fields in lines if fields[fields.index("-") + 1] == fstype)
+
+
+@pytest.mark.parametrize("propagation", ["rslave", "rshared"])
+def test_no_pivot_leaves_the_hosts_proc_and_sys_mounted(rt, bundle, propagation):
+    """--no-pivot detaches the old root's proc and sysfs mounts in the container's mount
+    namespace (runc's msMoveRoot). The detach must stay there, also with a shared root
+    propagation: the host keeps every proc and sysfs mount it had. The container's own /proc
+    and /sys work."""
+    before = (_host_mounts_of_type("proc"), _host_mounts_of_type("sysfs"))
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    bundle.args("cat /proc/1/comm; ls /sys/kernel >/dev/null && echo sys-ok")
+    rc, out, err = rt.run_container(bundle, extra=["--no-pivot"])
+    assert rc == 0, err
+    assert out.split() == ["sh", "sys-ok"], out
+    assert (_host_mounts_of_type("proc"), _host_mounts_of_type("sysfs")) == before
