@@ -321,3 +321,20 @@ def test_no_pivot_leaves_the_hosts_proc_and_sys_mounted(rt, bundle, propagation)
     assert rc == 0, err
     assert out.split() == ["sh", "sys-ok"], out
     assert (_host_mounts_of_type("proc"), _host_mounts_of_type("sysfs")) == before
+
+
+@pytest.mark.parametrize("allow_fuse", [False, True], ids=["deny-all", "deny-all-allow-fuse"])
+def test_device_access_is_the_rules_plus_the_defaults(rt, bundle, allow_fuse):
+    """resources.devices deny-all (docker's and `runc spec`'s first rule): runc's default
+    devices still open; /dev/fuse from linux.devices opens only with a rule of its own (what
+    docker and podman send for --device), never because it is listed."""
+    bundle.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10,
+                                          "minor": 229, "fileMode": 0o666}]
+    rules = [{"allow": False, "access": "rwm"}]
+    if allow_fuse:
+        rules.append({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    bundle.config["linux"]["resources"] = {"devices": rules}
+    out = rt.sh(bundle, "for d in null zero full random urandom ptmx fuse; do "
+                        "(exec 3<>/dev/$d) 2>/dev/null && echo $d-ok || echo $d-denied; done")
+    assert out.split() == ["null-ok", "zero-ok", "full-ok", "random-ok", "urandom-ok",
+                           "ptmx-ok", "fuse-ok" if allow_fuse else "fuse-denied"], out
