@@ -260,6 +260,9 @@ void drop_privileges(Context& ctx) {
         throw_errno("setgroups");
     if (::setresgid(p.user.gid, p.user.gid, p.user.gid) < 0) throw_errno("setgid " + std::to_string(p.user.gid));
     if (::setresuid(p.user.uid, p.user.uid, p.user.uid) < 0) throw_errno("setuid " + std::to_string(p.user.uid));
+    // A uid change resets dumpability to fs.suid_dumpable, which a host may set to 1; the init
+    // now waits for `start` as this user, so it is made non-dumpable again.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("prctl dumpable");
     caps::apply(sets);
     if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) throw_errno("prctl keepcaps");
     if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
