@@ -38,6 +38,20 @@ def test_no_pivot_leaves_no_fresh_proc_or_sysfs_mountable(rt, bundle, fstype, fl
     assert f"MOUNTED-{fstype}" not in out, out
 
 
+def test_no_pivot_in_a_user_namespace_covers_what_it_cannot_detach(rt, bundle):
+    """In a container with its own user namespace the host's mounts are locked: they cannot
+    be detached, so they are covered with a tmpfs, which hides them just as well from a
+    nested user namespace."""
+    bundle.ns("user")
+    bundle.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000,
+                                              "size": 65536}]
+    bundle.config["linux"]["gidMappings"] = list(bundle.config["linux"]["uidMappings"])
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["destination"] != "/sys"]
+    out = _attempt(rt, bundle, "-mrpf", "proc")
+    assert "in-userns" in out, out
+    assert "MOUNTED-proc" not in out, out
+
+
 def test_no_pivot_still_masks_proc(rt, bundle):
     """The container's own procfs keeps its covers under --no-pivot, and nothing of the
     host's procfs is reachable: /proc/timer_list reads empty, /proc/sys is read-only."""
