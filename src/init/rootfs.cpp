@@ -84,7 +84,7 @@ void hide_proc_and_sys_outside(const std::string& rootfs) {
             if (errno == ENOENT || errno == EINVAL) continue;
             throw_errno("--no-pivot: make " + mp + " rslave");
         }
-        if (::umount2(mp.c_str(), MNT_DETACH) == 0) continue;
+        if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
         if (errno != EINVAL && errno != EPERM) throw_errno("--no-pivot: detach " + mp);
         if (::mount("tmpfs", mp.c_str(), "tmpfs", 0, nullptr) < 0)
             throw_errno("--no-pivot: cover " + mp + " with a tmpfs");
