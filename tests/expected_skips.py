@@ -17,7 +17,9 @@ EXPECTED = {
         "tests.integration.test_cgroups::test_memory_v1_only_knobs": V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_memory_use_hierarchy_v1": V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_devices_list_on_v1": V1_HOST_ONLY,
-        "tests.integration.test_cgroups::test_update_with_device_rules_keeps_the_configs_devices":
+        "tests.integration.test_cgroups::test_linux_devices_get_no_rule_at_create_or_update":
+            V1_HOST_ONLY,
+        "tests.integration.test_cgroups::test_update_device_rules_replace_the_configs_under_the_defaults":
             V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_unified_keys_reach_the_v2_mount_of_a_hybrid_host":
             "the guest is not a hybrid host: there is no v2 mount beside v1 hierarchies",

@@ -66,21 +66,6 @@ void FsManager::warn(const std::string& message) const {
         std::fprintf(stderr, "skiff: warning: %s\n", message.c_str());
 }
 
-std::vector<oci::DeviceRule> FsManager::device_rules(const std::vector<oci::DeviceRule>& own) const {
-    // The config's rules, then runc's defaults, then linux.devices: later rules win, so the
-    // devices the config creates stay usable whatever the rules said, except one the
-    // config's rules name exactly (podman's --device X:r): its own rule decides, as in runc.
-    std::vector<oci::DeviceRule> rules = own;
-    for (const auto& r : default_device_rules()) rules.push_back(r);
-    for (const auto& r : rules_for_devices(opts_.devices)) {
-        bool named = std::any_of(own.begin(), own.end(), [&](const oci::DeviceRule& o) {
-            return o.type == r.type && o.major == r.major && o.minor == r.minor;
-        });
-        if (!named) rules.push_back(r);
-    }
-    return rules;
-}
-
 void FsManager::create(const oci::Resources* resources) {
     try {
         for (const auto& e : entries_) {
@@ -97,8 +82,8 @@ void FsManager::create(const oci::Resources* resources) {
                           (!placement_.unified_dir.empty() && fs::is_cgroupfs(placement_.unified_dir));
         // A temp test tree cannot hold a BPF program; real v1 files are written either way.
         if (can_police)
-            apply_devices(placement_, device_rules(resources ? resources->devices
-                                                             : std::vector<oci::DeviceRule>{}));
+            apply_devices(placement_, device_allowlist(resources ? resources->devices
+                                                                 : std::vector<oci::DeviceRule>{}));
     } catch (...) {
         try {
             destroy();
@@ -159,8 +144,9 @@ void FsManager::add_process(pid_t pid) {
 void FsManager::update(const oci::Resources& resources) {
     ApplyOptions o{true, [this](const std::string& m) { warn(m); }};
     apply_resources(placement_, resources, o);
-    // An update without device rules keeps the current ones.
-    if (!resources.devices.empty()) apply_devices(placement_, device_rules(resources.devices));
+    // An update without device rules keeps the current ones; with them, they replace the
+    // config's rules, under the same defaults as at create.
+    if (!resources.devices.empty()) apply_devices(placement_, device_allowlist(resources.devices));
 }
 
 void FsManager::set_frozen(bool on) {

@@ -41,7 +41,6 @@ private:
         std::string path;
     };
     void warn(const std::string& message) const;
-    std::vector<oci::DeviceRule> device_rules(const std::vector<oci::DeviceRule>& own) const;
     void set_frozen(bool on);
     std::string procs_dir() const;
     void close_clone_fd();

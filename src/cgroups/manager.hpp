@@ -27,8 +27,6 @@ struct Options {
     std::string proc_self_cgroup = "/proc/self/cgroup";
     // Manager::paths() of an earlier open(): reopen exactly these directories.
     std::map<std::string, std::string> paths;
-    // linux.devices: create() adds an allow rule for each, after the resources' rules.
-    std::vector<oci::Device> devices;
     // Settings accepted but ignored on this host (kernel memory, ...). Default: stderr.
     std::function<void(const std::string&)> warn;
 };

@@ -62,13 +62,10 @@ std::vector<oci::DeviceRule> default_device_rules() {
     };
 }
 
-std::vector<oci::DeviceRule> rules_for_devices(const std::vector<oci::Device>& devices) {
-    std::vector<oci::DeviceRule> out;
-    for (const auto& d : devices) {
-        if (d.type == "p") continue;  // fifos are not policed by the device cgroup
-        out.push_back(rule(d.type == "u" ? "c" : d.type.c_str(), d.major, d.minor, "rwm"));
-    }
-    return out;
+std::vector<oci::DeviceRule> device_allowlist(const std::vector<oci::DeviceRule>& own) {
+    std::vector<oci::DeviceRule> rules = own;
+    for (auto& r : default_device_rules()) rules.push_back(std::move(r));
+    return rules;
 }
 
 void apply_resources(const Placement& p, const oci::Resources& r, const ApplyOptions& o) {

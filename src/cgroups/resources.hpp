@@ -37,8 +37,10 @@ void apply_devices(const Placement& p, const std::vector<oci::DeviceRule>& rules
 // The rules every container gets after its own (runc's defaults): mknod of anything, and the
 // standard devices /dev/null, zero, full, random, urandom, tty, ptmx and pts.
 std::vector<oci::DeviceRule> default_device_rules();
-// An allow rule (rwm) for each linux.devices entry.
-std::vector<oci::DeviceRule> rules_for_devices(const std::vector<oci::Device>& devices);
+// What a container may use: linux.resources.devices, then the defaults. linux.devices only
+// makes nodes; listing one grants no access to it (as in runc and crun), so a device the
+// config's rules deny stays denied.
+std::vector<oci::DeviceRule> device_allowlist(const std::vector<oci::DeviceRule>& own);
 
 // Per-layout writers (resources_v1.cpp, resources_v2.cpp).
 namespace v1 {

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "container/state.hpp"
-#include "oci/config.hpp"
 #include "linux/error.hpp"
 
 namespace skiff::container {
@@ -39,12 +38,7 @@ void resume(const Globals& g, const std::string& id) {
 
 void update(const Globals& g, const std::string& id, const oci::Resources& resources) {
     Record r = running(g, id);
-    std::vector<oci::Device> devices;
-    if (!resources.devices.empty()) {
-        oci::Spec spec = oci::parse_config(r.config);
-        if (spec.linux) devices = spec.linux->devices;
-    }
-    cgroup_of(r, devices)->update(resources);
+    cgroup_of(r)->update(resources);
 }
 
 std::vector<pid_t> pids(const Globals& g, const std::string& id) {

@@ -201,7 +201,6 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         co.cgroups_path = rec.cgroups_path;
         co.container_id = o.id;
         co.systemd = g.systemd_cgroup;
-        co.devices = spec.linux->devices;
         co.warn = [](const std::string& m) { log::warn(m); };
         {
             // A cgroup that is already frozen would stop the init before its first step and

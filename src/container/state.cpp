@@ -287,9 +287,8 @@ Status status_of(const Store& store, const Record& r) {
     return Status::running;
 }
 
-std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r, const std::vector<oci::Device>& devices) {
+std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
     cgroups::Options o;
-    o.devices = devices;
     o.cgroups_path = r.cgroups_path;
     o.container_id = r.id;
     o.systemd = r.systemd_cgroup;

@@ -77,9 +77,7 @@ uint64_t process_start_time(pid_t pid);
 Status status_of(const Store& store, const Record& r);
 
 // The container's cgroup, reopened from what create recorded.
-// devices: the config's linux.devices, for an update that rewrites the device rules (their
-// allow rules are re-added after the update's own, as at create).
-std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r, const std::vector<oci::Device>& devices = {});
+std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r);
 
 // The state document of runtime.md as JSON.
 std::string state_document(const Record& r, Status s, bool pretty = true);

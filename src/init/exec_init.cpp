@@ -71,7 +71,8 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
         ::umask(proc.user.umask.value_or(022));
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         // The channel is close-on-exec: the runtime reads end-of-stream as "exec'd".
-        drop_privileges_and_exec(ctx, executable, env);
+        drop_privileges(ctx);
+        exec_process(ctx, executable, env);
     } catch (const std::exception& e) {
         try {
             ch.send(Msg::error, e.what());

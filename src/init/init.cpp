@@ -208,9 +208,14 @@ void run(Context& ctx) {
         std::vector<std::string> env = process_env(proc);
         // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
         set_limits_and_scheduling(proc);
+        set_personality(spec);
+        ::umask(proc.user.umask.value_or(022));
+        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+        // Credentials and the seccomp filter before `ready`, as runc does: a filter that
+        // cannot be loaded fails `create`, and the startContainer hooks below run under it.
+        drop_privileges(ctx);
 
         // Ready: the parent records the state and exits; we wait for `start`.
-        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         ch.send(Msg::ready);
         ready = true;
         // Without an exec fifo (`run`) there is no `start` to wait for, and the runtime reads
@@ -226,10 +231,7 @@ void run(Context& ctx) {
             if (at != std::string::npos) state.replace(at, from.size(), "\"status\":\"created\"");
             run_hooks(hooks->start_container, state, "startContainer");
         }
-
-        set_personality(spec);
-        ::umask(proc.user.umask.value_or(022));
-        drop_privileges_and_exec(ctx, executable, env);
+        exec_process(ctx, executable, env);
     } catch (const Error& e) {
         if (!ready) {
             try {

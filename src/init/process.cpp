@@ -1,4 +1,5 @@
 // The process attributes of "process" and the final execve.
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "init/seccomp_listener.hpp"
@@ -101,6 +103,38 @@ struct SchedAttr {
     uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
+// Clears close-on-exec on the preserved fds 3..3+preserved-1 and sets it on every fd above
+// them, each call checked. close_range does it in one call; without it (kernels before 5.11,
+// or a filter the runtime itself runs under) the fds listed in /proc/self/fd are marked one
+// by one. Failing to mark one fails the start rather than leaking it.
+void keep_only_stdio_and_preserved(unsigned preserved) {
+    unsigned first = 3 + preserved;
+    for (unsigned fd = 3; fd < first; ++fd)
+        if (::fcntl(int(fd), F_SETFD, 0) < 0 && errno != EBADF)
+            throw_errno("keep preserved fd " + std::to_string(fd));
+    if (sys::close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    int range_errno = errno;
+    int dir_fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
+        throw_errno("mark fds close-on-exec: close_range failed (" +
+                    std::string(std::strerror(range_errno)) + ") and /proc/self/fd");
+    DIR* dir = ::fdopendir(dir_fd);
+    if (!dir) {
+        ::close(dir_fd);
+        throw_errno("mark fds close-on-exec: read /proc/self/fd");
+    }
+    std::vector<int> fds;
+    while (struct dirent* e = ::readdir(dir)) {
+        char* end = nullptr;
+        long fd = std::strtol(e->d_name, &end, 10);
+        if (*end == '\0' && end != e->d_name && fd >= long(first) && fd != dir_fd) fds.push_back(int(fd));
+    }
+    ::closedir(dir);
+    for (int fd : fds)
+        if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+            throw_errno("mark fd " + std::to_string(fd) + " close-on-exec");
+}
+
 }  // namespace
 
 std::string find_executable(const oci::Process& process) {
@@ -167,8 +201,7 @@ void set_limits_and_scheduling(const oci::Process& p) {
     }
 }
 
-void drop_privileges_and_exec(Context& ctx, const std::string& executable,
-                              const std::vector<std::string>& env) {
+void drop_privileges(Context& ctx) {
     const oci::Process& p = *ctx.spec->process;
     const oci::Seccomp* seccomp =
         ctx.spec->linux && ctx.spec->linux->seccomp ? &*ctx.spec->linux->seccomp : nullptr;
@@ -211,6 +244,10 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
     sets.ambient &= grantable;
     if (sets.bounding) *sets.bounding &= grantable;
 
+    // Only stdio and the preserved fds may cross execve. Marked now, before the filter, so a
+    // profile that refuses close_range, fcntl or close cannot keep one open.
+    keep_only_stdio_and_preserved(unsigned(ctx.preserve_fds));
+
     int listener = -1;
     // Without no_new_privs an unprivileged filter load is refused, so load it while we still
     // hold CAP_SYS_ADMIN (runc's order); the filter must then allow the calls that follow.
@@ -224,6 +261,9 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
         throw_errno("setgroups");
     if (::setresgid(p.user.gid, p.user.gid, p.user.gid) < 0) throw_errno("setgid " + std::to_string(p.user.gid));
     if (::setresuid(p.user.uid, p.user.uid, p.user.uid) < 0) throw_errno("setuid " + std::to_string(p.user.uid));
+    // A uid change resets dumpability to fs.suid_dumpable, which a host may set to 1; the init
+    // now waits for `start` as this user, so it is made non-dumpable again.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("prctl dumpable");
     caps::apply(sets);
     if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) throw_errno("prctl keepcaps");
     if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -232,14 +272,12 @@ void drop_privileges_and_exec(Context& ctx, const std::string& executable,
     if (listener >= 0) {
         send_listener(ctx.listener_socket_fd, ctx.state_json, ctx.host_pid,
                       seccomp->listener_metadata, listener);
-        ::close(listener);
+        ::close(listener);  // close-on-exec too (the kernel makes it so), should close be refused
     }
+}
 
-    // Only stdio and the preserved fds cross execve.
-    unsigned first_closed = 3 + unsigned(ctx.preserve_fds);
-    for (unsigned fd = 3; fd < first_closed; ++fd) ::fcntl(int(fd), F_SETFD, 0);
-    sys::close_range(first_closed, ~0U, CLOSE_RANGE_CLOEXEC);
-
+void exec_process(Context& ctx, const std::string& executable, const std::vector<std::string>& env) {
+    const oci::Process& p = *ctx.spec->process;
     ::signal(SIGPIPE, SIG_DFL);  // the runtime ignores it; the container gets the default
     std::vector<char*> argv, envp;
     for (const auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));

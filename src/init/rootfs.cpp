@@ -42,6 +42,55 @@ std::string mount_point_of(const std::string& path) {
     return best;
 }
 
+// A mountinfo path field: blanks and backslashes come escaped as \ooo.
+std::string unescape_mount_path(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        bool octal = s[i] == '\\' && i + 3 < s.size() &&
+                     s.substr(i + 1, 3).find_first_not_of("01234567") == std::string_view::npos;
+        if (octal) {
+            out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+// --no-pivot keeps the old root's mounts under the moved rootfs, and they still count for
+// the kernel: a user namespace may mount a fresh proc or sysfs (one without the masked
+// paths' covers) while some full, uncovered mount of that type is in the mount namespace.
+// So every full proc and sysfs mount outside the rootfs is detached first, or covered with
+// a tmpfs where it cannot be (a locked mount), as runc's msMoveRoot does.
+void hide_proc_and_sys_outside(const std::string& rootfs) {
+    std::string info = text::read_file("/proc/self/mountinfo");
+    std::vector<std::string> targets;
+    for (auto line : text::lines(info)) {
+        // id parent major:minor root mount-point options [optional...] - fstype source ...
+        auto f = text::fields(line);
+        size_t dash = 6;
+        while (dash < f.size() && f[dash] != "-") ++dash;
+        if (dash + 1 >= f.size() || f[3] != "/") continue;  // a bind of a subtree is not full
+        if (f[dash + 1] != "proc" && f[dash + 1] != "sysfs") continue;
+        std::string mp = unescape_mount_path(f[4]);
+        if (mp == rootfs || mp.rfind(rootfs + "/", 0) == 0) continue;  // the container's own
+        targets.push_back(mp);
+    }
+    for (const auto& mp : targets) {
+        // Slave first, so the detach cannot propagate to the host. ENOENT or EINVAL: a mount
+        // above it was detached already and took it along.
+        if (::mount(nullptr, mp.c_str(), nullptr, MS_SLAVE | MS_REC, nullptr) < 0) {
+            if (errno == ENOENT || errno == EINVAL) continue;
+            throw_errno("--no-pivot: make " + mp + " rslave");
+        }
+        if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) continue;
+        if (errno != EINVAL && errno != EPERM) throw_errno("--no-pivot: detach " + mp);
+        if (::mount("tmpfs", mp.c_str(), "tmpfs", 0, nullptr) < 0)
+            throw_errno("--no-pivot: cover " + mp + " with a tmpfs");
+    }
+}
+
 }  // namespace
 
 Fd prepare_rootfs(Context& ctx) {
@@ -78,6 +127,7 @@ void make_root_readonly(int root_fd) {
 void pivot_to(Context& ctx, int root_fd) {
     if (::fchdir(root_fd) < 0) throw_errno("chdir to rootfs");
     if (ctx.no_pivot) {
+        hide_proc_and_sys_outside(ctx.rootfs);
         if (::mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
         if (::chroot(".") < 0) throw_errno("chroot");
     } else {

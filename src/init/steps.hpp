@@ -40,8 +40,11 @@ void write_oom_score_adj(int value);
 std::string find_executable(const oci::Process& process);
 std::vector<std::string> process_env(const oci::Process& process);
 void set_limits_and_scheduling(const oci::Process& process);
-// Credentials, capabilities, no_new_privs and seccomp, in the order runc uses.
-void drop_privileges_and_exec(Context& ctx, const std::string& executable,
-                              const std::vector<std::string>& env);
+// Close-on-exec for every fd but stdio and the preserved ones (before the filter), then
+// credentials, capabilities, no_new_privs and seccomp, in the order runc uses. Whatever runs
+// after it (the startContainer hooks, execve) runs under the container's filter.
+void drop_privileges(Context& ctx);
+// execve of the container process; throws if it fails.
+void exec_process(Context& ctx, const std::string& executable, const std::vector<std::string>& env);
 
 }  // namespace skiff::init

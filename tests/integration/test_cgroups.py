@@ -626,22 +626,47 @@ def test_events_stats_schema(rt, bundle):
     assert "blkio" in data and "hugetlb" in data
 
 
-def test_update_with_device_rules_keeps_the_configs_devices(rt, bundle, workdir):
-    """An update that rewrites the device rules must keep linux.devices usable, as create
-    made them (their allow rules come after the resources' own)."""
+def _device_update(rt, cid, workdir, rules):
+    path = os.path.join(workdir, "res.json")
+    with open(path, "w") as f:
+        json.dump({"devices": rules}, f)
+    rt.run(["update", "--resources", path, cid])
+
+
+def test_linux_devices_get_no_rule_at_create_or_update(rt, bundle, workdir):
+    """linux.devices makes nodes and grants nothing: the device rules are the config's plus
+    runc's defaults, at create and after an update that sends device rules (runc's update
+    leaves devices alone; skiff's applies the sent rules under the same defaults)."""
     if "devices" not in MOUNTS:
         pytest.skip("no v1 devices controller")
-    # 1:4 (/dev/port): in no default allow list, so only linux.devices can allow it.
+    # 1:4 (/dev/port): in no default allow list.
     bundle.config["linux"]["devices"] = [{"path": "/dev/xport", "type": "c", "major": 1,
                                           "minor": 4, "fileMode": 0o600}]
     cid, pid = created(rt, bundle, {"devices": [{"allow": False, "access": "rwm"}]})
-    rt.start(cid)
-    path = os.path.join(workdir, "res.json")
-    with open(path, "w") as f:
-        json.dump({"devices": [{"allow": False, "access": "rwm"}]}, f)
-    rt.run(["update", "--resources", path, cid])
     rules = Cgroups(pid).read("devices", "devices.list").splitlines()
-    assert "c 1:4 rwm" in rules, rules
+    assert not [r for r in rules if r.startswith("c 1:4 ")], rules
+    assert "c 1:3 rwm" in rules and "c 136:* rwm" in rules, rules
+    rt.start(cid)
+    _device_update(rt, cid, workdir, [{"allow": False, "access": "rwm"}])
+    rules = Cgroups(pid).read("devices", "devices.list").splitlines()
+    assert not [r for r in rules if r.startswith("c 1:4 ")], rules
+    assert "c 1:3 rwm" in rules and "c 136:* rwm" in rules, rules
+
+
+@pytest.mark.skiff_only(reason="runc's update never changes device rules (SkipDevices)")
+def test_update_device_rules_replace_the_configs_under_the_defaults(rt, bundle, workdir):
+    """An update with device rules replaces the config's: a device it allows becomes
+    usable with exactly the access it names, and the defaults stay."""
+    if "devices" not in MOUNTS:
+        pytest.skip("no v1 devices controller")
+    cid, pid = created(rt, bundle, {"devices": [{"allow": False, "access": "rwm"}]})
+    rt.start(cid)
+    _device_update(rt, cid, workdir, [{"allow": False, "access": "rwm"},
+                                      {"allow": True, "type": "c", "major": 1, "minor": 4,
+                                       "access": "r"}])
+    rules = Cgroups(pid).read("devices", "devices.list").splitlines()
+    assert "c 1:4 r" in rules, rules
+    assert "c 1:3 rwm" in rules and "c 5:2 rwm" in rules, rules
 
 
 def _cgroup_lines(text):

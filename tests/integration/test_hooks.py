@@ -260,3 +260,22 @@ def test_create_runtime_hooks_run_in_the_bundle(rt, bundle, markers, kind):
     bundle.args("true")
     rt.create(bundle)
     assert open(out).read().strip() == os.path.realpath(bundle.path)
+
+
+def test_start_container_hook_runs_as_the_process_user(rt, bundle):
+    """startContainer hooks run in the init once the process's credentials are set (runc
+    runs them right before execve, after setting user, capabilities and seccomp): as
+    process.user, with no capability left in a non-root effective set."""
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+        "sh", "-c", "id -u > /tmp/hook.id; id -g >> /tmp/hook.id; "
+                    "grep '^CapEff:' /proc/self/status >> /tmp/hook.id"]}]}
+    bundle.args("true")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    with open(bundle.in_rootfs("/tmp/hook.id")) as f:
+        uid, gid, caps = f.read().splitlines()
+    assert (uid, gid) == ("1000", "1000")
+    assert caps.split() == ["CapEff:", "0000000000000000"]

@@ -472,3 +472,42 @@ def test_bind_source_missing_in_user_namespace_fails_cleanly(rt, bundle, host_di
     assert res.returncode != 0
     assert "missing" in res.stderr, res.stderr
     assert rt.state(cid, check=False) is None
+
+
+
+def _host_mounts_of_type(fstype):
+    with open("/proc/self/mountinfo") as f:
+        lines = [line.split() for line in f]
+    return sorted(fields[4] for fields in lines if fields[fields.index("-") + 1] == fstype)
+
+
+@pytest.mark.parametrize("propagation", ["rslave", "rshared"])
+def test_no_pivot_leaves_the_hosts_proc_and_sys_mounted(rt, bundle, propagation):
+    """--no-pivot detaches the old root's proc and sysfs mounts in the container's mount
+    namespace (runc's msMoveRoot). The detach must stay there, also with a shared root
+    propagation: the host keeps every proc and sysfs mount it had. The container's own /proc
+    and /sys work."""
+    before = (_host_mounts_of_type("proc"), _host_mounts_of_type("sysfs"))
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    bundle.args("cat /proc/1/comm; ls /sys/kernel >/dev/null && echo sys-ok")
+    rc, out, err = rt.run_container(bundle, extra=["--no-pivot"])
+    assert rc == 0, err
+    assert out.split() == ["sh", "sys-ok"], out
+    assert (_host_mounts_of_type("proc"), _host_mounts_of_type("sysfs")) == before
+
+
+@pytest.mark.parametrize("allow_fuse", [False, True], ids=["deny-all", "deny-all-allow-fuse"])
+def test_device_access_is_the_rules_plus_the_defaults(rt, bundle, allow_fuse):
+    """resources.devices deny-all (docker's and `runc spec`'s first rule): runc's default
+    devices still open; /dev/fuse from linux.devices opens only with a rule of its own (what
+    docker and podman send for --device), never because it is listed."""
+    bundle.config["linux"]["devices"] = [{"path": "/dev/fuse", "type": "c", "major": 10,
+                                          "minor": 229, "fileMode": 0o666}]
+    rules = [{"allow": False, "access": "rwm"}]
+    if allow_fuse:
+        rules.append({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+    bundle.config["linux"]["resources"] = {"devices": rules}
+    out = rt.sh(bundle, "for d in null zero full random urandom ptmx fuse; do "
+                        "(exec 3<>/dev/$d) 2>/dev/null && echo $d-ok || echo $d-denied; done")
+    assert out.split() == ["null-ok", "zero-ok", "full-ok", "random-ok", "urandom-ok",
+                           "ptmx-ok", "fuse-ok" if allow_fuse else "fuse-denied"], out

@@ -270,6 +270,41 @@ def test_notify_agent_lets_the_call_continue(rt, bundle, agent):
     a.wait_for("done")
 
 
+@pytest.mark.skiff_only(reason="runc 1.1.5's `run` never returns here once a NOTIFY filter is "
+                               "in use, although the agent sees the call and the exit")
+def test_notify_fds_do_not_reach_the_container(rt, bundle, agent, workdir):
+    """The init holds the listener socket and the notify fd while it loads the filter; with a
+    profile that also refuses close_range, neither (nor the caller's fd 3) may reach the
+    container process, and the agent still gets its fd."""
+    a = agent("continue")
+    notify_bundle(bundle, a.sock)
+    bundle.config["linux"]["seccomp"]["syscalls"].append(
+        {"names": ["close_range"], "action": "SCMP_ACT_ERRNO"})
+    bundle.args("mkdir /tmp/d && ls /proc/1/fd; exit 0")
+    with open(os.path.join(workdir, "extra"), "w") as f:
+        rc, out, err = rt.run_container(bundle, extra_fds=[f.fileno()])
+    assert rc == 0, err
+    assert sorted(out.split(), key=int) == ["0", "1", "2"], out
+    a.wait_for("done")
+    assert "notif " in a.text()
+
+
+def test_start_hook_killed_by_the_filter_stops_the_container(rt, bundle, workdir):
+    """startContainer hooks run under the container's filter (runc: after the exec fifo, with
+    the filter loaded): a hook whose mkdir the profile kills dies of SIGSYS, the directory is
+    not made, and the failed hook keeps the container process from running."""
+    with_seccomp(bundle, [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL_PROCESS"}])
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/mkdir", "args": ["mkdir", "/tmp/from-hook"]}]}
+    bundle.args("touch /tmp/process-ran")
+    cid, _ = rt.create(bundle)
+    rt.start(cid, check=False)
+    rt.wait_status(cid, "stopped")
+    assert not os.path.exists(bundle.in_rootfs("/tmp/from-hook"))
+    assert not os.path.exists(bundle.in_rootfs("/tmp/process-ran"))
+    rt.delete(cid, force=True)
+
+
 def test_notify_with_no_agent_listening_fails_create(rt, bundle, workdir):
     notify_bundle(bundle, os.path.join(workdir, "nobody.sock"))
     cid, res = rt.create(bundle, check=False)

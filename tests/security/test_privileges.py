@@ -130,3 +130,36 @@ def test_selinux_labels_ignored_without_selinux(rt, bundle):
                                     "source": "tmpfs", "options": ["size=1m"]})
     out = rt.sh(bundle, "touch /scratch/x && grep -c context= /proc/self/mountinfo; exit 0")
     assert out.split()[0] == "0", out
+
+
+# ---------------------------------------------------------------------------------------------
+# startContainer hooks run confined like the container process
+
+
+def test_start_hook_runs_under_the_containers_filter(rt, bundle):
+    """A startContainer hook runs inside the container after `start`; it must be confined by
+    the container's seccomp profile as runc confines it. The profile refuses mkdir (EROFS);
+    a hook that runs outside the filter makes its directory."""
+    bundle.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 30}]}
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": [
+        "sh", "-c", "mkdir /tmp/from-hook 2>/tmp/hook.err; echo $? > /tmp/hook.rc; "
+                    "grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status >> /tmp/hook.rc"]}]}
+    bundle.args("true")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    rt.wait_status(cid, "stopped")
+    rt.delete(cid)
+    assert not os.path.exists(bundle.in_rootfs("/tmp/from-hook"))
+    with open(bundle.in_rootfs("/tmp/hook.rc")) as f:
+        lines = f.read().split("\n")
+    status = dict(line.split(":\t", 1) for line in lines[1:] if ":\t" in line)
+    assert lines[0] == "1"
+    assert status["Seccomp"] == "2"  # SECCOMP_MODE_FILTER
+    assert status["NoNewPrivs"] == "1"
+    assert status["CapEff"] == mask(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    with open(bundle.in_rootfs("/tmp/hook.err")) as f:
+        assert "Read-only file system" in f.read()

@@ -66,6 +66,24 @@ TEST(CgroupsBpf, InvalidAccessIsRefused) {
     EXPECT_THROW(bpf::device_program({R(true, "z", 1, 3, "r")}), Error);
 }
 
+// What create and update install on v2: the config's rules, then runc's defaults, and no
+// rule for the nodes of linux.devices. A deny-all keeps /dev/kmsg (1:11) shut while the
+// defaults stay open.
+TEST(CgroupsBpf, AllowlistIsTheRulesThenTheDefaults) {
+    auto p = bpf::device_program(device_allowlist({R(false, "a", -1, -1, "rwm")}));
+    EXPECT_FALSE(bpf::evaluate(p, C, WR, 1, 11));
+    EXPECT_FALSE(bpf::evaluate(p, C, RD, 1, 11));
+    EXPECT_TRUE(bpf::evaluate(p, C, MK, 1, 11));  // mknod of anything (runc's default)
+    EXPECT_FALSE(bpf::evaluate(p, B, RD, 8, 0));
+    for (auto [major, minor] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2},
+                                {136, 0}, {136, 42}})
+        EXPECT_TRUE(bpf::evaluate(p, C, RD | WR, uint32_t(major), uint32_t(minor)))
+            << major << ":" << minor;
+    // The defaults come last, so no rule of the config can take them away (runc's order).
+    auto q = bpf::device_program(device_allowlist({R(false, "c", 1, 3, "rwm")}));
+    EXPECT_TRUE(bpf::evaluate(q, C, RD | WR, 1, 3));
+}
+
 // The kernel accepts the program and enforces it for a process in the cgroup. Needs root and
 // a cgroup2 mount (pure v2, or /sys/fs/cgroup/unified on hybrid hosts).
 TEST(CgroupsBpf, KernelEnforcesTheProgram) {
