@@ -21,10 +21,7 @@ def test_root_is_the_rootfs_with_and_without_pivot(rt, bundle, workdir, flag):
     pid = rt.state(cid)["pid"]
     try:
         assert os.path.samefile(f"/proc/{pid}/root", bundle.in_rootfs("/"))
-        for _ in range(100):
-            if os.path.exists(bundle.in_rootfs("/tmp/mounts")):
-                break
-            threading.Event().wait(0.05)
+        wait_for_file(bundle.in_rootfs("/tmp/mounts"))
         points = [line.split()[4] for line in open(bundle.in_rootfs("/tmp/mounts"))]
         assert points[0] == "/" and "/proc" in points
         assert not any(p.startswith(workdir) or p.startswith("/work") for p in points), points
@@ -55,10 +52,7 @@ def test_session_keyring(rt, bundle, flag):
     try:
         # outside: the host sees the container's keyring while it exists
         assert (own in session_keyrings()) == (not flag)
-        for _ in range(100):
-            if os.path.exists(bundle.in_rootfs("/tmp/keys")):
-                break
-            threading.Event().wait(0.05)
+        wait_for_file(bundle.in_rootfs("/tmp/keys"))
         inside = open(bundle.in_rootfs("/tmp/keys")).read().split()
         # inside: its own keyring, or none of its own
         assert (own in inside) == (not flag), inside
@@ -97,6 +91,14 @@ class PidfdReceiver:
         self.sock.close()
 
 
+def wait_for_file(path, timeout=10):
+    for _ in range(int(timeout / 0.05)):
+        if os.path.exists(path):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{path} did not appear")
+
+
 def pid_of_pidfd(fd):
     with open(f"/proc/self/fdinfo/{fd}") as f:
         for line in f:
@@ -109,12 +111,13 @@ def test_create_pidfd_socket_gets_the_inits_pidfd(rt, bundle, workdir):
     recv = PidfdReceiver(os.path.join(workdir, "pidfd.sock"))
     try:
         # `exec >file` first: a plain `ls >file` makes ash keep fd 1 as fd 10 meanwhile
-        bundle.args("exec >/tmp/fds; ls /proc/$$/fd; exec sleep 60")
+        bundle.args("exec >/tmp/f; ls /proc/$$/fd; mv /tmp/f /tmp/fds; exec sleep 60")
         cid, _ = rt.create(bundle, extra=["--pidfd-socket", recv.path])
         fd = recv.fd()
         pid = rt.state(cid)["pid"]
         assert pid_of_pidfd(fd) == pid  # outside: a pidfd of the container's init
         rt.start(cid)
+        wait_for_file(bundle.in_rootfs("/tmp/fds"))
         signal.pidfd_send_signal(fd, signal.SIGKILL)
         rt.wait_status(cid, "stopped")
         # inside: the container holds nothing of it
@@ -134,10 +137,7 @@ def test_exec_pidfd_socket_gets_the_exec_processs_pidfd(rt, bundle, workdir):
                 os.path.join(workdir, "exec.pid"), cid, "sh", "-c",
                 "exec >/tmp/f; ls /proc/$$/fd; mv /tmp/f /tmp/exec-fds; exec sleep 60"])
         fd = recv.fd()
-        for _ in range(100):
-            if os.path.exists(bundle.in_rootfs("/tmp/exec-fds")):
-                break
-            threading.Event().wait(0.05)
+        wait_for_file(bundle.in_rootfs("/tmp/exec-fds"))
         pid = int(open(os.path.join(workdir, "exec.pid")).read())
         assert pid_of_pidfd(fd) == pid
         signal.pidfd_send_signal(fd, signal.SIGKILL)
