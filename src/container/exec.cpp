@@ -67,13 +67,19 @@ oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
     if (!o.cwd.empty()) p.cwd = o.cwd;
     if (!o.user.empty()) {
         auto colon = o.user.find(':');
-        char* end = nullptr;
-        p.user.uid = uint32_t(std::strtoul(o.user.substr(0, colon).c_str(), &end, 10));
-        if (*end) throw Error("invalid --user \"" + o.user + "\": expected uid[:gid]", EINVAL);
+        // Each part gets a name: `end` points into it, so it must outlive the check.
+        auto number = [&o](const std::string& part) {
+            char* end = nullptr;
+            unsigned long v = std::strtoul(part.c_str(), &end, 10);
+            if (part.empty() || *end) throw Error("invalid --user \"" + o.user + "\": expected uid[:gid]", EINVAL);
+            return uint32_t(v);
+        };
+        const std::string uid = o.user.substr(0, colon);
+        p.user.uid = number(uid);
         p.user.gid = 0;
         if (colon != std::string::npos) {
-            p.user.gid = uint32_t(std::strtoul(o.user.substr(colon + 1).c_str(), &end, 10));
-            if (*end) throw Error("invalid --user \"" + o.user + "\": expected uid[:gid]", EINVAL);
+            const std::string gid = o.user.substr(colon + 1);
+            p.user.gid = number(gid);
         }
     }
     for (const auto& g : o.additional_gids) {

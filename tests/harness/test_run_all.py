@@ -86,6 +86,11 @@ def test_runtime_not_built_fails_before_any_suite(run_all, monkeypatch, tmp_path
     assert "is not built" in out and "=== fake" not in out
 
 
+def test_brackets_in_a_key_are_literal(run_all):
+    run_all.EXPECTED = {"s": {"m::t[rshared-True]": "a parametrised test", "m::w*": "wild"}}
+    assert run_all.unexpected_skips("s", ["m::t[rshared-True]", "m::wx", "m::t[r]"]) == ["m::t[r]"]
+
+
 def test_ctest_notrun_counts_as_a_skip(run_all, tmp_path):
     report = tmp_path / "unit.xml"
     report.write_text('<testsuite><testcase name="A.b" classname="A.b" status="run"/>'

@@ -506,3 +506,19 @@ def test_state_unchanged_by_failed_commands(rt, workdir, sleeper):
     assert rt.state(sleeper) == before
     rt.start(sleeper)
     assert _status(rt, sleeper) == "running"
+
+
+@pytest.mark.skiff_only(reason="runc words a bad --user differently")
+@pytest.mark.parametrize("user", ["1x", "1000:x", ":5", "1000:"])
+def test_exec_bad_user(rt, workdir, sleeper, user):
+    """Each part of uid[:gid] must be a number (the gid part was once read through a pointer
+    into a destroyed temporary: AddressSanitizer's stack-use-after-scope)."""
+    rt.start(sleeper)
+    expect_error(rt, ["exec", "--user", user, sleeper, "true"],
+                 f'invalid --user "{user}": expected uid[:gid]', workdir)
+
+
+def test_exec_user_and_group(rt, sleeper):
+    rt.start(sleeper)
+    out = rt.run(["exec", "--user", "1000:1001", sleeper, "sh", "-c", "id -u; id -g"]).stdout
+    assert out.split() == ["1000", "1001"]
