@@ -3,10 +3,8 @@
 #include "container/exec.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -231,28 +229,9 @@ int exec(const Globals& g, const ExecOptions& o) {
     }
     if (o.detach) return 0;
 
-    int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
-    Fd sig_fd(sfd);
-    for (;;) {
-        struct pollfd fds[4] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
-                                {tty ? tty->stdin_fd() : -1, POLLIN, 0},
-                                {tty ? tty->master_fd() : -1, POLLIN, 0}};
-        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
-        if (tty && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_stdin();
-        if (tty && (fds[3].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_master();
-        if (fds[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (::read(sig_fd.get(), &si, sizeof si) != sizeof si) continue;
-            // With our own pty the window size follows ours; the kernel tells the process.
-            if (tty && si.ssi_signo == SIGWINCH) tty->on_winch();
-            else sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
-        }
-        if (fds[0].revents & POLLIN) break;
-    }
-    if (tty) tty->drain();
-    siginfo_t info = {};
-    if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) < 0) throw_errno("wait for the exec'd process");
-    return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
+    auto status = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, false);
+    if (!status) throw_errno("wait for the exec'd process");
+    return *status;
 }
 
 }  // namespace skiff::container

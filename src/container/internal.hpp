@@ -1,5 +1,8 @@
 // Pieces shared by the lifecycle files of container/.
 #pragma once
+#include <signal.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,14 @@ Prepared prepare(const Globals& g, const CreateOptions& o);
 // *record_out when given (for `run`).
 pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out,
                       Record* record_out = nullptr);
+
+class TtyRelay;
+// The foreground part of `run` and `exec`: forwards the signals in `forward` (blocked by the
+// caller) to the process through its pidfd, relays `tty` when given, reaps orphans when we
+// are their subreaper, and returns the process's exit code (128+N for signal N), or nothing
+// when it could not be waited for.
+std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forward, TtyRelay* tty,
+                                      bool reap_orphans);
 
 // --pid-file: the pid, written to a temp file and renamed into place (create and exec).
 void write_pid_file(const std::string& path, pid_t pid);

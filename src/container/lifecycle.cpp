@@ -215,47 +215,10 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     }
     if (detach) return 0;
 
-    int sfd = ::signalfd(-1, &forward, SFD_CLOEXEC);
-    Fd sig_fd(sfd);
-    int status = 0;
-    bool exited = false;
-    for (;;) {
-        struct pollfd fds[4] = {{pidfd.get(), POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
-                                {tty ? tty->stdin_fd() : -1, POLLIN, 0},
-                                {tty ? tty->master_fd() : -1, POLLIN, 0}};
-        if (::poll(fds, 4, -1) < 0 && errno != EINTR) break;
-        if (tty && (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_stdin();
-        if (tty && (fds[3].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_master();
-        if (fds[1].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            bool got = ::read(sig_fd.get(), &si, sizeof si) == sizeof si;
-            // With our own pty the window size follows ours; the kernel tells the container.
-            if (got && tty && si.ssi_signo == SIGWINCH) tty->on_winch();
-            else if (got && si.ssi_signo != SIGCHLD)
-                sys::pidfd_send_signal(pidfd.get(), int(si.ssi_signo));
-            // Reap re-parented orphans (we are their subreaper), but never the init here:
-            // its status is read through the pidfd below.
-            for (;;) {
-                siginfo_t peek = {};
-                if (::waitid(P_ALL, 0, &peek, WEXITED | WNOHANG | WNOWAIT) < 0 || peek.si_pid == 0 ||
-                    peek.si_pid == pid)
-                    break;
-                ::waitpid(peek.si_pid, nullptr, WNOHANG);
-            }
-        }
-        if (fds[0].revents & POLLIN) {
-            siginfo_t info = {};
-            if (::waitid(P_PIDFD, id_t(pidfd.get()), &info, WEXITED) == 0) {
-                status = info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
-                exited = true;
-                break;
-            }
-            break;
-        }
-    }
-    if (tty) tty->drain();
+    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, true);
+    int status = waited.value_or(0);
     if (keep) return status;
-    if (!exited) {
+    if (!waited) {
         remove(g, o.id, true);
         return status;
     }
