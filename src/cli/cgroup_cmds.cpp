@@ -53,9 +53,13 @@ int cmd_ps(const Globals& g, const Args& a) {
     }
     ::close(out[1]);
     std::string text;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+    try {
+        text = skiff::text::read_fd(out[0], "the output of ps");
+    } catch (...) {
+        ::close(out[0]);
+        ::waitpid(child, nullptr, 0);
+        throw;
+    }
     ::close(out[0]);
     int status = 0;
     ::waitpid(child, &status, 0);
@@ -122,15 +126,7 @@ int cmd_update(const Globals& g, const Args& a) {
     std::string id = container_id(a, "update");
     oci::Resources r;
     if (a.has("resources")) {
-        std::string path = a.value("resources");
-        int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw_errno("open " + path);
-        std::string text;
-        char buf[8192];
-        ssize_t n;
-        while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, size_t(n));
-        ::close(fd);
-        r = oci::parse_resources(text);
+        r = oci::parse_resources(read_input(a.value("resources")));
     }
     auto mem = [&]() -> oci::Memory& { if (!r.memory) r.memory = oci::Memory{}; return *r.memory; };
     auto cpu = [&]() -> oci::Cpu& { if (!r.cpu) r.cpu = oci::Cpu{}; return *r.cpu; };

@@ -10,6 +10,7 @@
 
 #include "linux/error.hpp"
 #include "linux/log.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cli {
 namespace {
@@ -65,6 +66,10 @@ std::string container_id(const Args& args, const char* command) {
     if (args.positional().empty() || args.positional()[0].empty())
         throw Error(std::string(command) + ": container id cannot be empty", EINVAL);
     return args.positional()[0];
+}
+
+std::string read_input(const std::string& path) {
+    return path == "-" ? text::read_fd(0, "standard input") : text::read_file(path);
 }
 
 int main(int argc, char** argv) {

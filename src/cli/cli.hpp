@@ -45,4 +45,7 @@ void set_failure_exit_code(int code);
 // The container id argument (the first positional); "container id cannot be empty" if absent.
 std::string container_id(const Args& args, const char* command);
 
+// A file given on the command line, or standard input for "-" (exec --process, update -r).
+std::string read_input(const std::string& path);
+
 }  // namespace skiff::cli

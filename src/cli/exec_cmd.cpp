@@ -9,24 +9,13 @@
 namespace skiff::cli {
 namespace {
 
-std::string read_all(const std::string& path) {
-    int fd = path == "-" ? ::dup(0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    std::string out;
-    char buf[8192];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-    ::close(fd);
-    return out;
-}
-
 int cmd_exec(const container::Globals& g, const Args& a) {
     container::ExecOptions o;
     o.id = container_id(a, "exec");
     o.args.assign(a.positional().begin() + 1, a.positional().end());
     if (!a.has("process") && o.args.empty()) throw Error("exec: a command to run, or --process, is required", EINVAL);
     set_failure_exit_code(255);
-    if (a.has("process")) o.process_json = read_all(a.value("process"));
+    if (a.has("process")) o.process_json = read_input(a.value("process"));
     o.tty = a.flag("tty");
     o.detach = a.flag("detach");
     o.console_socket = a.value("console-socket");

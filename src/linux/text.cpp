@@ -49,19 +49,23 @@ std::vector<std::string_view> fields(std::string_view s) {
     return out;
 }
 
-std::string read_file(const std::string& path) {
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!f) throw_errno("open " + path);
+std::string read_fd(int fd, const std::string& what) {
     std::string out;
     char buf[8192];
     for (;;) {
-        ssize_t n = ::read(f.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno("read " + path);
+        if (n < 0) throw_errno("read " + what);
         if (n == 0) break;
         out.append(buf, size_t(n));
     }
     return out;
+}
+
+std::string read_file(const std::string& path) {
+    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!f) throw_errno("open " + path);
+    return read_fd(f.get(), path);
 }
 
 }  // namespace skiff::text

@@ -32,4 +32,7 @@ std::vector<std::string_view> fields(S&&) = delete;
 // The whole file; throws Error naming the path (open, read, EISDIR for a directory).
 std::string read_file(const std::string& path);
 
+// Everything left on fd until end of file; errors name `what`.
+std::string read_fd(int fd, const std::string& what);
+
 }  // namespace skiff::text

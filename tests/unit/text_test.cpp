@@ -1,5 +1,6 @@
 // linux/text: the splitting that replaced iostreams in the runtime (see text.hpp for why).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "linux/error.hpp"
 #include "linux/text.hpp"
@@ -40,5 +41,21 @@ TEST(Text, ReadFileNamesThePath) {
         ADD_FAILURE() << "a directory read as a file";
     } catch (const Error& e) {
         EXPECT_EQ(e.errnum(), EISDIR);
+    }
+}
+
+TEST(Text, ReadFdReadsToEndOfFileAndNamesWhatOnError) {
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    std::string big(20000, 'x');  // more than one read's buffer
+    ASSERT_EQ(::write(p[1], big.data(), big.size()), ssize_t(big.size()));
+    ::close(p[1]);
+    EXPECT_EQ(text::read_fd(p[0], "the pipe"), big);
+    ::close(p[0]);
+    try {
+        text::read_fd(p[0], "the closed pipe");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "read the closed pipe: Bad file descriptor");
     }
 }
