@@ -16,6 +16,7 @@
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
+#include "init/hooks.hpp"
 #include "container/lifecycle.hpp"
 #include "container/namespaces.hpp"
 #include "container/state.hpp"
@@ -335,8 +336,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             if (msg.type == Msg::ready) break;
             if (msg.type == Msg::error) throw Error(msg.payload, EIO);
             if (msg.type == Msg::run_hooks) {
-                run_hooks(spec.hooks->prestart, hook_state, "prestart", p.bundle);
-                run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime", p.bundle);
+                init::run_hooks(spec.hooks->prestart, hook_state, "prestart", p.bundle);
+                init::run_hooks(spec.hooks->create_runtime, hook_state, "createRuntime", p.bundle);
                 send(Msg::hooks_done, {});
             }
             if (msg.type == Msg::mount_source) {

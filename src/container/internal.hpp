@@ -42,11 +42,4 @@ std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forw
 // --pid-file: the pid, written to a temp file and renamed into place (create and exec).
 void write_pid_file(const std::string& path, pid_t pid);
 
-// Runs hooks in order; the first failure throws (prestart/createRuntime/... semantics).
-void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
-               const std::string& cwd = "");
-// Same, but failures only warn (poststart, poststop).
-void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind,
-                    const std::string& cwd = "");
-
 }  // namespace skiff::container

@@ -14,6 +14,7 @@
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
+#include "init/hooks.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
 #include "linux/error.hpp"
@@ -60,7 +61,7 @@ void destroy(const Store& store, const Record& r, const std::string& hook_cwd = 
     if (r.has_poststop) {
         try {
             oci::Spec spec = oci::parse_config(r.config);
-            run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop",
+            init::run_hooks_warn(spec.hooks->poststop, state_document(r, Status::stopped, false), "poststop",
                            hook_cwd);
         } catch (const Error& e) {
             log::warn(std::string("poststop hooks: ") + e.what());
@@ -104,7 +105,7 @@ void start(const Globals& g, const std::string& id) {
     log::phase("start: exec");
     if (r.has_poststart) {
         oci::Spec spec = oci::parse_config(r.config);
-        run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
+        init::run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
         log::phase("start: poststart");
     }
 }
@@ -206,7 +207,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
         if (tty) tty->take_master();
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (p.spec.hooks && !p.spec.hooks->poststart.empty())
-            run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart",
+            init::run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart",
                            p.bundle);
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "init/context.hpp"
+#include "init/hooks.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -37,18 +38,6 @@ void join_namespace(const std::string& path, int nstype, const char* what) {
     if (fd < 0) throw_errno(std::string("open ") + what + " namespace " + path);
     Fd f(fd);
     if (::setns(f.get(), nstype) < 0) throw_errno(std::string("join ") + what + " namespace " + path);
-}
-
-void run_hooks(const std::vector<oci::Hook>& hooks, const std::string& state, const char* kind) {
-    for (size_t i = 0; i < hooks.size(); ++i) {
-        const auto& h = hooks[i];
-        auto r = program::run(h.path, h.args, h.env, state, h.timeout.value_or(0));
-        std::string where = std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + ")";
-        if (r.timed_out) throw Error(where + ": timed out after " + std::to_string(*h.timeout) + "s", ETIMEDOUT);
-        if (r.status != 0)
-            throw Error(where + ": " + program::describe_status(r.status) +
-                        (r.output.empty() ? "" : ", output: " + r.output), ECANCELED);
-    }
 }
 
 // Blocks until `start` writes a byte to the exec fifo. A fifo that never had a writer does

@@ -1,12 +1,13 @@
-// Hooks that the runtime itself runs (prestart, createRuntime, poststart, poststop); the
-// container-side ones run in the init. cwd: runc runs create's and run's hooks in the bundle
-// (it changes to it first), start's and delete's where it was started.
-#include "container/internal.hpp"
+// Hooks, for the runtime and the init alike. cwd: runc runs create's and run's hooks in the
+// bundle (it changes to it first), start's and delete's where it was started, and the
+// container-side ones in the rootfs (the init changes there first).
+#include "init/hooks.hpp"
+
 #include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/program.hpp"
 
-namespace skiff::container {
+namespace skiff::init {
 namespace {
 
 std::string run_one(const oci::Hook& h, const std::string& state, const char* kind, size_t i,
@@ -43,4 +44,4 @@ void run_hooks_warn(const std::vector<oci::Hook>& hooks, const std::string& stat
     }
 }
 
-}  // namespace skiff::container
+}  // namespace skiff::init
