@@ -2,7 +2,7 @@
 # Installs the Debian packages skiff needs to build and test, only those that are missing.
 set -euo pipefail
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
-      busybox-static python3-pytest jq)
+      busybox-static python3-pytest jq libsystemd-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

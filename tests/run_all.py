@@ -27,6 +27,8 @@ def suites():
                      "--output-junit", os.path.join(REPORTS, "unit.xml")], "unit.xml")]
     out.append(("cgroup-v2-vm", [os.path.join(REPO, "tests/vm/test-cgroups-v2.sh"),
                                  "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml"))
+    out.append(("systemd-vm", [os.path.join(REPO, "tests/vm/test-systemd.sh"),
+                               "--junitxml=" + os.path.join(REPORTS, "systemd-vm.xml")], "systemd-vm.xml"))
     for name, path in [("integration", "tests/integration"), ("security", "tests/security"),
                        ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
                        ("bench-smoke", "bench/test_bench_smoke.py")]:

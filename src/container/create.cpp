@@ -198,6 +198,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         co.container_id = o.id;
         co.systemd = g.systemd_cgroup;
         co.devices = spec.linux->devices;
+        co.annotations = spec.annotations;
         co.warn = [](const std::string& m) { log::warn(m); };
         cg = cgroups::open(co);
         cg->create(spec.linux->resources ? &*spec.linux->resources : nullptr);
@@ -284,6 +285,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         fifo_read.reset();
         console_socket.reset();
         log::phase("clone");
+        cg->attach_init(pid);
 
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
         rec.pid = pid;
