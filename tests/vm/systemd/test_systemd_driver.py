@@ -263,11 +263,35 @@ def test_systemd_refusing_a_property(rt, bundle):
     assert_gone(cid)
 
 
-@pytest.mark.parametrize("path", ["a:b", "::", "x:y:z:w", "system:p:n", "system.slice:p/q:n",
-                                  "system.slice:p:a/b", "system.slice:..:n", "system.slice:p:" + "n" * 300])
-def test_bad_cgroups_path(rt, bundle, path):
+@pytest.mark.parametrize("path,why", [
+    ("a:b", "slice:prefix:name"),
+    ("::", "name (after the second ':') is empty"),
+    ("x:y:z:w", "slice:prefix:name"),
+    ("system:p:n", "not a slice name"),
+    ("system.slice:p/q:n", "must not contain '/'"),
+    ("system.slice:p:a/b", "must not contain '/'"),
+    ("system.slice:..:n", "must not contain \"..\""),
+    ("system.slice:p:" + "n" * 300, "longer than systemd's 255 characters"),
+])
+def test_bad_cgroups_path(rt, bundle, path, why):
     _, err = sd_fails(rt, bundle, path=path)
-    assert "linux.cgroupsPath" in err, err
+    assert "linux.cgroupsPath" in err and why in err, err
+
+
+def test_no_bus_is_a_clear_error(rt, bundle):
+    """Neither the system bus nor systemd's private socket answers: one error, nothing left."""
+    bundle.args("true")
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"system.slice:{PREFIX}:{cid}"
+    bundle.write()
+    hide = ("mount -t tmpfs tmpfs /run/dbus && mount --bind /dev/null /run/systemd/private && "
+            "exec \"$0\" \"$@\"")
+    res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD,
+                 prefix=["unshare", "-m", "--propagation", "private", "sh", "-c", hide])
+    assert res.returncode != 0, res
+    assert "cannot connect to systemd over D-Bus" in res.stderr, res
+    assert rt.state(cid, check=False) is None
+    assert_gone(cid)
 
 
 def test_a_running_scope_of_the_same_name(rt, bundle, make_bundle):
