@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The systemd cgroup driver tier: boots tests/vm/run-in-vm.sh --systemd (Debian's systemd as
 # PID 1, a cgroup v2 host with a system bus) once, and runs inside it the driver's unit tests
-# and tests/vm/systemd against the built runtime and its companion, skiff-systemd.
+# tests/vm/systemd against the built runtime and its companion, skiff-systemd, then the podman
+# and containerd scenarios of tests/vm/systemd-clients (a second pytest session: the two
+# directories load different harnesses; with --junitxml=F its results are merged into F).
 #
 #   tests/vm/test-systemd.sh [pytest args...]
 #
@@ -22,4 +24,17 @@ exec tests/vm/run-in-vm.sh --systemd --timeout "${SKIFF_VM_TIMEOUT:-1200}" -- ba
     "$0" --gtest_filter="Systemd*" --gtest_brief=1; unit=$?
     /usr/bin/python3 -m pytest -p no:cacheprovider tests/vm/systemd -q -rs "$@"
     it=$?
-    [ $unit = 0 ] && [ $it = 0 ]' "$(readlink -f "$UNIT")" "$@"
+    xml=""; rest=()
+    for a in "$@"; do case $a in --junitxml=*) xml=${a#--junitxml=} ;; *) rest+=("$a") ;; esac; done
+    SKIFF_CLIENTS_NO_INSTALL=1 /usr/bin/python3 -m pytest -p no:cacheprovider tests/vm/systemd-clients \
+        -q -rs ${xml:+--junitxml=$xml.clients} "${rest[@]}"
+    cl=$?
+    if [ -n "$xml" ] && [ -s "$xml.clients" ]; then
+        /usr/bin/python3 -c "
+import sys, xml.etree.ElementTree as ET
+main, extra = ET.parse(sys.argv[1]), ET.parse(sys.argv[2])
+for s in extra.getroot().iter(\"testsuite\"):
+    main.getroot().append(s)
+main.write(sys.argv[1])" "$xml" "$xml.clients" && rm -f "$xml.clients"
+    fi
+    [ $unit = 0 ] && [ $it = 0 ] && [ $cl = 0 ]' "$(readlink -f "$UNIT")" "$@"

@@ -321,3 +321,19 @@ def test_nested_slice(rt, bundle):
 def test_features_says_systemd(rt):
     doc = json.loads(rt.run(["features"]).stdout)
     assert doc["linux"]["cgroup"]["systemd"] is True
+
+
+def test_systemd_stopping_the_unit_during_create(rt, bundle):
+    """The scope is stopped while create runs (here from a createRuntime hook, after the unit
+    started): create fails with one error and leaves no unit, cgroup or state."""
+    bundle.args("sleep 1000")
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"system.slice:{PREFIX}:{cid}"
+    bundle.config["hooks"] = {"createRuntime": [
+        {"path": "/usr/bin/systemctl", "args": ["systemctl", "stop", unit_of(cid)]}]}
+    bundle.write()
+    res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD)
+    assert res.returncode != 0, res
+    assert res.stderr.strip(), res
+    assert rt.state(cid, check=False) is None
+    assert_gone(cid)
