@@ -331,6 +331,9 @@ def test_systemd_stopping_the_unit_during_create(rt, bundle):
     bundle.config["linux"]["cgroupsPath"] = f"system.slice:{PREFIX}:{cid}"
     bundle.config["hooks"] = {"createRuntime": [
         {"path": "/usr/bin/systemctl", "args": ["systemctl", "stop", unit_of(cid)]}]}
+    # The init is pid 1 of its namespace and ignores SIGTERM, systemd's default: without this
+    # the stop would wait out TimeoutStopSec (90 s) before its SIGKILL.
+    bundle.config["annotations"] = {"org.systemd.property.KillSignal": "9"}
     bundle.write()
     res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD)
     assert res.returncode != 0, res
