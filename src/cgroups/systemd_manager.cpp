@@ -1,13 +1,45 @@
 #include "cgroups/systemd_manager.hpp"
 
-#include <cerrno>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+
+#include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
 #include "cgroups/systemd_props.hpp"
 #include "linux/error.hpp"
+#include "linux/fd.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {
+
+// Waits up to `ms` for systemd to remove dir (it does when it stops an emptied scope); true
+// once it is gone.
+bool wait_removed(const std::string& dir, int ms) {
+    int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd < 0) return false;
+    Fd in(fd);
+    if (::inotify_add_watch(fd, dir.c_str(), IN_DELETE_SELF) < 0) return errno == ENOENT;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+            for (char* p = buf; p < buf + n;) {
+                auto* ev = reinterpret_cast<struct inotify_event*>(p);
+                if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) return true;
+                p += sizeof(struct inotify_event) + ev->len;
+            }
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return !fs::exists(dir);
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (::poll(&pfd, 1, int(left.count())) < 0 && errno != EINTR) return !fs::exists(dir);
+    }
+}
 
 Options files_options(const Options& opts, const UnitPlace& place) {
     // An absolute cgroupsPath for the cgroupfs driver: the unit's cgroup in every hierarchy.
@@ -120,11 +152,24 @@ void SystemdManager::destroy() {
 
 bool SystemdManager::remove_if_empty() {
     if (!owns_unit_) return true;
-    if (!fs_->remove_if_empty()) return false;
-    // The scope stops by itself once empty; stopping it here waits for that and resets a
-    // failed state, so that neither the unit nor its cgroup remains.
-    stop_unit(place_.unit);
-    return true;
+    if (!fs_->pids().empty()) return false;
+    // A scope whose last process left is stopped by systemd itself, which removes its cgroup
+    // and then the unit (a scope ends "dead", not "failed", however its processes ended).
+    // Only while the cgroup is still there is a stop needed: it waits for that end. Removing
+    // the cgroup ourselves first would leave systemd a unit with no cgroup to watch.
+    // On cgroup v2 that end is watched for (it takes systemd a moment to see the cgroup empty);
+    // a stop through D-Bus is the fallback, and the way on v1 and hybrid hosts.
+    bool present = false;
+    for (const auto& [name, dir] : fs_->paths())
+        if (fs::exists(dir)) present = true;
+    bool gone = !present;
+    if (present && fs_->mode() == Mode::Unified) {
+        auto p = fs_->paths();
+        gone = p.size() == 1 && wait_removed(p.begin()->second, 1000);
+    }
+    if (!gone) stop_unit(place_.unit);
+    // What systemd does not own (v1 hierarchies it does not manage) goes as with cgroupfs.
+    return fs_->remove_if_empty();
 }
 
 std::string SystemdManager::stats_json() { return fs_->stats_json(); }

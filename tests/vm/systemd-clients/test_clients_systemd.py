@@ -91,7 +91,8 @@ def test_podman_systemd_lifecycle(pms):
         pms("unpause", cid)
         pms("stop", "-t", "1", cid)
         assert pms.inspect(cid)["State"]["Status"] == "exited"
-    assert show(unit, "LoadState")["LoadState"] == "not-found"
+    wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=5,
+               what=f"{unit} to go")
     assert not os.path.exists(f"/sys/fs/cgroup{path}")
 
 
@@ -151,7 +152,8 @@ def test_ctr_run_systemd_cgroup(ctrd_sd, token):
         assert show(unit, "ActiveState")["ActiveState"] == "active"
         p = ctrd_sd.ctr("task", "exec", "--exec-id", "e1", name, "sh", "-c", "cat /proc/self/cgroup")
         assert path in p.stdout or p.stdout.strip() == "0::/", p.stdout
-    assert show(unit, "LoadState")["LoadState"] == "not-found"
+    wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=5,
+               what=f"{unit} to go")
     assert not os.path.exists(f"/sys/fs/cgroup{path}")
 
 

@@ -55,9 +55,20 @@ def sd_create(rt, bundle, script="sleep 1000", resources=None, annotations=None,
     return cid, rt.state(cid)["pid"]
 
 
-def assert_gone(cid):
-    props = show(unit_of(cid), "LoadState", "ActiveState")
+def assert_unit_gone(unit):
+    # systemd unloads a stopped transient unit from its garbage-collection queue, a moment
+    # after the stop job or the cgroup's removal (for runc's stop as well)
+    deadline = time.monotonic() + 3
+    while True:
+        props = show(unit, "LoadState", "ActiveState")
+        if props.get("LoadState") == "not-found" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert props.get("LoadState") == "not-found", props
+
+
+def assert_gone(cid):
+    assert_unit_gone(unit_of(cid))
     assert not os.path.exists(cgdir(cid))
 
 
@@ -105,7 +116,7 @@ def test_run_and_default_path(rt, bundle):
     rc, out, err = rt.run_container(bundle, cid=cid, global_args=SD)
     assert rc == 0, err
     assert out.strip() == "0::/", out  # its cgroup namespace is rooted at the scope
-    assert show(f"skiff-{cid}.scope", "LoadState")["LoadState"] == "not-found"
+    assert_unit_gone(f"skiff-{cid}.scope")
     assert not os.path.exists(os.path.join(CGROUP_ROOT, "system.slice", f"skiff-{cid}.scope"))
 
 
@@ -314,7 +325,7 @@ def test_nested_slice(rt, bundle):
     with open(f"/proc/{pid}/cgroup") as f:
         assert f.read().strip() == f"0::/skiff.slice/skiff-test.slice/skiff-test-nested.slice/{unit_of(cid)}"
     rt.delete(cid, force=True)
-    assert show(unit_of(cid), "LoadState")["LoadState"] == "not-found"
+    assert_unit_gone(unit_of(cid))
     subprocess.run(["systemctl", "stop", "skiff.slice"], check=False)
 
 
