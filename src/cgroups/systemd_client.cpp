@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "linux/error.hpp"
+#include "linux/syscalls.hpp"
 
 extern char** environ;
 
@@ -100,6 +101,8 @@ Companion::Companion(const std::string& verb, const std::string& unit) : verb_(v
         ::dup2(out[1], 1);
         int null_fd = ::open("/dev/null", O_WRONLY);
         if (null_fd >= 0) ::dup2(null_fd, 2);
+        // Nothing of the runtime's (fds preserved for the container are not close-on-exec).
+        sys::close_range(3, ~0U, 0);
         // Not the runtime's blocked signals, nor its fate: it finishes its request.
         sigset_t none;
         sigemptyset(&none);

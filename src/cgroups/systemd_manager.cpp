@@ -12,6 +12,7 @@
 #include "cgroups/systemd_props.hpp"
 #include "linux/error.hpp"
 #include "linux/fd.hpp"
+#include "linux/log.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {
@@ -91,8 +92,10 @@ void SystemdManager::attach_init(pid_t pid) {
         throw e.wrap("systemd cgroup driver");
     }
     owns_unit_ = true;
+    log::phase("systemd unit");
     // The same files as the cgroupfs driver, into the scope systemd made and delegated.
     fs_->create(resources_ ? &*resources_ : nullptr);
+    log::phase("cgroup files");
     // systemd placed the init in a scope's cgroup; a slice, or a v1 hierarchy systemd does
     // not manage, gets it from us.
     if (place_.is_slice || fs_->mode() != Mode::Unified) fs_->add_process(pid);
