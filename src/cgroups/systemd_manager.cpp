@@ -166,7 +166,7 @@ bool SystemdManager::remove_if_empty() {
     for (const auto& [name, dir] : fs_->paths())
         if (fs::exists(dir)) present = true;
     bool gone = !present;
-    if (present && fs_->mode() == Mode::Unified) {
+    if (present && !place_.is_slice && fs_->mode() == Mode::Unified) {  // slices stay up
         auto p = fs_->paths();
         gone = p.size() == 1 && wait_removed(p.begin()->second, 1000);
     }

@@ -351,3 +351,17 @@ def test_systemd_stopping_the_unit_during_create(rt, bundle):
     assert res.stderr.strip(), res
     assert rt.state(cid, check=False) is None
     assert_gone(cid)
+
+
+def test_name_ending_in_slice_makes_a_slice(rt, bundle):
+    """As in runc: the container's cgroup is the slice's own, and delete stops the slice."""
+    cid = rt.new_id()
+    unit = f"skiff-{cid.replace('-', '_')}.slice"
+    cid, pid = sd_create(rt, bundle, cid=cid, path=f"system.slice:{PREFIX}:{unit}")
+    with open(f"/proc/{pid}/cgroup") as f:
+        assert f.read().strip() == f"0::/skiff.slice/{unit}"
+    assert show(unit, "ActiveState")["ActiveState"] == "active"
+    rt.delete(cid, force=True)
+    assert_unit_gone(unit)
+    assert not os.path.exists(os.path.join(CGROUP_ROOT, "skiff.slice", unit))
+    subprocess.run(["systemctl", "stop", "skiff.slice"], check=False)
