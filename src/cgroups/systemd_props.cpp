@@ -154,7 +154,7 @@ std::vector<Property> base_properties(const std::string& id, const std::string& 
     std::vector<Property> out = {{"Description", "s", escape("skiff container " + id)}};
     // A slice's place is its name; it only wants its parent. A scope goes into the slice.
     out.push_back({is_slice ? "Wants" : "Slice", is_slice ? "as" : "s", escape(slice)});
-    out.push_back(boolean("Delegate", true));
+    if (!is_slice) out.push_back(boolean("Delegate", true));  // systemd refuses it on a slice
     out.push_back(boolean("DefaultDependencies", false));
     out.push_back(boolean("MemoryAccounting", true));
     out.push_back(boolean("CPUAccounting", true));

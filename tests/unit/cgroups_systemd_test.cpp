@@ -90,6 +90,7 @@ TEST(SystemdProps, BaseProperties) {
     auto slice = base_properties("c1", "system.slice", true);
     EXPECT_EQ(find(slice, "Slice"), nullptr);
     EXPECT_EQ(find(slice, "Wants")->sig, "as");
+    EXPECT_EQ(find(slice, "Delegate"), nullptr);  // "Delegation not available for unit type"
 }
 
 TEST(SystemdProps, Resources) {
