@@ -5,7 +5,7 @@ MAKEFLAGS += --no-print-directory
 PYTEST = /usr/bin/python3 -m pytest
 SKIFF = $(CURDIR)/$(BUILD)/skiff
 
-.PHONY: all deps build demo test unit pytest vm-test asan-test bench fuzz clean
+.PHONY: all deps build demo test unit pytest vm-test systemd-test asan-test bench bench-systemd fuzz clean
 
 all: build
 
@@ -37,8 +37,16 @@ pytest: build
 vm-test: build
 	@tests/vm/test-cgroups-v2.sh
 
+# The systemd cgroup driver with podman and containerd, in a guest that boots systemd.
+systemd-test: build
+	@tests/vm/test-systemd.sh
+
 bench: build
 	@$(MAKE) --no-print-directory -C bench SKIFF=$(SKIFF)
+
+# lifecycle and run with --systemd-cgroup, skiff against crun and runc, in the systemd guest.
+bench-systemd: build
+	@$(MAKE) --no-print-directory -C bench systemd
 
 # The libFuzzer targets (config parser+validator, CLI), FUZZ_SECONDS each (default 600).
 fuzz: deps

@@ -184,8 +184,10 @@ class Runtime:
         self.errfile = os.path.join(work, "err-" + name)
         os.makedirs(self.root, exist_ok=True)
 
+    systemd = False  # --systemd: every runtime gets --systemd-cgroup
+
     def cmd(self, *args):
-        return [self.path, "--root", self.root, *args]
+        return [self.path, "--root", self.root, *(["--systemd-cgroup"] if Runtime.systemd else []), *args]
 
     def version(self):
         try:
@@ -233,7 +235,9 @@ class Bench:
         cid = "skb%d-%s-%d" % (os.getpid(), rt.name, self.seq)
         bundle = os.path.join(self.bundles, cid)
         os.makedirs(bundle)
-        cfg = default_config(args, "/%s/%s" % (CGROUP_PARENT, cid), self.rootfs)
+        # --systemd: a transient scope per container, as kubeadm's containerd and podman ask
+        path = ("system.slice:skbench:%s" % cid) if Runtime.systemd else "/%s/%s" % (CGROUP_PARENT, cid)
+        cfg = default_config(args, path, self.rootfs)
         with open(os.path.join(bundle, "config.json"), "w") as f:
             json.dump(cfg, f)
         self.live.setdefault(rt.name, set()).add(cid)
@@ -390,6 +394,8 @@ class Bench:
         self.samples.clear()  # the warm-up calls above are not samples
 
     def measures(self):
+        if Runtime.systemd:
+            return [("lifecycle", self.lifecycle), ("run", self.run_delete)]
         return [("lifecycle", self.lifecycle), ("run", self.run_delete), ("exec", self.exec_true),
                 ("burst", self.burst), ("/usr/bin/time", self.time_rss)]
 
@@ -620,6 +626,8 @@ def parse(argv):
     p.add_argument("--driver", default=os.path.join(HERE, "driver"))
     p.add_argument("--time-bin", default=shutil.which("time") or "")
     p.add_argument("--cgroup-note", default="cgroups as found")
+    p.add_argument("--systemd", action="store_true",
+                   help="systemd cgroup driver: --systemd-cgroup and slice:prefix:name paths; lifecycle and run only")
     p.add_argument("--cleanup-only", action="store_true", help="delete what a killed run left in --workdir")
     p.add_argument("--no-install", action="store_true", help=argparse.SUPPRESS)  # handled by run.sh
     o = p.parse_args(argv)
@@ -654,6 +662,7 @@ def cleanup_only(work):
 
 def main(argv):
     opts = parse(argv)
+    Runtime.systemd = opts.systemd
     if os.geteuid() != 0:
         print("bench: must run as root (through bench/run.sh)", file=sys.stderr)
         return 1

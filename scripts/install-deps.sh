@@ -4,7 +4,7 @@ set -euo pipefail
 # clang and libclang-rt-dev: the fuzz smoke test's libFuzzer build. runc: a unit test parses
 # `runc spec` output, and the integration tests can run against it for comparison.
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
-      busybox-static python3-pytest jq clang libclang-rt-dev runc)
+      busybox-static python3-pytest jq clang libclang-rt-dev runc libsystemd-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

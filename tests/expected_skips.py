@@ -13,6 +13,7 @@ V1_HOST_ONLY = "the guest is a pure cgroup v2 host: this checks a v1 controller"
 EXPECTED = {
     "unit": {},
     "harness": {},
+    "systemd-vm": {},
     "cgroup-v2-vm": {
         "tests.integration.test_cgroups::test_memory_v1_only_knobs": V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_memory_use_hierarchy_v1": V1_HOST_ONLY,

@@ -43,7 +43,10 @@ def suites():
              "--output-junit", os.path.join(REPORTS, "unit.xml")], "unit.xml"),
            ("cgroup-v2-vm", "tests/vm/test-cgroups-v2.sh",
             [os.path.join(REPO, "tests/vm/test-cgroups-v2.sh"),
-             "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml")]
+             "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml"),
+           ("systemd-vm", "tests/vm/test-systemd.sh",
+            [os.path.join(REPO, "tests/vm/test-systemd.sh"),
+             "--junitxml=" + os.path.join(REPORTS, "systemd-vm.xml")], "systemd-vm.xml")]
     for name, path in PYTEST_SUITES:
         xml = name + ".xml"
         out.append((name, path, PYTEST + ["--junitxml=" + os.path.join(REPORTS, xml), path], xml))

@@ -1,9 +1,13 @@
 #include "cgroups/manager.hpp"
 
 #include "cgroups/fs_manager.hpp"
+#include "cgroups/systemd_manager.hpp"
 
 namespace skiff::cgroups {
 
-std::unique_ptr<Manager> open(const Options& opts) { return std::make_unique<FsManager>(opts); }
+std::unique_ptr<Manager> open(const Options& opts) {
+    if (opts.systemd) return std::make_unique<systemd::SystemdManager>(opts);
+    return std::make_unique<FsManager>(opts);
+}
 
 }  // namespace skiff::cgroups

@@ -27,6 +27,8 @@ struct Options {
     std::string proc_self_cgroup = "/proc/self/cgroup";
     // Manager::paths() of an earlier open(): reopen exactly these directories.
     std::map<std::string, std::string> paths;
+    // The config's annotations: the systemd driver takes org.systemd.property.* from them.
+    std::map<std::string, std::string> annotations;
     // Settings accepted but ignored on this host (kernel memory, ...). Default: stderr.
     std::function<void(const std::string&)> warn;
 };
@@ -49,6 +51,10 @@ public:
     virtual ~Manager() = default;
     // Creates the cgroup(s) and applies the resources. Nothing runs in it yet.
     virtual void create(const oci::Resources* resources) = 0;
+    // After clone, while the init still waits for the runtime: a driver that can only place
+    // a running process (systemd starts the scope with the init's pid) places it here and
+    // then applies the resources. The cgroupfs driver placed it at clone already.
+    virtual void attach_init(pid_t pid) {}
     // An O_PATH/O_DIRECTORY fd of the v2 cgroup for clone3(CLONE_INTO_CGROUP) (pure v2, or the
     // unified hierarchy of a hybrid host), or -1 when there is none. Owned by the manager.
     virtual int clone_into_fd() = 0;
@@ -95,7 +101,7 @@ public:
     virtual std::optional<uint64_t> oom_kill_count() { return std::nullopt; }
 };
 
-// Chooses the implementation from the layout found under opts.root.
+// The systemd driver when opts.systemd, else cgroupfs for the layout found under opts.root.
 std::unique_ptr<Manager> open(const Options& opts);
 
 }  // namespace skiff::cgroups

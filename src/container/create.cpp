@@ -202,6 +202,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         co.cgroups_path = rec.cgroups_path;
         co.container_id = o.id;
         co.systemd = g.systemd_cgroup;
+        co.annotations = spec.annotations;
         co.warn = [](const std::string& m) { log::warn(m); };
         {
             // A cgroup that is already frozen would stop the init before its first step and
@@ -297,6 +298,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         fifo_read.reset();
         console_socket.reset();
         log::phase("clone");
+        cg->attach_init(pid);
 
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
         rec.pid = pid;

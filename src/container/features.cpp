@@ -64,7 +64,7 @@ std::string features_json() {
         {"namespaces", kNamespaces},
         {"capabilities", caps::all_names()},
         {"cgroup",
-         {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}, {"rdma", true}}},
+         {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
         {"seccomp", std::move(seccomp)},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},

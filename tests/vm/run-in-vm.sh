@@ -2,8 +2,12 @@
 # Runs one command as root inside a throw-away QEMU guest booted with `cgroup_no_v1=all`: a
 # pure cgroup v2 host, which this project's development machines (hybrid v1+v2) cannot show.
 #
-#   tests/vm/run-in-vm.sh [--mem 2G] [--cpus N] [--timeout SEC] [--console] -- CMD [ARG...]
+#   tests/vm/run-in-vm.sh [--mem 2G] [--cpus N] [--timeout SEC] [--console] [--systemd] -- CMD [ARG...]
 #   tests/vm/run-in-vm.sh --setup        # install qemu, fetch + unpack the kernel (idempotent)
+#
+# --systemd: the guest boots the host's systemd as PID 1 instead (a cgroup v2 host that
+# systemd manages, with its system bus), and CMD runs as a oneshot unit once the bus is up;
+# the guest powers off when CMD ends.
 #
 # The guest sees the host's root filesystem read-only (virtiofs) under a tmpfs overlay, so it
 # can write anywhere and nothing reaches the host, plus the current directory read-write at the
@@ -28,6 +32,7 @@ TIMEOUT=${SKIFF_VM_TIMEOUT:-900}
 VIRTIOFSD=/usr/lib/qemu/virtiofsd
 CONSOLE=0
 SETUP_ONLY=0
+SYSTEMD=0
 
 fail() { echo "run-in-vm: $*" >&2; exit 125; }
 say() { [ "${SKIFF_VM_QUIET:-0}" = 1 ] || echo "run-in-vm: $*" >&2; }
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2; shift 2 ;;
         --console) CONSOLE=1; shift ;;
         --setup) SETUP_ONLY=1; shift ;;
+        --systemd) SYSTEMD=1; shift ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$SELF"; exit 0 ;;
         -*) fail "unknown option $1" ;;
@@ -129,6 +135,22 @@ mount -t overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work overlay /
     die "cannot build the overlay root"
 mkdir -p /root/run && mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /root/run
 mkdir -p /root/run/vm && cp /bin/busybox /vm/* /root/run/vm/
+. /vm/params
+if [ "$SYSTEMD" = 1 ]; then
+    # systemd as PID 1: what guest.sh would set up by hand, systemd does, except the checkout
+    # share and the modules; the tests run as skiff-vm-tests.service (systemd-guest.sh).
+    mkdir -p "/root$SHARE" && mount -t virtiofs share "/root$SHARE" || die "cannot mount $SHARE"
+    # a fresh /tmp as in guest.sh: overlayfs cannot be an overlay upper (podman, containerd)
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /root/tmp
+    kv=$(uname -r)
+    mkdir -p /root/lib/modules/$kv && mount --bind "/root$MODULES" /root/lib/modules/$kv
+    u=/root/etc/systemd/system
+    mkdir -p $u
+    printf "[Unit]\nDescription=skiff VM tests\nRequires=basic.target dbus.service skiff-vm-tests.service\nAfter=basic.target\nAllowIsolate=yes\n" > $u/skiff-vm.target
+    printf "[Unit]\nDescription=skiff VM test command\nRequires=dbus.service\nAfter=basic.target dbus.service\n[Service]\nType=oneshot\nExecStart=/run/vm/busybox sh /run/vm/systemd-guest.sh\nTimeoutStartSec=infinity\n" > $u/skiff-vm-tests.service
+    for m in proc sys dev; do mount --move /$m /root/$m; done
+    exec switch_root /root /usr/lib/systemd/systemd --unit=skiff-vm.target
+fi
 for m in proc sys dev; do mount --move /$m /root/$m; done
 exec switch_root /root /run/vm/busybox sh /run/vm/guest.sh
 '
@@ -166,6 +188,24 @@ printf "\n%s%d\n" "$MARKER" "$rc" > $out
 poweroff -f
 '
 
+# The oneshot unit of a --systemd guest: the same devices and modules as guest.sh, then CMD.
+SYSTEMD_GUEST_STAGE='B=/run/vm/busybox
+mkdir -p /run/vm/bin && $B --install -s /run/vm/bin
+. /run/vm/params
+out=/dev/ttyS1
+$B stty -F $out raw -echo 2>/dev/null
+echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
+$B modprobe virtio_blk 2>/dev/null
+$B modprobe bfq 2>/dev/null && echo bfq > /sys/block/vda/queue/scheduler 2>/dev/null
+$B mountpoint -q /sys/fs/bpf 2>/dev/null || $B mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/vm/bin
+( /bin/bash /run/vm/cmd 2>&1 < /dev/null; echo $? > /run/vm/rc ) | $B cat > $out
+rc=$($B cat /run/vm/rc 2>/dev/null || echo 125)
+$B sync
+printf "\n%s%d\n" "$MARKER" "$rc" > $out
+$B poweroff -f
+'
+
 build_initrd() {
     local d
     d=$(mktemp -d)
@@ -173,6 +213,7 @@ build_initrd() {
     cp /bin/busybox "$d/bin/busybox"
     printf '%s' "$INIT_STAGE" > "$d/init" && chmod 0755 "$d/init"
     printf '%s' "$GUEST_STAGE" > "$d/vm/guest.sh"
+    printf '%s' "$SYSTEMD_GUEST_STAGE" > "$d/vm/systemd-guest.sh"
     # Modules the initramfs needs before the root exists, when the kernel has them as modules.
     local kver m f mods=""
     kver=$(cat "$KDIR/kver")
@@ -211,13 +252,13 @@ MARKER="SKIFF-VM-RC-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')="
 # This run's part of the initramfs (the kernel unpacks concatenated archives in order).
 mkdir -p "$RUN/extra/vm"
 {
-    printf 'MARKER=%q\nSHARE=%q\nMODULES=%q\n' "$MARKER" "$SHARE" \
-        "$KDIR/lib/modules/$(cat "$KDIR/kver")"
+    printf 'MARKER=%q\nSHARE=%q\nMODULES=%q\nSYSTEMD=%q\n' "$MARKER" "$SHARE" \
+        "$KDIR/lib/modules/$(cat "$KDIR/kver")" "$SYSTEMD"
 } > "$RUN/extra/vm/params"
 {
     printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n'
     printf 'export HOME=/root LANG=C.UTF-8 SKIFF_IN_VM=1\n'
-    for v in CI SKIFF_RUNTIME; do
+    for v in CI SKIFF_RUNTIME SKIFF_SYSTEMD_HELPER; do
         [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     printf 'cd %q || exit 125\nexec' "$SHARE"

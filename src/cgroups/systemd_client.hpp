@@ -1,0 +1,49 @@
+// The pipe to skiff-systemd, the dynamically linked companion that speaks sd-bus for the
+// static runtime (src/systemd-helper/skiff_systemd.c has the protocol).
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "cgroups/systemd_props.hpp"
+
+namespace skiff::cgroups::systemd {
+
+// true when systemd runs this host (sd_booted(3): /run/systemd/system is a directory).
+bool host_runs_systemd();
+
+// Where the companion is: $SKIFF_SYSTEMD_HELPER, else beside the skiff binary that was
+// invoked (argv[0], searched in $PATH when it has no '/'), else /usr/libexec/skiff/.
+std::string companion_path();
+
+class Companion {
+public:
+    // Starts `skiff-systemd verb unit`, which connects to the bus at once. Throws when it
+    // cannot start.
+    Companion(const std::string& verb, const std::string& unit);
+    Companion(const Companion&) = delete;
+    Companion& operator=(const Companion&) = delete;
+    ~Companion();
+
+    void send(const Property& p);
+    // Sends the closing line ("PID <n>", "END", or nothing), waits for the answer and reaps
+    // the companion. Throws Error(<its message>) on "ERR ...".
+    void finish(const std::string& last_line);
+    // Kills and reaps it, if it still runs (a create that failed before the unit started).
+    void abandon();
+    bool running() const { return pid_ > 0; }
+
+private:
+    void write_line(const std::string& line);
+    std::string verb_, unit_;
+    pid_t pid_ = -1;
+    int to_ = -1;
+    int from_ = -1;
+};
+
+// One-shot requests: set properties, stop + reset the unit.
+void set_properties(const std::string& unit, const std::vector<Property>& props);
+void stop_unit(const std::string& unit);
+
+}  // namespace skiff::cgroups::systemd

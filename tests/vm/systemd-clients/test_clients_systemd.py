@@ -1,0 +1,196 @@
+"""podman and containerd driving skiff with the systemd cgroup driver, as they do on systemd
+hosts by default (podman's cgroup_manager = "systemd", kubeadm's SystemdCgroup = true). Runs in
+the systemd guest (tests/vm/test-systemd.sh); each container must become a scope under the
+client's slice, carry its limits as unit properties and cgroup files, and leave nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import tomllib
+
+import pytest
+
+from conftest import require
+from helpers import Daemon, run, wait_until, write_oci_archive
+import podman_env
+import test_containerd as tc
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
+                                reason="needs a host that systemd runs (tests/vm/test-systemd.sh)")
+MiB = 1 << 20
+
+
+def show(unit, *props):
+    out = subprocess.run(["systemctl", "show", unit, *(f"--property={p}" for p in props)],
+                         check=True, capture_output=True, text=True).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def scope_cgroup(pid):
+    with open(f"/proc/{pid}/cgroup") as f:
+        path = f.read().strip().split("::", 1)[1]
+    return path, os.path.basename(path)
+
+
+def cgfile(path, name):
+    with open(f"/sys/fs/cgroup{path}/{name}") as f:
+        return f.read().strip()
+
+
+# --- podman --cgroup-manager systemd ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pms(clients_installed, runtime, session_dir, token, rootfs_tar):
+    require("podman", "conmon")
+    base = os.path.join(session_dir, "podman-systemd")
+    for d in ("root", "runroot", "tmp", "net", "volumes", "copytmp"):
+        os.makedirs(os.path.join(base, d), exist_ok=True)
+    with open(podman_env.DROPIN, "rb") as f:
+        conf = tomllib.load(f)
+    podman_env.merge(conf, {"engine": {
+        "lock_type": "file", "events_logger": "file", "events_logfile_path": f"{base}/events.log",
+        "tmp_dir": f"{base}/tmp", "volume_path": f"{base}/volumes",
+        "image_copy_tmp_dir": f"{base}/copytmp", "runtimes": {"skiff": [runtime]}},
+        "network": {"network_config_dir": f"{base}/net"}})
+    conf_path = os.path.join(base, "containers.conf")
+    with open(conf_path, "w") as f:
+        f.write(podman_env.toml_dump(conf))
+    slice_ = f"{token}podman.slice"
+    p = podman_env.Podman(base, runtime, conf_path, slice_)
+    p.globals[p.globals.index("cgroupfs")] = "systemd"
+    try:
+        p("import", rootfs_tar, podman_env.IMAGE)
+        yield p
+    finally:
+        p("rm", "-a", "-f", "-t", "0", check=False)
+        run(["umount", f"{base}/root/overlay"], check=False)
+        run(["systemctl", "stop", slice_], check=False)
+
+
+def test_podman_systemd_lifecycle(pms):
+    opts = ["--memory", "64m", "--cpus", "0.5", "--pids-limit", "50"]
+    with pms.detached(opts, ["sleep", "1000"]) as cid:
+        pid = pms.pid(cid)
+        path, unit = scope_cgroup(pid)
+        assert unit == f"libpod-{cid}.scope", path
+        assert path.startswith(f"/{pms.cgroup_parent}/"), path
+        props = show(unit, "ActiveState", "MemoryMax", "TasksMax", "CPUQuotaPerSecUSec", "Delegate")
+        assert props == {"ActiveState": "active", "MemoryMax": str(64 * MiB), "TasksMax": "50",
+                         "CPUQuotaPerSecUSec": "500ms", "Delegate": "yes"}, props
+        assert cgfile(path, "memory.max") == str(64 * MiB)
+        assert cgfile(path, "pids.max") == "50"
+        assert cgfile(path, "cpu.max") == "50000 100000"
+        p = pms("exec", cid, "sh", "-c", "echo $((6 * 7))")
+        assert p.stdout.strip() == "42"
+        stats = json.loads(pms("stats", "--no-stream", "--format", "json", cid).stdout)
+        assert stats and stats[0]["id"].startswith(cid[:12]), stats
+        pms("pause", cid)
+        assert pms.inspect(cid)["State"]["Status"] == "paused"
+        assert "frozen 1" in cgfile(path, "cgroup.events")
+        pms("unpause", cid)
+        pms("stop", "-t", "1", cid)
+        assert pms.inspect(cid)["State"]["Status"] == "exited"
+    wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=5,
+               what=f"{unit} to go")
+    assert not os.path.exists(f"/sys/fs/cgroup{path}")
+
+
+# --- containerd with SystemdCgroup = true -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ctrd_sd(clients_installed, runtime, session_dir, token, rootfs_tar):
+    require("containerd", "ctr", "containerd-shim-runc-v2")
+    base = os.path.join(session_dir, "containerd-systemd")
+    for d in ("root", "state", "opt", "cni/bin", "cni/conf", "logs"):
+        os.makedirs(os.path.join(base, d), exist_ok=True)
+    text = tc.config_toml(base, runtime)
+    assert "SystemdCgroup = false" in text
+    with open(os.path.join(base, "config.toml"), "w") as f:
+        f.write(text.replace("SystemdCgroup = false", "SystemdCgroup = true"))
+    c = tc.Containerd(base, runtime, token)
+    c.daemon = Daemon("containerd", ["containerd", "--config", f"{base}/config.toml"],
+                      f"{base}/containerd.log")
+    try:
+        c.daemon.wait_for_socket(c.address)
+        with open(rootfs_tar, "rb") as f:
+            layer = f.read()
+        archive = os.path.join(base, "busybox-oci.tar")
+        write_oci_archive(archive, {
+            tc.IMAGE: {"Env": [tc.PATH_ENV], "Cmd": ["/bin/sh"]},
+            tc.PAUSE: {"Env": [tc.PATH_ENV], "Entrypoint": ["/bin/sleep"], "Cmd": ["100000"]},
+        }, layer)
+        for ns in (token, "k8s.io"):
+            c.ctr("images", "import", archive, namespace=ns, timeout=120)
+        yield c
+    finally:
+        for name in c.tasks().keys() if c.daemon.proc.poll() is None else []:
+            c.remove(name)
+        for name in c.ctr("containers", "ls", "-q", check=False).stdout.split():
+            c.ctr("container", "delete", name, check=False)
+        c.daemon.stop()
+        for pid in tc.shim_pids(base):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for ns in (token, "k8s.io"):
+            try:
+                os.rmdir(f"/run/containerd/runc/{ns}")
+            except OSError:
+                pass
+        run(["umount", f"{base}/root/io.containerd.snapshotter.v1.overlayfs"], check=False)
+        run(["systemctl", "stop", f"{token}pod.slice"], check=False)
+
+
+def test_ctr_run_systemd_cgroup(ctrd_sd, token):
+    opts = ["--runc-systemd-cgroup", "--cgroup", f"system.slice:{token}:sd-ctr"]
+    with ctrd_sd.detached("sd-ctr", ["sleep", "300"], opts=opts) as name:
+        pid = ctrd_sd.task_pid(name)
+        path, unit = scope_cgroup(pid)
+        assert path == f"/system.slice/{token}-sd-ctr.scope", path
+        assert show(unit, "ActiveState")["ActiveState"] == "active"
+        p = ctrd_sd.ctr("task", "exec", "--exec-id", "e1", name, "sh", "-c", "cat /proc/self/cgroup")
+        assert path in p.stdout or p.stdout.strip() == "0::/", p.stdout
+    wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=5,
+               what=f"{unit} to go")
+    assert not os.path.exists(f"/sys/fs/cgroup{path}")
+
+
+def test_cri_pod_with_systemd_cgroup(ctrd_sd, token):
+    import cri
+    base = ctrd_sd.base
+    svc = cri.RuntimeService(ctrd_sd.address)
+    pods = []
+    try:
+        cfg = svc.sandbox_config("sd-pod", "uid-sd", f"{base}/logs", f"{token}pod.slice")
+        pod = svc.run_pod(cfg, "skiff")
+        pods.append(pod)
+        cid = svc.create_container(pod, cfg, "sleeper", tc.IMAGE, ["sleep", "300"], "sleeper.log")
+        svc.start_container(cid)
+        tasks = ctrd_sd.tasks(namespace="k8s.io")
+        pid = tasks[cid][0]
+        path, unit = scope_cgroup(pid)
+        assert unit == f"cri-containerd-{cid}.scope", path
+        assert path.startswith(f"/{token}pod.slice/"), path
+        assert show(unit, "ActiveState", "Delegate") == {"ActiveState": "active", "Delegate": "yes"}
+        p = ctrd_sd.ctr("task", "exec", "--exec-id", "e1", cid, "sh", "-c", "echo $((6 * 7))",
+                        namespace="k8s.io")
+        assert p.stdout.strip() == "42"
+        m = ctrd_sd.ctr("task", "metrics", cid, namespace="k8s.io")
+        assert "pids.current" in m.stdout or "memory" in m.stdout, m.stdout
+        svc.stop_pod(pod)
+        svc.remove_container(cid)
+        svc.remove_pod(pod)
+        pods.clear()
+        wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=20,
+                   what=f"{unit} to go")
+        assert not os.path.exists(f"/sys/fs/cgroup{path}")
+    finally:
+        for pod in pods:
+            try:
+                svc.stop_pod(pod)
+                svc.remove_pod(pod)
+            except Exception:
+                pass
+        svc.close()
