@@ -90,7 +90,8 @@ def main():
     skip = set(filter(None, args.skip.split(",")))
     os.makedirs(REPORTS, exist_ok=True)
     runtime = os.environ.get("SKIFF_RUNTIME", os.path.join(BUILD, "skiff"))
-    env = dict(os.environ, SKIFF_RUNTIME=runtime)
+    env = dict(os.environ, SKIFF_RUNTIME=runtime,
+               SKIFF_UNIT_TESTS=os.environ.get("SKIFF_UNIT_TESTS", os.path.join(BUILD, "unit_tests")))
     if not os.access(runtime, os.X_OK):
         print(f"the runtime {runtime} is not built: every runtime suite would skip")
         print("0 passed, 1 failed, 0 skipped")
