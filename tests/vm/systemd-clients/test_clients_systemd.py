@@ -52,12 +52,12 @@ def pms(clients_installed, runtime, session_dir, token, rootfs_tar):
         "lock_type": "file", "events_logger": "file", "events_logfile_path": f"{base}/events.log",
         "tmp_dir": f"{base}/tmp", "volume_path": f"{base}/volumes",
         "image_copy_tmp_dir": f"{base}/copytmp", "runtimes": {"skiff": [runtime]}},
-        "network": {"network_config_dir": f"{base}/net"}})
+        "network": {"network_config_dir": f"{base}/net", "network_backend": "netavark"}})
     conf_path = os.path.join(base, "containers.conf")
     with open(conf_path, "w") as f:
         f.write(podman_env.toml_dump(conf))
     slice_ = f"{token}podman.slice"
-    p = podman_env.Podman(base, runtime, conf_path, slice_)
+    p = podman_env.Podman(base, runtime, conf_path, slice_, "netavark")
     p.globals[p.globals.index("cgroupfs")] = "systemd"
     try:
         p("import", rootfs_tar, podman_env.IMAGE)
