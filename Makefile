@@ -73,7 +73,7 @@ deb: deps
 	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
 	    tar -c --null -T - | tar -x -C $(DEB_DIR)/skiff
 	cd $(DEB_DIR)/skiff && SKIFF_COMMIT=$$(git -C $(CURDIR) describe --always --dirty --abbrev=12) \
-	    dpkg-buildpackage -us -uc -b
+	    DEB_BUILD_OPTIONS="parallel=$$(nproc) $$DEB_BUILD_OPTIONS" dpkg-buildpackage -us -uc -b
 	@ls $(DEB_DIR)/*.deb
 
 # A busybox container that tells about itself: hostname, id, pid 1, its namespaces.

@@ -64,9 +64,10 @@ def test_package_holds_what_make_install_installs(deb, tmp_path):
          "BUILD=" + os.environ.get("BUILD", os.path.join(REPO, "build"))])
     installed = sorted("/" + os.path.relpath(os.path.join(d, f), dest)
                        for d, _, fs in os.walk(dest) for f in fs)
-    # dpkg compresses the man pages and adds its changelog and copyright.
+    # dpkg compresses the man pages and adds its changelog, copyright and lintian override.
     expected = sorted([f + ".gz" if "/man/" in f else f for f in installed] +
-                      ["/usr/share/doc/skiff/changelog.gz", "/usr/share/doc/skiff/copyright"])
+                      ["/usr/share/doc/skiff/changelog.gz", "/usr/share/doc/skiff/copyright",
+                       "/usr/share/lintian/overrides/skiff"])
     assert files == expected
     ctrl = tmp_path / "ctrl"
     run(["dpkg-deb", "-e", deb, str(ctrl)])
@@ -107,13 +108,13 @@ exec "$@"
 """
 
 
-def podman_info(tmp_path, root=None):
-    """`podman --runtime skiff info` on private storage; with `root`, in a mount namespace where
-    the package's /usr/sbin and /etc/containers are laid over the host's (read-only overlays),
-    as if it were installed there."""
-    cmd = ["podman", "--root", f"{tmp_path}/p/root", "--runroot", f"{tmp_path}/p/run",
-           "--tmpdir", f"{tmp_path}/p/tmp", "--storage-driver", "vfs", "--cgroup-manager",
-           "cgroupfs", "--events-backend", "file", "--network-config-dir", f"{tmp_path}/p/net",
+def podman_info(base, root=None):
+    """`podman --runtime skiff info` on private storage under `base`; with `root`, in a mount
+    namespace where the package's /usr/sbin and /etc/containers are laid over the host's
+    (read-only overlays), as if it were installed there."""
+    cmd = ["podman", "--root", f"{base}/root", "--runroot", f"{base}/run",
+           "--tmpdir", f"{base}/tmp", "--storage-driver", "vfs", "--cgroup-manager",
+           "cgroupfs", "--events-backend", "file", "--network-config-dir", f"{base}/net",
            "--runtime", "skiff", "info", "--format", "{{json .Host.OCIRuntime}}"]
     if root:
         cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", PODMAN_SH, "sh", root] + cmd
@@ -121,12 +122,21 @@ def podman_info(tmp_path, root=None):
     return run(cmd, check=False, env=env)
 
 
-def test_podman_finds_skiff_by_name_after_install(throwaway_root, tmp_path):
+@pytest.fixture
+def podman_base():
+    base = tempfile.mkdtemp(prefix="skiff-pm-")  # podman wants a runroot under 50 characters
+    yield base
+    run(["podman", "--root", f"{base}/root", "--runroot", f"{base}/run", "--storage-driver",
+         "vfs", "system", "reset", "--force"], check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_podman_finds_skiff_by_name_after_install(throwaway_root, podman_base):
     if shutil.which("skiff") is None:
         # Without the package's files podman does not know the name (the control).
-        p = podman_info(tmp_path)
-        assert p.returncode != 0 and 'OCI runtime "skiff" not found' in p.stderr
-    p = podman_info(tmp_path, throwaway_root)
+        p = podman_info(podman_base)
+        assert p.returncode != 0 and 'OCI runtime "skiff" not found' in p.stderr, p.stderr
+    p = podman_info(podman_base, throwaway_root)
     assert p.returncode == 0, p.stderr
     info = json.loads(p.stdout)
     assert info["name"] == "skiff" and info["path"] == "/usr/sbin/skiff"

@@ -1,9 +1,9 @@
 """--version, and the man pages and bash completion made from the command table: every command
 and flag `--help` shows is in each of them, and the pages pass groff's lint."""
 
+import json
 import os
 import re
-import subprocess
 
 from conftest import COMPLETION, MAN_DIR, REPO, SKIFF, project_version, run
 
@@ -21,6 +21,14 @@ def test_version_names_version_commit_spec_and_libseccomp():
     # Built from this checkout: the commit is one of its commits.
     commit = lines["commit"].removesuffix("-dirty")
     assert run(["git", "-C", REPO, "cat-file", "-e", commit + "^{commit}"], check=False).returncode == 0
+
+
+def test_features_annotations_agree_with_version():
+    version = dict(line.split(": ", 1) for line in run([SKIFF, "--version"]).stdout.splitlines()[1:])
+    notes = json.loads(run([SKIFF, "features"]).stdout)["annotations"]
+    assert notes["io.github.skiff.version"] == project_version()
+    assert notes["io.github.skiff.commit"] == version["commit"]
+    assert notes["io.github.seccomp.libseccomp.version"] == version["libseccomp"]
 
 
 def test_debian_changelog_has_the_project_version():
