@@ -54,11 +54,10 @@ install-files:
 	        > $(DESTDIR)$(DOCDIR)/containerd/$$f && chmod 0644 $(DESTDIR)$(DOCDIR)/containerd/$$f || exit 1; \
 	done
 
-# Removes what install-files installs (the man pages by the names this tree generates), and
-# skiff's own doc directories; directories shared with other software stay.
+# Removes what install-files installs (the man pages by the names this build generated), and
+# skiff's own doc directories; directories shared with other software stay. Builds nothing.
 uninstall:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
-	@cmake --build $(BUILD) --target docs >/dev/null
+	@[ -d $(BUILD)/man ] || { echo "uninstall: no $(BUILD)/man (the man page names): make build first" >&2; exit 1; }
 	rm -f $(DESTDIR)$(BINDIR)/skiff $(DESTDIR)$(BASHCOMPDIR)/skiff $(DESTDIR)$(PODMAN_DROPIN)
 	for f in $(BUILD)/man/*.8; do rm -f "$(DESTDIR)$(MANDIR)/man8/$${f##*/}"; done
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/containerd/,$(CONTAINERD_DOCS))
