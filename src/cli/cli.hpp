@@ -18,7 +18,7 @@ struct Command {
     int (*run)(const container::Globals& g, const Args& args);
 };
 
-// The table --help prints, in its order; tools/docgen.cpp makes the man pages and the bash
+// The table --help prints, in its order; src/docgen/ makes the man pages and the bash
 // completion from the same two tables, so they cannot drift apart.
 const std::vector<FlagSpec>& global_flags();
 std::vector<const Command*> all_commands();
