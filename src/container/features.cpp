@@ -11,12 +11,12 @@
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
 
-// Both come from CMakeLists.txt, for this file alone (a new commit recompiles one file).
+// The commit, rewritten at each build only when it changed (cmake/commit.cmake).
+#include "skiff_commit.h"
+
+// From CMakeLists.txt's project version, for this file alone.
 #ifndef SKIFF_VERSION
 #error "SKIFF_VERSION is set by CMakeLists.txt from the project version"
-#endif
-#ifndef SKIFF_COMMIT
-#define SKIFF_COMMIT ""
 #endif
 
 namespace skiff {
