@@ -41,6 +41,7 @@ EXPECTED = {
             "gets a peer group of its own (runc 1.1.5 alike)",
     },
     "security": {},
+    "packaging": {},
     "clients": {},
     "fuzz-smoke": {},
     "bench-smoke": {},

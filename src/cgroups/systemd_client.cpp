@@ -71,6 +71,8 @@ std::string companion_path() {
         }
     }
     if (!dir.empty() && executable(dir + "/" + kName)) return dir + "/" + kName;
+    // make install and the package: <prefix>/sbin/skiff and <prefix>/libexec/skiff/skiff-systemd
+    if (!dir.empty() && executable(dir + "/../libexec/skiff/" + kName)) return dir + "/../libexec/skiff/" + kName;
     for (const char* d : {"/usr/libexec/skiff", "/usr/local/libexec/skiff"})
         if (executable(std::string(d) + "/" + kName)) return std::string(d) + "/" + kName;
     throw Error(std::string("systemd cgroup driver: cannot find its companion ") + kName + " (looked beside " +

@@ -13,22 +13,25 @@
 #include "linux/text.hpp"
 
 namespace skiff::cli {
-namespace {
 
-const char* kVersion = "0.1.0";
 int g_failure_exit_code = 1;
 
-const std::vector<FlagSpec> kGlobalFlags = {
-    {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\")"},
-    {{"log"}, true, "set the log file to write skiff logs to (default is stderr)"},
-    {{"log-format"}, true, "set the log format ('text' (default), or 'json')"},
-    {{"debug"}, false, "enable debug logging, with a timeline of create's phases"},
-    {{"systemd-cgroup"}, false, "enable systemd cgroup support (errors while no systemd is reachable)"},
-    {{"rootless"}, true, "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-    {{"criu"}, true, "path to the criu binary (checkpoint/restore are not supported)"},
-    {{"version", "v"}, false, "print the version"},
-    {{"help", "h"}, false, "show help"},
-};
+// The flags that take a value are listed again in src/early_entry.c and src/linux/sealed_exe.cpp
+// (command_of, which runs before this parser); tests/packaging checks the three agree.
+const std::vector<FlagSpec>& global_flags() {
+    static const std::vector<FlagSpec> flags = {
+        {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\")"},
+        {{"log"}, true, "set the log file to write skiff logs to (default is stderr)"},
+        {{"log-format"}, true, "set the log format ('text' (default), or 'json')"},
+        {{"debug"}, false, "enable debug logging, with a timeline of create's phases"},
+        {{"systemd-cgroup"}, false, "enable systemd cgroup support (errors while no systemd is reachable)"},
+        {{"rootless"}, true, "ignore cgroup permission errors ('true', 'false', or 'auto')"},
+        {{"criu"}, true, "path to the criu binary (checkpoint/restore are not supported)"},
+        {{"version", "v"}, false, "print the version"},
+        {{"help", "h"}, false, "show help"},
+    };
+    return flags;
+}
 
 std::vector<const Command*> all_commands() {
     static const Command exec = exec_command();
@@ -41,13 +44,21 @@ std::vector<const Command*> all_commands() {
     return out;
 }
 
+std::vector<FlagSpec> command_flags(const Command& c) {
+    std::vector<FlagSpec> flags = c.flags;
+    flags.push_back({{"help", "h"}, false, "show help"});
+    return flags;
+}
+
+namespace {
+
 void print_help() {
     std::string s = "NAME:\n   skiff - an OCI container runtime\n\nUSAGE:\n   skiff [global options] command [command options] [arguments...]\n\nCOMMANDS:\n";
     for (const Command* c : all_commands()) {
         std::string n = c->name;
         s += "   " + n + std::string(n.size() < 12 ? 12 - n.size() : 1, ' ') + c->summary + "\n";
     }
-    s += "\nGLOBAL OPTIONS:\n" + describe_flags(kGlobalFlags);
+    s += "\nGLOBAL OPTIONS:\n" + describe_flags(global_flags());
     fputs(s.c_str(), stdout);
 }
 
@@ -78,7 +89,7 @@ int main(int argc, char** argv) {
     std::string command_name = "skiff";
     try {
         // Global flags stop at the command name.
-        Args global(kGlobalFlags, av, 1);
+        Args global(global_flags(), av, 1);
         log::Config lc;
         lc.path = global.value("log");
         std::string format = global.value("log-format", "text");
@@ -89,7 +100,7 @@ int main(int argc, char** argv) {
         log::configure(lc);
 
         if (global.flag("version")) {
-            printf("skiff version %s\nspec: 1.3.0\n", kVersion);
+            fputs(version_text().c_str(), stdout);
             return 0;
         }
         if (global.positional().empty() || global.flag("help")) {
@@ -112,9 +123,7 @@ int main(int argc, char** argv) {
         }
         for (const Command* c : all_commands()) {
             if (command_name != c->name) continue;
-            std::vector<FlagSpec> flags = c->flags;
-            flags.push_back({{"help", "h"}, false, "show help"});
-            Args args(flags, av, cmd_index + 1, c->max_args >= 0);
+            Args args(command_flags(*c), av, cmd_index + 1, c->max_args >= 0);
             if (args.flag("help")) {
                 print_command_help(*c);
                 return 0;

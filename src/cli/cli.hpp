@@ -24,6 +24,16 @@ struct Command {
     bool exact_args = true;
 };
 
+// The table --help prints, in its order; src/docgen/ makes the man pages and the bash
+// completion from the same two tables, so they cannot drift apart.
+const std::vector<FlagSpec>& global_flags();
+std::vector<const Command*> all_commands();
+// A command's flags as parsed: its table plus --help.
+std::vector<FlagSpec> command_flags(const Command& c);
+
+// What `skiff --version` prints: version, commit (when known), spec and libseccomp versions.
+std::string version_text();
+
 const std::vector<Command>& lifecycle_commands();
 const std::vector<Command>& info_commands();
 Command exec_command();

@@ -35,6 +35,15 @@ int cmd_features(const container::Globals&, const Args&) {
 
 }  // namespace
 
+// runc's layout (its "go:" line has no counterpart here).
+std::string version_text() {
+    std::string s = std::string("skiff version ") + version() + "\n";
+    if (*commit()) s += std::string("commit: ") + commit() + "\n";
+    s += std::string("spec: ") + kSpecVersion + "\n";
+    s += "libseccomp: " + libseccomp_version() + "\n";
+    return s;
+}
+
 const std::vector<Command>& info_commands() {
     static const std::vector<Command> commands = {
         {"spec", "", "create a new specification file",

@@ -11,13 +11,24 @@
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
 
+// The commit, rewritten at each build only when it changed (cmake/commit.cmake).
+#include "skiff_commit.h"
+
+// From CMakeLists.txt's project version, for this file alone.
 #ifndef SKIFF_VERSION
-#define SKIFF_VERSION "0.1.0"
+#error "SKIFF_VERSION is set by CMakeLists.txt from the project version"
 #endif
 
 namespace skiff {
 
 const char* version() { return SKIFF_VERSION; }
+const char* commit() { return SKIFF_COMMIT; }
+
+std::string libseccomp_version() {
+    const scmp_version* v = seccomp_version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->micro);
+}
 
 namespace {
 
@@ -26,12 +37,6 @@ const char* const kHooks[] = {"prestart",       "createRuntime", "createContaine
 
 const char* const kNamespaces[] = {"cgroup", "ipc", "mount", "network",
                                    "pid",    "user", "uts",  "time"};
-
-std::string libseccomp_version() {
-    const scmp_version* v = seccomp_version();
-    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-           std::to_string(v->micro);
-}
 
 // Straight from the mount option parser, so the document cannot drift from the code.
 std::vector<std::string> mount_options() {
@@ -73,7 +78,7 @@ std::string features_json() {
     };
     json doc = {
         {"ociVersionMin", "1.0.0"},
-        {"ociVersionMax", "1.3.0"},
+        {"ociVersionMax", kSpecVersion},
         {"hooks", kHooks},
         {"mountOptions", mount_options()},
         {"linux", std::move(linux_features)},
@@ -81,6 +86,7 @@ std::string features_json() {
          {{"io.github.skiff.version", version()},
           {"io.github.seccomp.libseccomp.version", libseccomp_version()}}},
     };
+    if (*commit()) doc["annotations"]["io.github.skiff.commit"] = commit();
     return doc.dump(4) + "\n";
 }
 

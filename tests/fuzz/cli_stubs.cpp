@@ -14,5 +14,6 @@ const std::vector<Command>& info_commands() {
 }
 Command exec_command() { return Command{"exec", "", "", {}, nullptr}; }
 std::vector<Command> cgroup_commands() { return {}; }
+std::string version_text() { return {}; }
 
 }  // namespace skiff::cli
