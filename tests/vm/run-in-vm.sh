@@ -139,9 +139,10 @@ mkdir -p /root/run/vm && cp /bin/busybox /vm/* /root/run/vm/
 if [ "$SYSTEMD" = 1 ]; then
     # systemd as PID 1: what guest.sh would set up by hand, systemd does, except the checkout
     # share and the modules; the tests run as skiff-vm-tests.service (systemd-guest.sh).
-    mkdir -p "/root$SHARE" && mount -t virtiofs share "/root$SHARE" || die "cannot mount $SHARE"
-    # a fresh /tmp as in guest.sh: overlayfs cannot be an overlay upper (podman, containerd)
+    # a fresh /tmp as in guest.sh: overlayfs cannot be an overlay upper (podman, containerd).
+    # Before the share: a checkout under /tmp (a CI clone) must stay visible above it.
     mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /root/tmp
+    mkdir -p "/root$SHARE" && mount -t virtiofs share "/root$SHARE" || die "cannot mount $SHARE"
     kv=$(uname -r)
     mkdir -p /root/lib/modules/$kv && mount --bind "/root$MODULES" /root/lib/modules/$kv
     u=/root/etc/systemd/system
