@@ -267,11 +267,11 @@ void FsManager::close_clone_fd() {
 }
 
 void FsManager::remove_shared_parent(const Entry& e) {
-    // The shared "/skiff" parent of default paths goes when the last container leaves.
-    if (normalized_ == "/skiff/" + opts_.container_id) {
-        std::string parent = fs::join(e.h.mount_point, "skiff");
-        fs::rmdir_at(parent);
-    }
+    // The shared "/skiff" parent of default paths goes when the last container leaves (busy
+    // while another is there). Decided from the path itself: `delete` builds the manager from
+    // the recorded paths, without a cgroupsPath to normalize.
+    std::string parent = fs::join(e.h.mount_point, "skiff");
+    if (e.path == fs::join(parent, opts_.container_id)) fs::rmdir_at(parent);
 }
 
 void FsManager::destroy() {

@@ -14,6 +14,7 @@ processes living in the bundle, children of pytest) and errors the test if it fi
 """
 
 import copy
+import glob
 import itertools
 import json
 import os
@@ -455,8 +456,15 @@ def _remove_cgroups(paths):
         time.sleep(0.1)
 
 
+def _shared_parents():
+    """The runtime's shared parent of default cgroup paths, /skiff, in every hierarchy."""
+    return {d for d in glob.glob(os.path.join(CGROUP_ROOT, "skiff")) +
+            glob.glob(os.path.join(CGROUP_ROOT, "*", "skiff")) if os.path.isdir(d)}
+
+
 @pytest.fixture
 def rt(workdir):
+    parents_before = _shared_parents()
     runtime = Runtime(RUNTIME, workdir)
     yield runtime
     runtime.cleanup()
@@ -485,6 +493,11 @@ def rt(workdir):
     if cgroups:
         problems.append(f"cgroups left: {cgroups}")
         _remove_cgroups(cgroups)
+    # The shared /skiff parent goes with the last container that used it (none is left now).
+    parents = sorted(_shared_parents() - parents_before)
+    if parents:
+        problems.append(f"shared cgroup parent left: {parents}")
+        _remove_cgroups(parents)
     if problems:
         pytest.fail("leak check: " + "; ".join(problems), pytrace=False)
 

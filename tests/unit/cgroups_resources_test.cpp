@@ -472,3 +472,22 @@ TEST(CgroupsHybrid, V1ControllersAndHugetlbOnUnified) {
     EXPECT_FALSE(t.exists("unified/skiff/c1"));
     EXPECT_FALSE(t.exists("memory/skiff/c1"));
 }
+
+// `delete` builds its manager from the paths recorded at create, with no cgroupsPath: the
+// shared default parent must still go with the last container (it stayed behind once).
+TEST(CgroupsV1, DestroyFromRecordedPathsRemovesTheSharedParent) {
+    TempTree t;
+    make_v1(t);
+    std::vector<std::string> w;
+    Options made = opts(t, "legacy", &w);
+    FsManager creator(made);
+    creator.create(nullptr);
+    Options recorded = made;
+    recorded.paths = creator.paths();
+    recorded.cgroups_path.clear();
+    FsManager deleter(recorded);
+    deleter.destroy();
+    EXPECT_FALSE(t.exists("memory/skiff/c1"));
+    EXPECT_FALSE(t.exists("memory/skiff"));
+    EXPECT_FALSE(t.exists("pids/skiff"));
+}
