@@ -21,23 +21,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return out;
 }
 
-// mountinfo escapes blanks and backslashes as \ooo.
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            auto oct = s.substr(i + 1, 3);
-            if (oct.find_first_not_of("01234567") == std::string::npos) {
-                out += static_cast<char>(std::stoi(oct, nullptr, 8));
-                i += 3;
-                continue;
-            }
-        }
-        out += s[i];
-    }
-    return out;
-}
-
 std::string trim_slash(std::string s) {
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     return s;
@@ -58,7 +41,7 @@ Layout from_mountinfo(const std::string& root, const std::string& mountinfo) {
         if (fields.size() < 5 || std::distance(dash, fields.end()) < 4) continue;
         std::string_view fstype = *(dash + 1);
         std::string super(*(dash + 3));
-        std::string mp = trim_slash(unescape(std::string(fields[4])));
+        std::string mp = trim_slash(text::unescape_mountinfo(fields[4]));
         // A later mount of any type hides what was mounted at or below its mount point
         // (a tmpfs over /sys/fs/cgroup/unified, as the benchmark does for crun).
         std::erase_if(layout.hierarchies, [&](const auto& o) {

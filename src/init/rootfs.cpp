@@ -42,22 +42,6 @@ std::string mount_point_of(const std::string& path) {
     return best;
 }
 
-// A mountinfo path field: blanks and backslashes come escaped as \ooo.
-std::string unescape_mount_path(std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-        bool octal = s[i] == '\\' && i + 3 < s.size() &&
-                     s.substr(i + 1, 3).find_first_not_of("01234567") == std::string_view::npos;
-        if (octal) {
-            out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-            i += 3;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
 // --no-pivot keeps the old root's mounts under the moved rootfs, and they still count for
 // the kernel: a user namespace may mount a fresh proc or sysfs (one without the masked
 // paths' covers) while some full, uncovered mount of that type is in the mount namespace.
@@ -73,7 +57,7 @@ void hide_proc_and_sys_outside(const std::string& rootfs) {
         while (dash < f.size() && f[dash] != "-") ++dash;
         if (dash + 1 >= f.size() || f[3] != "/") continue;  // a bind of a subtree is not full
         if (f[dash + 1] != "proc" && f[dash + 1] != "sysfs") continue;
-        std::string mp = unescape_mount_path(f[4]);
+        std::string mp = text::unescape_mountinfo(f[4]);
         if (mp == rootfs || mp.rfind(rootfs + "/", 0) == 0) continue;  // the container's own
         targets.push_back(mp);
     }

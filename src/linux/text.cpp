@@ -49,6 +49,21 @@ std::vector<std::string_view> fields(std::string_view s) {
     return out;
 }
 
+std::string unescape_mountinfo(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        bool octal = s[i] == '\\' && i + 3 < s.size() &&
+                     s.substr(i + 1, 3).find_first_not_of("01234567") == std::string_view::npos;
+        if (octal) {
+            out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 std::string read_fd(int fd, const std::string& what) {
     std::string out;
     char buf[8192];

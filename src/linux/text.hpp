@@ -29,6 +29,10 @@ template <class S>
     requires std::is_same_v<S, std::string>
 std::vector<std::string_view> fields(S&&) = delete;
 
+// A /proc/self/mountinfo path field as the path it names: blanks, tabs, newlines and
+// backslashes come escaped there as \ooo.
+std::string unescape_mountinfo(std::string_view field);
+
 // The whole file; throws Error naming the path (open, read, EISDIR for a directory).
 std::string read_file(const std::string& path);
 

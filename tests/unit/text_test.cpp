@@ -59,3 +59,9 @@ TEST(Text, ReadFdReadsToEndOfFileAndNamesWhatOnError) {
         EXPECT_EQ(std::string(e.what()), "read the closed pipe: Bad file descriptor");
     }
 }
+
+TEST(Text, UnescapeMountinfoDecodesOctalEscapesOnly) {
+    EXPECT_EQ(text::unescape_mountinfo("/mnt/a\\040b\\011c\\134d"), "/mnt/a b\tc\\d");
+    EXPECT_EQ(text::unescape_mountinfo("/x\\04"), "/x\\04");   // too short to be an escape
+    EXPECT_EQ(text::unescape_mountinfo("/x\\09a"), "/x\\09a");  // not octal
+}
