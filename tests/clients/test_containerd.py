@@ -123,20 +123,26 @@ def shim_pids(base):
     return pids
 
 
-@pytest.fixture(scope="module")
-def ctrd(clients_installed, settled, runtime, session_dir, token, rootfs_tar):
-    require("containerd", "ctr", "containerd-shim-runc-v2")
-    base = os.path.join(session_dir, "containerd")
+@contextlib.contextmanager
+def containerd_session(base, runtime, token, rootfs_tar, systemd_cgroup=False, settled=None):
+    """A containerd on its own root and socket under `base`, with the busybox and pause images
+    in the test's namespace and in k8s.io; stopped, and its shims and state removed, after.
+    systemd_cgroup: the runc shim's SystemdCgroup (the kubeadm default), for a systemd host."""
     for d in ("root", "state", "opt", "cni/bin", "cni/conf", "logs"):
         os.makedirs(os.path.join(base, d), exist_ok=True)
+    text = config_toml(base, runtime)
+    if systemd_cgroup:
+        assert "SystemdCgroup = false" in text
+        text = text.replace("SystemdCgroup = false", "SystemdCgroup = true")
     with open(os.path.join(base, "config.toml"), "w") as f:
-        f.write(config_toml(base, runtime))
+        f.write(text)
     c = Containerd(base, runtime, token)
     c.daemon = Daemon("containerd", ["containerd", "--config", f"{base}/config.toml"],
                       f"{base}/containerd.log")
     try:
         c.daemon.wait_for_socket(c.address)
-        settled()
+        if settled:
+            settled()
         with open(rootfs_tar, "rb") as f:
             layer = f.read()
         archive = os.path.join(base, "busybox-oci.tar")
@@ -166,6 +172,14 @@ def ctrd(clients_installed, settled, runtime, session_dir, token, rootfs_tar):
                 pass
         run(["umount", f"{base}/root/io.containerd.snapshotter.v1.overlayfs"], check=False)
         print(c.daemon.log_text()[-3000:] if os.environ.get("SKIFF_CLIENTS_LOGS") else "")
+
+
+@pytest.fixture(scope="module")
+def ctrd(clients_installed, settled, runtime, session_dir, token, rootfs_tar):
+    require("containerd", "ctr", "containerd-shim-runc-v2")
+    with containerd_session(os.path.join(session_dir, "containerd"), runtime, token, rootfs_tar,
+                            settled=settled) as c:
+        yield c
 
 
 # --- ctr ------------------------------------------------------------------------------------

@@ -5,14 +5,13 @@ client's slice, carry its limits as unit properties and cgroup files, and leave 
 
 import json
 import os
-import signal
 import subprocess
 import tomllib
 
 import pytest
 
 from conftest import require
-from helpers import Daemon, run, wait_until, write_oci_archive
+from helpers import run, wait_until
 import podman_env
 import test_containerd as tc
 
@@ -101,45 +100,11 @@ def test_podman_systemd_lifecycle(pms):
 @pytest.fixture(scope="module")
 def ctrd_sd(clients_installed, runtime, session_dir, token, rootfs_tar):
     require("containerd", "ctr", "containerd-shim-runc-v2")
-    base = os.path.join(session_dir, "containerd-systemd")
-    for d in ("root", "state", "opt", "cni/bin", "cni/conf", "logs"):
-        os.makedirs(os.path.join(base, d), exist_ok=True)
-    text = tc.config_toml(base, runtime)
-    assert "SystemdCgroup = false" in text
-    with open(os.path.join(base, "config.toml"), "w") as f:
-        f.write(text.replace("SystemdCgroup = false", "SystemdCgroup = true"))
-    c = tc.Containerd(base, runtime, token)
-    c.daemon = Daemon("containerd", ["containerd", "--config", f"{base}/config.toml"],
-                      f"{base}/containerd.log")
     try:
-        c.daemon.wait_for_socket(c.address)
-        with open(rootfs_tar, "rb") as f:
-            layer = f.read()
-        archive = os.path.join(base, "busybox-oci.tar")
-        write_oci_archive(archive, {
-            tc.IMAGE: {"Env": [tc.PATH_ENV], "Cmd": ["/bin/sh"]},
-            tc.PAUSE: {"Env": [tc.PATH_ENV], "Entrypoint": ["/bin/sleep"], "Cmd": ["100000"]},
-        }, layer)
-        for ns in (token, "k8s.io"):
-            c.ctr("images", "import", archive, namespace=ns, timeout=120)
-        yield c
+        with tc.containerd_session(os.path.join(session_dir, "containerd-systemd"), runtime,
+                                   token, rootfs_tar, systemd_cgroup=True) as c:
+            yield c
     finally:
-        for name in c.tasks().keys() if c.daemon.proc.poll() is None else []:
-            c.remove(name)
-        for name in c.ctr("containers", "ls", "-q", check=False).stdout.split():
-            c.ctr("container", "delete", name, check=False)
-        c.daemon.stop()
-        for pid in tc.shim_pids(base):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for ns in (token, "k8s.io"):
-            try:
-                os.rmdir(f"/run/containerd/runc/{ns}")
-            except OSError:
-                pass
-        run(["umount", f"{base}/root/io.containerd.snapshotter.v1.overlayfs"], check=False)
         run(["systemctl", "stop", f"{token}pod.slice"], check=False)
 
 
