@@ -201,23 +201,29 @@ std::vector<std::string> mkdir_p(const std::string& path) {
     }
     if (errno == EEXIST) return created;
     if (errno != ENOENT) throw_errno("mkdir " + path);
-    std::string cur;
-    size_t pos = 0;
-    while (pos <= path.size()) {
-        size_t next = path.find('/', pos);
-        if (next == std::string::npos) next = path.size();
-        cur = path.substr(0, next);
-        pos = next + 1;
-        if (cur.empty()) continue;
-        At c = at(cur);
-        if (c.rel == ".") continue;  // an anchor: it exists
-        if (::mkdirat(c.fd, c.rel.c_str(), 0755) == 0) {
-            created.push_back(cur);
-        } else if (errno != EEXIST) {
-            throw_errno("mkdir " + cur);
+    // A shared parent (the default "/skiff") goes with the last container's delete, so another
+    // runtime may remove it between our mkdir of it and of the child: walk again.
+    for (int attempt = 0;; ++attempt) {
+        bool vanished = false;
+        size_t pos = 0;
+        while (pos <= path.size() && !vanished) {
+            size_t next = path.find('/', pos);
+            if (next == std::string::npos) next = path.size();
+            std::string cur = path.substr(0, next);
+            pos = next + 1;
+            if (cur.empty()) continue;
+            At c = at(cur);
+            if (c.rel == ".") continue;  // an anchor: it exists
+            if (::mkdirat(c.fd, c.rel.c_str(), 0755) == 0) {
+                created.push_back(cur);
+            } else if (errno == ENOENT && attempt < 8) {
+                vanished = true;
+            } else if (errno != EEXIST) {
+                throw_errno("mkdir " + cur);
+            }
         }
+        if (!vanished) return created;
     }
-    return created;
 }
 
 static DIR* open_dir(const std::string& dir) {

@@ -735,3 +735,29 @@ def test_exec_sub_cgroup_must_exist_below_the_container(rt, bundle, arg, why):
     assert res.returncode != 0
     assert f"--cgroup {arg}: " in res.stderr and why in res.stderr, res
     assert not os.path.exists(bundle.in_rootfs("/ran"))
+
+
+def test_concurrent_create_and_delete_share_the_default_parent(rt, bundle):
+    """Default cgroup paths share a /skiff parent that the last container's delete removes. A
+    create racing with that delete must make the parent again, not fail with ENOENT."""
+    import threading
+    errors = []
+    bundle.write()
+
+    def churn():
+        try:
+            for _ in range(40):
+                cid, res = rt.create(bundle.path, check=False)
+                if res.returncode != 0:
+                    errors.append(res.stderr)
+                    continue
+                rt.delete(cid, force=True, check=False)
+        except Exception as e:  # a thread's exception would not fail the test
+            errors.append(repr(e))
+
+    workers = [threading.Thread(target=churn) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors[:3]
