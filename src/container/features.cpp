@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "init/mount_options.hpp"
+#include "init/process_attrs.hpp"
 #include "linux/caps.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
@@ -73,7 +74,11 @@ std::string features_json() {
         {"seccomp", std::move(seccomp)},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
-        {"intelRdt", {{"enabled", false}}},
+        // features-linux.md: what the runtime implements, whatever the host has (create
+        // refuses linux.intelRdt with its path where resctrl is not mounted).
+        {"intelRdt", {{"enabled", true}, {"schemata", true}}},
+        {"memoryPolicy", {{"modes", init::memory_policy_modes()}, {"flags", init::memory_policy_flags()}}},
+        {"netDevices", {{"enabled", true}}},
         {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},
     };
     json doc = {
