@@ -333,4 +333,5 @@ def test_features_report_the_new_settings(rt):
         "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"}
     assert set(feats["memoryPolicy"]["flags"]) == {
         "MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"}
-    assert feats["intelRdt"] == {"enabled": True, "schemata": True}
+    rdt = resctrl_mounted()
+    assert feats["intelRdt"] == {"enabled": rdt, "schemata": rdt}
