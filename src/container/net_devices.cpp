@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 
-#include <map>
 
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -28,6 +27,27 @@ Fd open_netns(const std::string& path) {
 // The runtime's own network namespace: where devices go back to.
 Fd host_netns() { return open_netns("/proc/self/ns/net"); }
 
+// Moves the link `from_name` (seen through `from`) into the namespace `to_netns` (seen
+// through `to`) as `to_name`, keeping what the move would lose: its permanent addresses and
+// its up state (the kernel takes a moved link down and drops its addresses).
+void move_keeping_addresses(netlink::Route& from, netlink::Route& to, const std::string& from_name, int to_netns,
+                            const std::string& to_name) {
+    auto link = from.link(from_name);
+    if (!link) throw Error("no network interface \"" + from_name + "\"", ENODEV);
+    auto addresses = from.permanent_addresses(link->index);
+    from.move_link(link->index, to_netns, to_name);
+    auto moved = to.link(to_name);
+    if (!moved) throw Error("interface " + to_name + " is not where it was moved", ENODEV);
+    for (const auto& a : addresses) {
+        try {
+            to.add_address(moved->index, a);
+        } catch (const Error& e) {
+            if (e.errnum() != EEXIST) throw;
+        }
+    }
+    if (link->up) to.set_up(moved->index);
+}
+
 }  // namespace
 
 void validate_net_devices(const oci::Spec& spec, const NamespacePlan& plan) {
@@ -43,21 +63,21 @@ void NetDevices::move_in(const oci::Spec& spec, pid_t pid) {
     netlink::Route host;
     netlink::Route inside = netlink::Route::in_netns(netns_.get());
     // Every check before the first move, so a bad entry moves nothing.
-    std::map<std::string, int> index;
     for (const auto& [name, dev] : spec.linux->net_devices) {
-        auto i = host.link_index(name);
-        if (!i) throw Error(kField + "." + name + ": no network interface \"" + name + "\" on the host", ENODEV);
+        if (!host.link_index(name))
+            throw Error(kField + "." + name + ": no network interface \"" + name + "\" on the host", ENODEV);
         const std::string target = container_name(name, dev);
         if (inside.link_index(target))
             throw Error(kField + "." + name + ": interface name \"" + target +
                             "\" is already in use in the container's network namespace", EEXIST);
-        index[name] = *i;
     }
     try {
         for (const auto& [name, dev] : spec.linux->net_devices) {
             const std::string target = container_name(name, dev);
-            host.move_link(index[name], netns_.get(), target);
+            // Recorded first: a move that fails half way (moved, address not added) is
+            // still given back.
             moved_.push_back({name, target});
+            move_keeping_addresses(host, inside, name, netns_.get(), target);
         }
     } catch (const Error& e) {
         give_back();
@@ -69,11 +89,12 @@ void NetDevices::give_back() noexcept {
     if (moved_.empty()) return;
     try {
         Fd home = host_netns();
+        netlink::Route host;
         netlink::Route inside = netlink::Route::in_netns(netns_.get());
         for (const auto& m : moved_) {
             try {
-                auto i = inside.link_index(m.container_name);
-                if (i) inside.move_link(*i, home.get(), m.host_name);
+                if (inside.link_index(m.container_name))
+                    move_keeping_addresses(inside, host, m.container_name, home.get(), m.host_name);
             } catch (const Error& e) {
                 log::warn(kField + ": return " + m.host_name + " to the host: " + e.what());
             }
@@ -100,11 +121,12 @@ void return_net_devices(const std::string& config, pid_t pid) {
         }
         Fd netns = open_netns(path);
         Fd home = host_netns();
+        netlink::Route host;
         netlink::Route inside = netlink::Route::in_netns(netns.get());
         for (const auto& [name, dev] : spec.linux->net_devices) {
             try {
-                auto i = inside.link_index(container_name(name, dev));
-                if (i) inside.move_link(*i, home.get(), name);
+                const std::string target = container_name(name, dev);
+                if (inside.link_index(target)) move_keeping_addresses(inside, host, target, home.get(), name);
             } catch (const Error& e) {
                 log::warn(kField + ": return " + name + " to the host: " + e.what());
             }

@@ -67,6 +67,40 @@ def test_net_device_moved_and_renamed_then_returned_on_delete(rt, bundle, dummie
 
 
 @pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
+def test_net_device_keeps_its_addresses_and_state_both_ways(rt, bundle, dummies):
+    (a,) = dummies(1)
+    subprocess.run(["ip", "addr", "add", "169.254.169.13/32", "dev", a], check=True)
+    subprocess.run(["ip", "link", "set", a, "up"], check=True)
+    bundle.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    bundle.args("sleep 100")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    res = rt.run(["exec", cid, "ip", "addr", "show", "dev", "ctr0"])
+    assert "169.254.169.13/32" in res.stdout and "UP" in res.stdout.splitlines()[0], res.stdout
+    rt.delete(cid, force=True)
+    back = subprocess.run(["ip", "addr", "show", "dev", a], capture_output=True, text=True, check=True)
+    assert "169.254.169.13/32" in back.stdout and "UP" in back.stdout.splitlines()[0], back.stdout
+
+
+@pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
+def test_net_device_in_a_namespace_joined_by_path(rt, bundle, dummies):
+    (a,) = dummies(1)
+    ns = "skns" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        bundle.ns("network", path=f"/run/netns/{ns}")
+        bundle.config["linux"]["netDevices"] = {a: {"name": "ctr1"}}
+        bundle.args("cat /proc/net/dev")
+        rc, out, err = rt.run_container(bundle)
+        assert rc == 0, err
+        assert "ctr1" in container_links(out)
+        # run deleted the container: the device is back although the namespace lives on
+        assert a in host_links()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+
+
+@pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
 def test_net_device_created_container_delete_returns_it(rt, bundle, dummies):
     (a,) = dummies(1)
     bundle.config["linux"]["netDevices"] = {a: {"name": "eth7"}}
