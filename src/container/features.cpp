@@ -78,7 +78,7 @@ std::string features_json() {
         {"selinux", {{"enabled", false}}},
         // What this host can have applied, like apparmor and selinux: create refuses
         // linux.intelRdt (naming it) where resctrl is not mounted.
-        {"intelRdt", {{"enabled", rdt}, {"schemata", rdt}}},
+        {"intelRdt", {{"enabled", rdt}, {"schemata", rdt}, {"monitoring", rdt}}},
         {"memoryPolicy", {{"modes", init::memory_policy_modes()}, {"flags", init::memory_policy_flags()}}},
         {"netDevices", {{"enabled", true}}},
         {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},

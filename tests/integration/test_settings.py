@@ -368,4 +368,4 @@ def test_features_report_the_new_settings(rt):
     assert set(feats["memoryPolicy"]["flags"]) == {
         "MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"}
     rdt = resctrl_mounted()
-    assert feats["intelRdt"] == {"enabled": rdt, "schemata": rdt}
+    assert feats["intelRdt"] == {"enabled": rdt, "schemata": rdt, "monitoring": rdt}
