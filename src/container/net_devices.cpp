@@ -121,12 +121,14 @@ void return_net_devices(const std::string& config, pid_t pid) {
         }
         Fd netns = open_netns(path);
         Fd home = host_netns();
-        netlink::Route host;
         netlink::Route inside = netlink::Route::in_netns(netns.get());
         for (const auto& [name, dev] : spec.linux->net_devices) {
             try {
-                const std::string target = container_name(name, dev);
-                if (inside.link_index(target)) move_keeping_addresses(inside, host, target, home.get(), name);
+                // Back down and without addresses, as runc does: the container's processes
+                // have run, and neither the addresses nor the state they gave the device
+                // may reach the host's network.
+                auto i = inside.link_index(container_name(name, dev));
+                if (i) inside.move_link(*i, home.get(), name);
             } catch (const Error& e) {
                 log::warn(kField + ": return " + name + " to the host: " + e.what());
             }

@@ -40,7 +40,8 @@ private:
     Fd netns_;
 };
 
-// `delete`: the devices of `config` (the saved config.json) go back to the host from the
+// `delete`: the devices of `config` (the saved config.json) go back to the host, down and
+// without the addresses the container gave them, from the
 // network namespace of `pid` (the init, alive), or with pid 0 from the namespace joined by
 // path. A namespace that already died gave its physical devices back to the host's initial
 // namespace and destroyed its virtual ones (the kernel's rule); nothing is left to do then.
