@@ -177,9 +177,8 @@ def test_net_device_returned_when_create_fails_later(rt, bundle, dummies):
     ({"a/b": {}}, "linux.netDevices"),
     ({"eth0": {"name": "way-too-long-name0"}}, "linux.netDevices.eth0.name"),
 ])
+@pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
 def test_net_devices_bad_values_name_their_path(rt, bundle, value, path):
-    if rt.binary.endswith("runc"):
-        pytest.skip("runc 1.1.5 does not know linux.netDevices")
     bundle.config["linux"]["netDevices"] = value
     cid, res = rt.create(bundle, check=False)
     assert res.returncode != 0
@@ -300,6 +299,7 @@ def test_personality_flags_refused(rt, bundle):
     assert "linux.personality.flags[0]" in one_error_line(res.stderr)
 
 
+@pytest.mark.skiff_only(reason="runc 1.1.5 predates linux.personality (runc 1.2)")
 def test_personality_applies_to_exec(rt, bundle, running_linux32):
     res = rt.run(["exec", running_linux32, "uname", "-m"])
     assert res.stdout.strip() == "i686"
@@ -327,9 +327,8 @@ def resctrl_mounted():
     ({"l3CacheSchema": "L3:0=ff"}, "linux.intelRdt"),
     ({"schemata": ["MB:0=20"]}, "linux.intelRdt"),
 ])
+@pytest.mark.skiff_only(reason="runc 1.1.5 fails without naming the field")
 def test_intel_rdt_without_resctrl_is_refused(rt, bundle, rdt, path):
-    if rt.binary.endswith("runc"):
-        pytest.skip("runc 1.1.5 fails without naming the field")
     bundle.config["linux"]["intelRdt"] = rdt
     cid, res = rt.create(bundle, check=False)
     assert res.returncode != 0
@@ -353,9 +352,8 @@ def test_update_rdt_flags_without_resctrl(rt, running, flag, words):
     ({"closID": 5}, "linux.intelRdt.closID"),
     ({"schemata": "L3:0=f"}, "linux.intelRdt.schemata"),
 ])
+@pytest.mark.skiff_only(reason="runc 1.1.5 fails without naming the field")
 def test_intel_rdt_bad_values_name_their_path(rt, bundle, rdt, path):
-    if rt.binary.endswith("runc"):
-        pytest.skip("runc 1.1.5 fails without naming the field")
     bundle.config["linux"]["intelRdt"] = rdt
     cid, res = rt.create(bundle, check=False)
     assert res.returncode != 0
