@@ -9,6 +9,7 @@
 
 #include "cli/cli.hpp"
 #include "container/control.hpp"
+#include "container/intel_rdt.hpp"
 #include "linux/error.hpp"
 #include "linux/text.hpp"
 #include "oci/config.hpp"
@@ -151,9 +152,9 @@ int cmd_update(const Globals& g, const Args& a) {
         if (weight > UINT16_MAX) throw Error("invalid value for --blkio-weight: " + a.value("blkio-weight"), EINVAL);
         r.block_io->weight = uint16_t(weight);
     }
-    // No resctrl here: say so rather than accept the flag and change nothing (runc's words).
-    if (a.has("l3-cache-schema")) throw Error("Intel RDT/CAT: l3 cache schema is not enabled", ENOTSUP);
-    if (a.has("mem-bw-schema")) throw Error("Intel RDT/MBA: memory bandwidth schema is not enabled", ENOTSUP);
+    // The container's resctrl group; without resctrl an error in runc's words, never a no-op.
+    if (a.has("l3-cache-schema") || a.has("mem-bw-schema"))
+        container::update_intel_rdt(g, id, a.value("l3-cache-schema"), a.value("mem-bw-schema"));
     container::update(g, id, r);
     return 0;
 }
@@ -204,8 +205,8 @@ std::vector<Command> cgroup_commands() {
           {{"memory-reservation"}, true, "memory reservation or soft_limit (in bytes)"},
           {{"memory-swap"}, true, "total memory usage (memory + swap); set '-1' to enable unlimited swap"},
           {{"pids-limit"}, true, "maximum number of pids allowed in the container"},
-          {{"l3-cache-schema"}, true, "the string of Intel RDT/CAT L3 cache schema (not supported)"},
-          {{"mem-bw-schema"}, true, "the string of Intel RDT/MBA memory bandwidth schema (not supported)"}},
+          {{"l3-cache-schema"}, true, "the string of Intel RDT/CAT L3 cache schema"},
+          {{"mem-bw-schema"}, true, "the string of Intel RDT/MBA memory bandwidth schema"}},
          cmd_update},
         {"events", "<container-id>", "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
          {{{"interval"}, true, "set the stats collection interval (default: 5s)"},

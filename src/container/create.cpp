@@ -19,6 +19,8 @@
 #include "init/hooks.hpp"
 #include "container/lifecycle.hpp"
 #include "container/namespaces.hpp"
+#include "container/intel_rdt.hpp"
+#include "container/net_devices.hpp"
 #include "container/state.hpp"
 #include "init/context.hpp"
 #include "init/idmap.hpp"
@@ -146,6 +148,8 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
     if (spec.linux && spec.linux->seccomp) seccomp::validate(*spec.linux->seccomp);
     p.ns = plan_namespaces(spec);
     validate_sysctl(spec, p.ns);
+    validate_net_devices(spec, p.ns);
+    check_intel_rdt(spec, o.id);
     std::string root_path = spec.root->path;
     if (root_path.empty() || root_path[0] != '/') root_path = p.bundle + "/" + root_path;
     p.rootfs = absolute(root_path, "rootfs");
@@ -175,6 +179,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
     std::unique_ptr<cgroups::Manager> cg;
     Fd pidfd;
     pid_t pid = 0;
+    NetDevices net_devices;
     try {
         Record rec;
         rec.id = o.id;
@@ -301,6 +306,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         cg->attach_init(pid);
 
         if (p.ns.new_user) write_id_maps(pid, *spec.linux);
+        net_devices.move_in(spec, pid);
+        apply_intel_rdt(spec, o.id, pid);
         rec.pid = pid;
         rec.pid_start = process_start_time(pid);
         // The state document goes to hooks and to a seccomp agent; most configs have neither.
@@ -356,6 +363,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         log::phase("init ready");
         rec.creating = false;
         store.save(rec);
+        net_devices.keep();
         if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
         if (!o.pidfd_socket.empty()) {
             Fd s(connect_unix(o.pidfd_socket, "pidfd socket"));
@@ -374,6 +382,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         if (record_out) *record_out = std::move(rec);
         return pid;
     } catch (Error& e) {
+        net_devices.give_back();  // before the kill: a dying namespace destroys virtual devices
         if (pidfd) {
             sys::pidfd_send_signal(pidfd.get(), SIGKILL);
             // A task a v1 freezer holds dies only once thawed: thaw, and wait a bounded time.
@@ -385,6 +394,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             }
             if (readable_within(pidfd.get(), 2000)) ::waitpid(pid, nullptr, 0);
         }
+        remove_intel_rdt(p.config_text, o.id);
         if (cg) {
             // Apart: a kill that cannot thaw (a frozen parent) must not keep the cgroup.
             try {

@@ -17,6 +17,7 @@
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
 #include "init/context.hpp"
+#include "init/process_attrs.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
@@ -197,6 +198,9 @@ int exec(const Globals& g, const ExecOptions& o) {
         if (::setns(fd.get(), type) < 0) throw_errno("join the container's namespace");
     }
     log::phase("namespaces");
+    // execCPUAffinity.initial holds from here: on a v1 host the child inherits it before it
+    // joins the cgroup; a v2 CLONE_INTO_CGROUP resets it, so the child sets it again.
+    init::apply_initial_cpu_affinity(*spec.process);
     long rc = sys::clone3(&ca);
     int clone_errno = errno;
     for (auto& [type, fd] : saved) ::setns(fd.get(), type);

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "container/intel_rdt.hpp"
 #include "init/mount_options.hpp"
+#include "init/process_attrs.hpp"
 #include "linux/caps.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
@@ -65,6 +67,7 @@ std::string features_json() {
         {"knownFlags", seccomp::known_flags()},
         {"supportedFlags", seccomp::supported_flags()},
     };
+    const bool rdt = !container::resctrl_mount().empty();
     json linux_features = {
         {"namespaces", kNamespaces},
         {"capabilities", caps::all_names()},
@@ -73,7 +76,11 @@ std::string features_json() {
         {"seccomp", std::move(seccomp)},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
-        {"intelRdt", {{"enabled", false}}},
+        // What this host can have applied, like apparmor and selinux: create refuses
+        // linux.intelRdt (naming it) where resctrl is not mounted.
+        {"intelRdt", {{"enabled", rdt}, {"schemata", rdt}, {"monitoring", rdt}}},
+        {"memoryPolicy", {{"modes", init::memory_policy_modes()}, {"flags", init::memory_policy_flags()}}},
+        {"netDevices", {{"enabled", true}}},
         {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},
     };
     json doc = {

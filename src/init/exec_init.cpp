@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "init/context.hpp"
+#include "init/process_attrs.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -31,6 +32,7 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
     try {
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        apply_initial_cpu_affinity(*ctx.spec->process);
         join_cgroups(ctx);
         sigset_t none;
         sigemptyset(&none);
@@ -61,6 +63,10 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
         std::string executable = find_executable(proc);
         std::vector<std::string> env = process_env(proc);
         set_limits_and_scheduling(proc);
+        // As for the container's init (runc does the same for exec).
+        apply_personality(*ctx.spec);
+        apply_memory_policy(*ctx.spec);
+        apply_final_cpu_affinity(proc);
         if (console) {
             if (::setsid() < 0) throw_errno("setsid");
             if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");

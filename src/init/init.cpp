@@ -16,6 +16,7 @@
 
 #include "init/context.hpp"
 #include "init/hooks.hpp"
+#include "init/process_attrs.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -198,6 +199,7 @@ void run(Context& ctx) {
         // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
         set_limits_and_scheduling(proc);
         set_personality(spec);
+        apply_memory_policy(spec);
         ::umask(proc.user.umask.value_or(022));
         ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         // Credentials and the seccomp filter before `ready`, as runc does: a filter that

@@ -60,14 +60,18 @@ void Node::want_object() const {
     if (!j_->is_object()) fail(std::string("expected an object, got ") + json_type_name(*j_));
 }
 
+void (*field_lookup_hook)(const std::string& path) = nullptr;
+
 bool Node::has(std::string_view key) const {
     want_object();
+    if (field_lookup_hook) field_lookup_hook(child_path(key));
     auto it = j_->find(std::string(key));
     return it != j_->end() && !it->is_null();
 }
 
 std::optional<Node> Node::get(std::string_view key) const {
     want_object();
+    if (field_lookup_hook) field_lookup_hook(child_path(key));
     auto it = j_->find(std::string(key));  // one lookup for presence and the child
     if (it == j_->end() || it->is_null()) return std::nullopt;
     return Node(*it, child_path(key), root_name_);

@@ -27,6 +27,11 @@ using nlohmann::json;
 // "string", "number", "array", ... for "expected X, got Y" messages.
 const char* json_type_name(const json& j);
 
+// A test's window on the parser: when set, every field lookup (get, has, required, opt_*)
+// reports the JSON path it asked for, present or not. tests/unit/oci_fields_test.cpp lists
+// every field the parser knows this way and checks each is applied or refused.
+extern void (*field_lookup_hook)(const std::string& path);
+
 class Node {
 public:
     // `path` is the JSON path of `j`; an empty path means the document root, reported as

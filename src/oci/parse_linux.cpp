@@ -5,6 +5,7 @@
 #include <set>
 #include <string_view>
 
+#include "linux/cpulist.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci::detail {
@@ -23,6 +24,8 @@ constexpr std::array<std::string_view, 7> kMpolModes = {
 
 constexpr std::array<std::string_view, 3> kMpolFlags = {
     "MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"};
+
+constexpr unsigned kMaxNumaNodes = 1024;
 
 template <size_t N>
 bool one_of(const std::array<std::string_view, N>& set, const std::string& v) {
@@ -161,6 +164,10 @@ MemoryPolicy read_memory_policy(const Node& n) {
     m.mode = mode.str();
     if (!one_of(kMpolModes, m.mode)) mode.fail("unknown memory policy mode \"" + m.mode + "\"");
     m.nodes = n.opt_str("nodes").value_or("");
+    // The kernel's MAX_NUMNODES is at most 1024.
+    if (!cpulist::parse(m.nodes, kMaxNumaNodes))
+        n.child("nodes").fail("invalid memory policy nodes \"" + m.nodes + "\" (a list like 0-3,7 below " +
+                              std::to_string(kMaxNumaNodes) + ")");
     if (auto f = n.get("flags")) {
         m.flags = f->strings();
         for (size_t i = 0; i < m.flags.size(); ++i)
@@ -177,7 +184,13 @@ Personality read_personality(const Node& n) {
     p.domain = domain.str();
     if (p.domain != "LINUX" && p.domain != "LINUX32")
         domain.fail("unknown personality domain \"" + p.domain + "\" (want LINUX or LINUX32)");
-    if (auto f = n.get("flags")) p.flags = f->strings();
+    if (auto f = n.get("flags")) {
+        p.flags = f->strings();
+        // runtime-spec 1.3 defines no flag; one we cannot apply is refused, not dropped.
+        if (!p.flags.empty())
+            f->child(0).fail("unsupported personality flag \"" + p.flags[0] +
+                             "\" (runtime-spec 1.3 defines none)");
+    }
     return p;
 }
 
@@ -196,6 +209,15 @@ std::map<std::string, NetDevice> read_net_devices(const Node& n) {
         if (!d.name.empty() && !valid(d.name))
             v.child("name").fail("invalid network device name \"" + d.name + "\"");
         out[name] = d;
+    }
+    // Two devices may not end up with one name in the container.
+    std::map<std::string, std::string> taken;  // container name -> host name
+    for (const auto& [name, d] : out) {
+        const std::string target = d.name.empty() ? name : d.name;
+        auto [at, fresh] = taken.emplace(target, name);
+        if (!fresh)
+            n.child(name).fail("device name \"" + target + "\" is also the name of " + at->second +
+                               " in the container");
     }
     return out;
 }

@@ -4,6 +4,7 @@
 #include <set>
 #include <string_view>
 
+#include "linux/cpulist.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci::detail {
@@ -114,11 +115,10 @@ IoPriority read_io_priority(const Node& n) {
     return p;
 }
 
-// A cpu list as in cpuset(7): "0-3,7". Empty means "not set".
+// A cpu list as in cpuset(7): "0-3,7", below the kernel's largest NR_CPUS. Empty means
+// "not set".
 void check_cpu_list(const Node& n, const std::string& v) {
-    for (char c : v)
-        if (!(c >= '0' && c <= '9') && c != ',' && c != '-')
-            n.fail("invalid cpu list \"" + v + "\"");
+    if (!cpulist::parse(v, 8192)) n.fail("invalid cpu list \"" + v + "\"");
 }
 
 ExecCpuAffinity read_exec_cpu_affinity(const Node& n) {
