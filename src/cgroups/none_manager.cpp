@@ -1,6 +1,7 @@
 #include "cgroups/none_manager.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -127,6 +128,13 @@ std::unique_ptr<Manager> create_or_go_without(std::unique_ptr<Manager> m,
                                               const std::string& cgroups_path) {
     try {
         m->create(resources);
+        // An existing cgroup is "created" without a write: its procs file must be ours too,
+        // else clone3 into it fails later, with less to say.
+        for (const auto& [name, dir] : m->paths()) {
+            const std::string procs = dir + "/cgroup.procs";
+            if (::faccessat(AT_FDCWD, procs.c_str(), W_OK, AT_EACCESS) < 0 && errno != ENOENT)
+                throw_errno("open " + procs + " for writing");
+        }
         return m;
     } catch (const Error& e) {
         int err = e.errnum();
