@@ -247,6 +247,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.no_new_keyring = o.no_new_keyring;
         ctx.new_user_ns = p.ns.new_user;
         ctx.dumpable_until_go = p.ns.new_user && ::geteuid() != 0;
+        ctx.runtime_in_user_ns = g.rootless && rootless::in_user_namespace();
         ctx.new_cgroup_ns = p.ns.new_cgroup;
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
         ctx.new_net_ns = p.ns.clone_flags & CLONE_NEWNET;

@@ -213,6 +213,14 @@ def new_id():
     return "rl-" + uuid.uuid4().hex[:10]
 
 
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def _user_pids(uid_lo, uid_hi):
     out = []
     for p in os.listdir("/proc"):
@@ -222,7 +230,8 @@ def _user_pids(uid_lo, uid_hi):
             st = os.stat("/proc/" + p)
         except OSError:
             continue
-        if uid_lo <= st.st_uid < uid_hi:
+        # rootless podman's pause process holds its user namespace for the whole session
+        if uid_lo <= st.st_uid < uid_hi and _comm(p) != "catatonit":
             out.append(int(p))
     return out
 
