@@ -252,7 +252,7 @@ def leak_check(request, users, as_user):
     for u in users.values():
         ranges = [(u.uid, u.uid + 1)] + ([(u.subuid[0], u.subuid[0] + u.subuid[1])]
                                            if u.subuid else [])
-        deadline = time.time() + 3
+        deadline = time.time() + 10  # a loaded machine reaps slowly
         while True:
             pids = [p for lo, hi in ranges for p in _user_pids(lo, hi)]
             if not pids or time.time() > deadline:

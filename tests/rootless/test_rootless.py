@@ -185,6 +185,20 @@ def test_devices_are_the_hosts_files_and_sys_is_a_bind(as_user, rbundle, users):
     assert int(out[3]) >= 1 and out[4] == "4"
 
 
+def test_sysfs_without_own_netns_falls_back_to_the_hosts(as_user, rbundle, users):
+    """A config that asks for a fresh sysfs but shares the host's network namespace: a user
+    namespace may not mount one, so /sys is bound read-only from the host (runc's fallback)."""
+    u = users["owner"]
+    b = rbundle(u)
+    for m in b.config["mounts"]:
+        if m["destination"] == "/sys":
+            m.update({"type": "sysfs", "source": "sysfs",
+                      "options": ["nosuid", "noexec", "nodev", "ro"]})
+    b.args("sh", "-c", "grep ' /sys ' /proc/self/mountinfo | grep -v proc; ls /sys/kernel >/dev/null && echo ok")
+    out = run_out(as_user, u, b).split("\n")
+    assert "ro" in out[0].split()[5].split(",") and out[1] == "ok", out
+
+
 @pytest.fixture
 def locked_mount(top):
     """A host mount with ro,nosuid,nodev,noexec: a user namespace locks those flags."""
