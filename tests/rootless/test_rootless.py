@@ -305,6 +305,27 @@ def test_every_command_as_the_user(as_user, rbundle, users):
         as_user(u, ["delete", "--force", cid], check=False)
 
 
+def test_create_start_delete_as_the_user(as_user, rbundle, users):
+    u = users["owner"]
+    b = rbundle(u)
+    out = os.path.join(b.rootfs, "tmp")
+    b.config["root"]["readonly"] = False
+    b.args("sh", "-c", "echo started > /tmp/mark")
+    cid = new_id()
+    as_user(u, ["create", "--bundle", b.path, cid])
+    try:
+        assert json.loads(as_user(u, ["state", cid]).stdout)["status"] == "created"
+        as_user(u, ["start", cid])
+        for _ in range(100):
+            if json.loads(as_user(u, ["state", cid]).stdout)["status"] == "stopped":
+                break
+        with open(os.path.join(out, "mark")) as f:
+            assert f.read() == "started\n"
+        as_user(u, ["delete", cid])
+    finally:
+        as_user(u, ["delete", "--force", cid], check=False)
+
+
 def test_another_user_cannot_see_or_touch(as_user, rbundle, users):
     a, other = users["owner"], users["other"]
     b = rbundle(a)
