@@ -33,6 +33,7 @@ PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-
 
 # (name, path that must exist, command, junit file), in the order they run.
 PYTEST_SUITES = [("harness", "tests/harness"), ("integration", "tests/integration"), ("security", "tests/security"),
+                 ("rootless", "tests/rootless"),
                  ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
                  ("bench-smoke", "bench/test_bench_smoke.py"), ("packaging", "tests/packaging")]
 

@@ -1,11 +1,13 @@
 #include "cgroups/manager.hpp"
 
 #include "cgroups/fs_manager.hpp"
+#include "cgroups/none_manager.hpp"
 #include "cgroups/systemd_manager.hpp"
 
 namespace skiff::cgroups {
 
 std::unique_ptr<Manager> open(const Options& opts) {
+    if (opts.none) return std::make_unique<NoneManager>(opts.init_pid);
     if (opts.systemd) return std::make_unique<systemd::SystemdManager>(opts);
     return std::make_unique<FsManager>(opts);
 }

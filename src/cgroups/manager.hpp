@@ -31,6 +31,10 @@ struct Options {
     std::map<std::string, std::string> annotations;
     // Settings accepted but ignored on this host (kernel memory, ...). Default: stderr.
     std::function<void(const std::string&)> warn;
+    // The container runs without a cgroup (none_manager.hpp); its processes are found from
+    // the init's pid.
+    bool none = false;
+    pid_t init_pid = 0;
 };
 
 class Manager {

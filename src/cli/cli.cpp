@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "container/rootless.hpp"
 #include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/text.hpp"
@@ -20,7 +21,7 @@ int g_failure_exit_code = 1;
 // (command_of, which runs before this parser); tests/packaging checks the three agree.
 const std::vector<FlagSpec>& global_flags() {
     static const std::vector<FlagSpec> flags = {
-        {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\")"},
+        {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\", or \"$XDG_RUNTIME_DIR/skiff\" for a normal user)"},
         {{"log"}, true, "set the log file to write skiff logs to (default is stderr)"},
         {{"log-format"}, true, "set the log format ('text' (default), or 'json')"},
         {{"debug"}, false, "enable debug logging, with a timeline of create's phases"},
@@ -108,12 +109,12 @@ int main(int argc, char** argv) {
             return global.positional().empty() && !global.flag("help") ? 1 : 0;
         }
         container::Globals g;
-        g.root = global.value("root", "/run/skiff");
+        g.root = global.value("root", container::rootless::default_state_root());
         g.systemd_cgroup = global.flag("systemd-cgroup");
         std::string rootless = global.value("rootless", "auto");
         if (rootless != "true" && rootless != "false" && rootless != "auto")
             throw Error("invalid value \"" + rootless + "\" for flag -rootless: use true, false or auto", EINVAL);
-        g.rootless = rootless == "true";
+        g.rootless = container::rootless::resolve(rootless);
 
         size_t cmd_index = size_t(argc) - global.positional().size();
         command_name = av[cmd_index];

@@ -18,7 +18,7 @@ int cmd_spec(const container::Globals& g, const Args& a) {
     std::string path = bundle + "/config.json";
     struct stat st;
     if (::stat(path.c_str(), &st) == 0) throw Error("File " + path + " exists. Remove it first", EEXIST);
-    std::string text = oci::default_config_json(a.flag("rootless") || g.rootless);
+    std::string text = oci::default_config_json(a.flag("rootless"));
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) throw_errno("create " + path);
     bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());

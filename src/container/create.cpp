@@ -21,6 +21,8 @@
 #include "container/namespaces.hpp"
 #include "container/intel_rdt.hpp"
 #include "container/net_devices.hpp"
+#include "container/rootless.hpp"
+#include "cgroups/none_manager.hpp"
 #include "container/state.hpp"
 #include "init/context.hpp"
 #include "init/idmap.hpp"
@@ -158,6 +160,7 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
         throw Error("root.path: " + p.rootfs + " is not a directory", ENOTDIR);
     if (p.ns.new_user && (spec.linux->uid_mappings.empty() || spec.linux->gid_mappings.empty()))
         throw Error("linux.uidMappings: a user namespace needs uid and gid mappings", EINVAL);
+    if (p.ns.new_user) rootless::check_config_maps(*spec.linux);
     // Socket activation meant for us (LISTEN_PID is our pid) passes on to the container,
     // whose process becomes the listener: LISTEN_PID=1, as runc does.
     const char* lf = ::getenv("LISTEN_FDS");
@@ -192,6 +195,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         rec.has_poststart = spec.hooks && !spec.hooks->poststart.empty();
         rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
         rec.config = p.config_text;
+        rec.owner = rootless::user_name(::geteuid());
         store.save(rec);  // from here on `delete` can clean up after us
 
         Fd fifo_read;
@@ -216,7 +220,10 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
             if (existing->freezing()) throw Error(kFrozen, EBUSY);
             cg = std::move(existing);
         }
-        cg->create(spec.linux->resources ? &*spec.linux->resources : nullptr);
+        const oci::Resources* res = spec.linux->resources ? &*spec.linux->resources : nullptr;
+        if (g.rootless && !g.systemd_cgroup) cg = cgroups::create_or_go_without(std::move(cg), res, co.cgroups_path);
+        else cg->create(res);
+        rec.no_cgroup = cgroups::is_none(*cg);
         // A new cgroup under a frozen parent is born frozen.
         if (cg->freezing()) throw Error(kFrozen, EBUSY);
         rec.cgroup_paths = cg->paths();
@@ -244,6 +251,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ctx.no_pivot = o.no_pivot;
         ctx.no_new_keyring = o.no_new_keyring;
         ctx.new_user_ns = p.ns.new_user;
+        ctx.dumpable_until_go = p.ns.new_user && ::geteuid() != 0;
+        ctx.runtime_in_user_ns = g.rootless && rootless::in_user_namespace();
         ctx.new_cgroup_ns = p.ns.new_cgroup;
         ctx.new_uts_ns = p.ns.listed & CLONE_NEWUTS;  // new or joined: not the host's
         ctx.new_net_ns = p.ns.clone_flags & CLONE_NEWNET;

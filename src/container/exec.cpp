@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "container/internal.hpp"
+#include "container/rootless.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
 #include "init/context.hpp"
@@ -191,6 +192,7 @@ int exec(const Globals& g, const ExecOptions& o) {
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&forward, sig);
     if (!o.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
 
+    if (!parent_joins.empty()) rootless::enter_user_ns_for_exec(child_joins);
     std::vector<std::pair<int, Fd>> saved;
     for (auto& [type, fd] : parent_joins) {
         const char* self = type == CLONE_NEWPID ? "/proc/self/ns/pid_for_children" : "/proc/self/ns/time_for_children";

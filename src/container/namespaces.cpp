@@ -1,5 +1,7 @@
 #include "container/namespaces.hpp"
 
+#include "container/rootless.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -154,17 +156,6 @@ void ParentNamespaces::restore() {
 
 ParentNamespaces::~ParentNamespaces() { restore(); }
 
-void write_id_maps(pid_t pid, const oci::Linux& lx) {
-    auto render = [](const std::vector<oci::IdMapping>& maps) {
-        std::string s;
-        for (const auto& m : maps)
-            s += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-                 std::to_string(m.size) + "\n";
-        return s;
-    };
-    std::string base = "/proc/" + std::to_string(pid);
-    if (!lx.uid_mappings.empty()) write_file(base + "/uid_map", render(lx.uid_mappings));
-    if (!lx.gid_mappings.empty()) write_file(base + "/gid_map", render(lx.gid_mappings));
-}
+void write_id_maps(pid_t pid, const oci::Linux& lx) { rootless::write_maps(pid, lx); }
 
 }  // namespace skiff::container

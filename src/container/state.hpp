@@ -29,6 +29,7 @@ struct Record {
     std::string cgroups_path;
     std::map<std::string, std::string> cgroup_paths;  // Manager::paths(): reopen exactly these
     bool systemd_cgroup = false;
+    bool no_cgroup = false;  // rootless without a delegated cgroup (cgroups/none_manager.hpp)
     bool creating = true;    // true until create finished
     std::string owner = "root";
     bool has_poststart = false;  // saves parsing the saved config when there is nothing to run

@@ -39,6 +39,12 @@ struct Context {
     bool no_pivot = false;
     bool no_new_keyring = false;  // --no-new-keyring: keep the runtime's session keyring
     bool new_user_ns = false;
+    // An unprivileged runtime writes our id maps through /proc/<pid> (itself or newuidmap),
+    // which stays the user's only while we are dumpable: non-dumpable from "go" on instead.
+    bool dumpable_until_go = false;
+    // The runtime itself runs in a user namespace other than the host's (rootless podman's):
+    // mknod is refused there too, so devices are bound from the host as with new_user_ns.
+    bool runtime_in_user_ns = false;
     bool new_cgroup_ns = false;
     bool new_uts_ns = false;
     bool new_net_ns = false;      // made by clone3 (not joined): its loopback starts down

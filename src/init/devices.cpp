@@ -86,12 +86,12 @@ void create_devices(Context& ctx, int root_fd) {
     if (!host_dev) {
         dev = rootpath::mkdir_all(root_fd, "/dev");
         for (const auto& d : kDefaultDevices)
-            create_node_in(dev.get(), d.path.substr(5), root_fd, d, ctx.new_user_ns);
+            create_node_in(dev.get(), d.path.substr(5), root_fd, d, ctx.new_user_ns || ctx.runtime_in_user_ns);
     }
     if (ctx.spec->linux)
         for (const auto& d : ctx.spec->linux->devices)
             with_context("linux.devices " + d.path,
-                         [&] { create_node(root_fd, d, ctx.new_user_ns); });
+                         [&] { create_node(root_fd, d, ctx.new_user_ns || ctx.runtime_in_user_ns); });
     if (host_dev) return;
     int fd = ::openat(dev.get(), ".", O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open /dev");

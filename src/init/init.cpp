@@ -92,7 +92,7 @@ void run(Context& ctx) {
     try {
         // Non-dumpable until execve: nothing in the container can open /proc/<init>/exe
         // (the runtime's binary) or our memory (CVE-2019-5736 class).
-        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (!ctx.dumpable_until_go) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         // `run` blocks the signals it forwards; the container must not inherit that mask.
         sigset_t none;
         sigemptyset(&none);
@@ -106,6 +106,7 @@ void run(Context& ctx) {
 
         Message msg;
         expect(ch, Msg::go, msg);
+        if (ctx.dumpable_until_go) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         ctx.host_pid = std::atoi(msg.payload.c_str());
         ctx.state_json = msg.payload.substr(msg.payload.find(' ') + 1);
         // A new network namespace starts with `lo` down; runc and crun bring it up, and

@@ -8,6 +8,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "init/locked_flags.hpp"
 #include "init/mount_options.hpp"
 #include "init/mount_source.hpp"
 #include "init/tmpcopyup.hpp"
@@ -209,6 +210,7 @@ Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd) 
     // Flags given with a bind (ro, nosuid, ...) apply to the top mount, as with a remount;
     // the recursive forms (rro, ...) to the whole tree.
     TopAttrs t = bind_top_attrs(o);
+    keep_locked_flags(tree, t.set, t.clr);
     if (t.set || t.clr) {
         struct mount_attr top = {};
         top.attr_set = t.set;
@@ -216,7 +218,9 @@ Fd clone_bind_tree(const std::string& source, const MountOptions& o, int dirfd) 
         if (sys::mount_setattr(tree, "", AT_EMPTY_PATH, &top) < 0)
             throw_errno("set bind mount flags");
     }
-    set_attrs(tree, o, true);
+    MountOptions rec = o;
+    keep_locked_flags(tree, rec.attr_set, rec.attr_clr);
+    set_attrs(tree, rec, true);
     return tree_fd;
 }
 
