@@ -30,16 +30,10 @@
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::container {
 namespace {
-
-// linux.namespaces: the path of a user namespace to join, or "".
-std::string joined_user_ns_path(const oci::Spec& spec) {
-    for (const auto& ns : spec.linux->namespaces)
-        if (ns.type == "user" && !ns.path.empty()) return ns.path;
-    return "";
-}
 
 // A forked helper joins the user namespace at `path` and clone3s the init with `ca` plus
 // CLONE_PARENT, so the init is our child; it sends back the init's pidfd, whose fdinfo gives
@@ -258,7 +252,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
         ca.exit_signal = SIGCHLD;
         if (into >= 0) ca.cgroup = uint64_t(into);
-        std::string user_path = joined_user_ns_path(spec);
+        const oci::Namespace* user_ns = oci::find_namespace(*spec.linux, "user");
+        std::string user_path = user_ns ? user_ns->path : "";
         {
             ParentNamespaces joined(p.ns, spec);
             log::phase("namespaces");

@@ -22,19 +22,10 @@
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::container {
 namespace {
-
-struct NsFile {
-    int type;
-    const char* name;
-};
-const NsFile kNamespaces[] = {
-    {CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"},       {CLONE_NEWUTS, "uts"},
-    {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"},
-    {CLONE_NEWPID, "pid"},   {CLONE_NEWTIME, "time"},
-};
 
 bool same_file(const std::string& a, const std::string& b) {
     struct stat sa, sb;
@@ -129,17 +120,18 @@ int exec(const Globals& g, const ExecOptions& o) {
     Fd init_pidfd(pidfd_raw);
     std::vector<std::pair<int, int>> child_joins;
     std::vector<std::pair<int, Fd>> parent_joins;
-    for (const auto& ns : kNamespaces) {
-        std::string theirs = init_ns + ns.name;
-        std::string ours = std::string("/proc/self/ns/") + ns.name;
+    for (const auto& ns : oci::kNamespaceTypes) {
+        std::string theirs = init_ns + ns.proc_name;
+        std::string ours = std::string("/proc/self/ns/") + ns.proc_name;
         if (same_file(theirs, ours)) continue;
         int fd = ::open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT) continue;
             throw_errno("open " + theirs);
         }
-        if (ns.type == CLONE_NEWPID || ns.type == CLONE_NEWTIME) parent_joins.emplace_back(ns.type, Fd(fd));
-        else child_joins.emplace_back(ns.type, fd);
+        int flag = ns.clone_flag;
+        if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) parent_joins.emplace_back(flag, Fd(fd));
+        else child_joins.emplace_back(flag, fd);
     }
 
     auto cg = cgroup_of(r);

@@ -6,33 +6,10 @@
 #include <unistd.h>
 
 #include "linux/error.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::container {
 namespace {
-
-int flag_of(const std::string& type) {
-    if (type == "pid") return CLONE_NEWPID;
-    if (type == "network") return CLONE_NEWNET;
-    if (type == "mount") return CLONE_NEWNS;
-    if (type == "ipc") return CLONE_NEWIPC;
-    if (type == "uts") return CLONE_NEWUTS;
-    if (type == "user") return CLONE_NEWUSER;
-    if (type == "cgroup") return CLONE_NEWCGROUP;
-    if (type == "time") return CLONE_NEWTIME;
-    return 0;
-}
-
-const char* proc_name(int flag) {
-    switch (flag) {
-        case CLONE_NEWPID: return "pid_for_children";
-        case CLONE_NEWNET: return "net";
-        case CLONE_NEWIPC: return "ipc";
-        case CLONE_NEWUTS: return "uts";
-        case CLONE_NEWCGROUP: return "cgroup";
-        case CLONE_NEWTIME: return "time_for_children";
-    }
-    return "";
-}
 
 void write_file(const std::string& path, const std::string& data) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -50,8 +27,9 @@ NamespacePlan plan_namespaces(const oci::Spec& spec) {
     for (size_t i = 0; i < list.size(); ++i) {
         const auto& ns = list[i];
         std::string where = "linux.namespaces[" + std::to_string(i) + "]";
-        int flag = flag_of(ns.type);
-        if (!flag) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
+        const oci::NamespaceType* known = oci::namespace_type(ns.type);
+        if (!known) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
+        const int flag = known->clone_flag;
         if (flag == CLONE_NEWNS) plan.has_mount = true;
         if (plan.listed & uint64_t(flag))
             throw Error(where + ".type: duplicate namespace type \"" + ns.type + "\"", EINVAL);
@@ -97,9 +75,9 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
         }
         if (key.rfind("net.", 0) == 0) {
             if (!(plan.listed & CLONE_NEWNET)) throw Error(where + " is not allowed in the host's network namespace", EINVAL);
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "network" && !ns.path.empty() && same_as_host_netns(ns.path))
-                    throw Error(where + " is not allowed in the host's network namespace", EINVAL);
+            const oci::Namespace* net = oci::find_namespace(*spec.linux, "network");
+            if (net && !net->path.empty() && same_as_host_netns(net->path))
+                throw Error(where + " is not allowed in the host's network namespace", EINVAL);
             continue;
         }
         if (key == "kernel.hostname" || key == "kernel.domainname") {
@@ -120,7 +98,7 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
 
 ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec) {
     auto save = [&](int flag) {
-        std::string self = std::string("/proc/self/ns/") + proc_name(flag);
+        std::string self = std::string("/proc/self/ns/") + oci::namespace_type(flag)->for_children;
         int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) throw_errno("open " + self);
         saved_.emplace_back(flag, Fd(fd));

@@ -24,6 +24,7 @@
 #include "linux/program.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/seccomp.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::init {
 namespace {
@@ -120,10 +121,10 @@ void run(Context& ctx) {
         }
         // Namespaces the parent could not join for us: user first, then mount.
         if (spec.linux) {
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "user" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWUSER, "user");
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "mount" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWNS, "mount");
+            for (const char* type : {"user", "mount"}) {
+                const oci::Namespace* ns = oci::find_namespace(*spec.linux, type);
+                if (ns && !ns->path.empty()) join_namespace(ns->path, oci::namespace_type(type)->clone_flag, type);
+            }
         }
         // After joining the cgroups (first thing), so the namespace's root is that cgroup.
         if (ctx.new_cgroup_ns) {

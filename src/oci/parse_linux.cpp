@@ -5,14 +5,12 @@
 #include <set>
 #include <string_view>
 
+#include "oci/namespace_types.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci::detail {
 
 namespace {
-
-constexpr std::array<std::string_view, 8> kNamespaceTypes = {
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
 
 constexpr std::array<std::string_view, 8> kPropagation = {
     "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
@@ -37,7 +35,7 @@ std::vector<Namespace> read_namespaces(const Node& n) {
         Namespace ns;
         auto type = e.required("type");
         ns.type = type.str();
-        if (!one_of(kNamespaceTypes, ns.type))
+        if (!namespace_type(ns.type))
             type.fail("unknown namespace type \"" + ns.type + "\"");
         if (!seen.insert(ns.type).second)
             type.fail("duplicate namespace type \"" + ns.type + "\"");
@@ -246,12 +244,7 @@ Linux read_linux(const Node& n) {
     if (auto p = n.get("personality")) l.personality = read_personality(*p);
 
     // Cross-field rules, as runc enforces them.
-    auto has_ns = [&](const char* type) -> const Namespace* {
-        for (auto& ns : l.namespaces)
-            if (ns.type == type) return &ns;
-        return nullptr;
-    };
-    const Namespace* user = has_ns("user");
+    const Namespace* user = find_namespace(l, "user");
     const bool mapped = !l.uid_mappings.empty() || !l.gid_mappings.empty();
     if (user && user->path.empty()) {
         // A new user namespace needs both maps written, or setuid/setgid inside it fail.
@@ -264,7 +257,7 @@ Linux read_linux(const Node& n) {
         n.child(l.uid_mappings.empty() ? "gidMappings" : "uidMappings")
             .fail("id mappings need a user namespace in linux.namespaces");
     if (!l.time_offsets.empty()) {
-        const Namespace* time = has_ns("time");
+        const Namespace* time = find_namespace(l, "time");
         if (!time)
             n.child("timeOffsets").fail("time offsets need a time namespace in linux.namespaces");
         if (!time->path.empty())
