@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include "base/global_flags.h"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cli {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cli {
 namespace {

@@ -18,7 +18,7 @@
 #include "container/tty_relay.hpp"
 #include "init/context.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"

@@ -17,7 +17,7 @@
 #include "init/hooks.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"

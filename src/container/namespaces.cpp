@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/namespace_types.hpp"
 
 namespace skiff::container {

@@ -16,10 +16,10 @@
 #include "init/context.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/rootpath.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 
 namespace skiff::init {
 namespace {

@@ -3,7 +3,7 @@
 // container-side ones in the rootfs (the init changes there first).
 #include "init/hooks.hpp"
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/program.hpp"
 

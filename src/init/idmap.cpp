@@ -12,7 +12,7 @@
 
 #include "init/mount_options.hpp"
 #include "init/steps.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::init {

@@ -18,12 +18,12 @@
 #include "init/hooks.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/netif.hpp"
 #include "linux/program.hpp"
 #include "linux/rootpath.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 #include "oci/namespace_types.hpp"
 
 namespace skiff::init {

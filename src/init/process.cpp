@@ -19,10 +19,10 @@
 #include "init/seccomp_listener.hpp"
 #include "init/steps.hpp"
 #include "linux/caps.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "linux/log.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::init {

@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/syscalls.hpp"
 

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <cerrno>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/namespace_types.hpp"
 #include "oci/parse_internal.hpp"
 
