@@ -6,19 +6,10 @@
 #include <unistd.h>
 
 #include "base/error.hpp"
+#include "base/text.hpp"
 #include "oci/namespace_types.hpp"
 
 namespace skiff::container {
-namespace {
-
-void write_file(const std::string& path, const std::string& data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    Fd f(fd);
-    if (::write(fd, data.data(), data.size()) != ssize_t(data.size())) throw_errno("write " + path);
-}
-
-}  // namespace
 
 NamespacePlan plan_namespaces(const oci::Spec& spec) {
     NamespacePlan plan;
@@ -96,13 +87,26 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
     }
 }
 
+void ParentNamespaces::save(int flag) {
+    std::string self = std::string("/proc/self/ns/") + oci::namespace_type(flag)->for_children;
+    int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + self);
+    saved_.emplace_back(flag, Fd(fd));
+}
+
+ParentNamespaces::ParentNamespaces(std::vector<std::pair<int, Fd>> joins) {
+    try {
+        for (auto& [flag, fd] : joins) {
+            save(flag);
+            if (::setns(fd.get(), flag) < 0) throw_errno("join the container's namespace");
+        }
+    } catch (...) {
+        restore();
+        throw;
+    }
+}
+
 ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec) {
-    auto save = [&](int flag) {
-        std::string self = std::string("/proc/self/ns/") + oci::namespace_type(flag)->for_children;
-        int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw_errno("open " + self);
-        saved_.emplace_back(flag, Fd(fd));
-    };
     try {
         for (const auto& [flag, path] : plan.parent_joins) {
             save(flag);
@@ -117,7 +121,7 @@ ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& s
             std::string offsets;
             for (const auto& [clock, off] : spec.linux->time_offsets)
                 offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-            if (!offsets.empty()) write_file("/proc/self/timens_offsets", offsets);
+            if (!offsets.empty()) text::write_file("/proc/self/timens_offsets", offsets);
         }
     } catch (...) {
         restore();
@@ -141,8 +145,8 @@ void write_id_maps(pid_t pid, const oci::Linux& lx) {
         return s;
     };
     std::string base = "/proc/" + std::to_string(pid);
-    if (!lx.uid_mappings.empty()) write_file(base + "/uid_map", render(lx.uid_mappings));
-    if (!lx.gid_mappings.empty()) write_file(base + "/gid_map", render(lx.gid_mappings));
+    if (!lx.uid_mappings.empty()) text::write_file(base + "/uid_map", render(lx.uid_mappings));
+    if (!lx.gid_mappings.empty()) text::write_file(base + "/gid_map", render(lx.gid_mappings));
 }
 
 }  // namespace skiff::container
