@@ -126,7 +126,7 @@ void reserve_preserved_fds(int n) {
 
 std::string read_config_text(const std::string& bundle) { return text::read_file(bundle + "/config.json"); }
 
-Prepared prepare(const Globals& g, const CreateOptions& o) {
+Prepared prepare(const CreateOptions& o) {
     Prepared prepared;
     log::phase("start");
     validate_id(o.id);
@@ -437,7 +437,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
 }
 
 pid_t create(const Globals& g, const CreateOptions& o) {
-    Prepared prepared = prepare(g, o);
+    Prepared prepared = prepare(o);
     return create_prepared(g, o, prepared, nullptr);
 }
 

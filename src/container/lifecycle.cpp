@@ -186,7 +186,7 @@ std::vector<ListEntry> list(const Globals& g) {
 
 // create's steps (launch.hpp) without a `start` in between, then the foreground wait.
 int run_container(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
-    Prepared prepared = prepare(g, o);
+    Prepared prepared = prepare(o);
     if (!detach && !no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     ForwardedSignals forward(!detach, true);
     Fd pidfd;
