@@ -12,6 +12,8 @@
  * could turn into a memset or memcpy call (those are IFUNCs, not resolved yet). */
 #include <stddef.h>
 
+#include "base/global_flags.h"
+
 #define NR_OPEN 2
 #define NR_CLOSE 3
 #define NR_FCNTL 72
@@ -43,38 +45,6 @@ static long sys6(long n, long a, long b, long c, long d, long e) {
     return ret;
 }
 
-static int same(const char* a, const char* b) {
-    while (*a && *a == *b) {
-        ++a;
-        ++b;
-    }
-    return *a == *b;
-}
-
-static int has_char(const char* s, char c) {
-    for (; *s; ++s)
-        if (*s == c) return 1;
-    return 0;
-}
-
-/* The command word: the first argument that is neither a global flag nor a global flag's
- * value (the same rule as sealed_exe.cpp's command_of). */
-static const char* command_of(long argc, char** argv) {
-    static const char* const with_value[] = {"root", "log", "log-format", "rootless", "criu"};
-    for (long i = 1; i < argc; ++i) {
-        const char* a = argv[i];
-        if (a[0] != '-') return a;
-        while (*a == '-') ++a;
-        if (has_char(a, '=')) continue;
-        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; ++k)
-            if (same(a, with_value[k])) {
-                ++i;
-                break;
-            }
-    }
-    return 0;
-}
-
 /* struct statfs on x86-64: f_flags is the 10th 8-byte field. */
 struct statfs_ {
     long f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree;
@@ -94,8 +64,8 @@ void skiff_early(long* sp) {
     long argc = sp[0];
     char** argv = (char**)(sp + 1);
     char** envp = argv + argc + 1;
-    const char* cmd = command_of(argc, argv);
-    if (!cmd || !(same(cmd, "create") || same(cmd, "run") || same(cmd, "exec"))) return;
+    const char* cmd = skiff_command_word(argc, argv);
+    if (!cmd || !(skiff_same_word(cmd, "create") || skiff_same_word(cmd, "run") || skiff_same_word(cmd, "exec"))) return;
 
     long fd = sys6(NR_OPEN, (long)"/proc/self/exe", O_RDONLY_CLOEXEC, 0, 0, 0);
     if (fd < 0) return;

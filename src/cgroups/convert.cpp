@@ -1,6 +1,6 @@
 #include "cgroups/convert.hpp"
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups::convert {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups::bpf {
 

@@ -11,8 +11,8 @@
 #include <chrono>
 #include <thread>
 
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups::fs {
 

@@ -15,7 +15,7 @@
 #include "cgroups/fs.hpp"
 #include "cgroups/path.hpp"
 #include "cgroups/stats.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "cgroups/fs.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 

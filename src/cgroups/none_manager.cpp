@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <set>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 namespace {

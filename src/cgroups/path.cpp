@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "cgroups/fs.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 

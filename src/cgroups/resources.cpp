@@ -6,7 +6,7 @@
 
 #include "cgroups/devices_bpf.hpp"
 #include "cgroups/fs.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups {
 

@@ -7,7 +7,7 @@
 #include "cgroups/convert.hpp"
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 
 namespace skiff::cgroups::v1 {

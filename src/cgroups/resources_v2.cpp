@@ -4,8 +4,8 @@
 #include "cgroups/convert.hpp"
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 

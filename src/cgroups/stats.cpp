@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroups/fs.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 

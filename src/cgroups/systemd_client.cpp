@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/syscalls.hpp"
 
 extern char** environ;

@@ -10,7 +10,7 @@
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
 #include "cgroups/systemd_props.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/log.hpp"
 

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "cgroups/convert.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {

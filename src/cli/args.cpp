@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cli {
 namespace {

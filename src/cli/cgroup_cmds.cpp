@@ -10,8 +10,8 @@
 #include "cli/cli.hpp"
 #include "container/control.hpp"
 #include "container/intel_rdt.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "oci/config.hpp"
 
 namespace skiff::cli {

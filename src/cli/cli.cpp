@@ -9,28 +9,22 @@
 #include <cstring>
 
 #include "container/rootless.hpp"
-#include "linux/error.hpp"
+#include "base/global_flags.h"
+#include "base/error.hpp"
 #include "linux/log.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cli {
 
 int g_failure_exit_code = 1;
 
-// The flags that take a value are listed again in src/early_entry.c and src/linux/sealed_exe.cpp
-// (command_of, which runs before this parser); tests/packaging checks the three agree.
+// From the one list (base/global_flags.h), which the parsers before this one read too.
 const std::vector<FlagSpec>& global_flags() {
-    static const std::vector<FlagSpec> flags = {
-        {{"root"}, true, "root directory for storage of container state (default: \"/run/skiff\", or \"$XDG_RUNTIME_DIR/skiff\" for a normal user)"},
-        {{"log"}, true, "set the log file to write skiff logs to (default is stderr)"},
-        {{"log-format"}, true, "set the log format ('text' (default), or 'json')"},
-        {{"debug"}, false, "enable debug logging, with a timeline of create's phases"},
-        {{"systemd-cgroup"}, false, "enable systemd cgroup support (errors while no systemd is reachable)"},
-        {{"rootless"}, true, "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-        {{"criu"}, true, "path to the criu binary (checkpoint/restore are not supported)"},
-        {{"version", "v"}, false, "print the version"},
-        {{"help", "h"}, false, "show help"},
-    };
+#define SKIFF_FLAG_SPEC_(long_name, short_name, takes_value, help) \
+    {*short_name ? std::vector<std::string>{long_name, short_name} : std::vector<std::string>{long_name}, \
+     bool(takes_value), help},
+    static const std::vector<FlagSpec> flags = {SKIFF_GLOBAL_FLAGS(SKIFF_FLAG_SPEC_)};
+#undef SKIFF_FLAG_SPEC_
     return flags;
 }
 

@@ -4,7 +4,7 @@
 
 #include "cli/cli.hpp"
 #include "container/exec.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cli {
 namespace {

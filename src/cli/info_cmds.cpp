@@ -7,7 +7,7 @@
 
 #include "cli/cli.hpp"
 #include "container/features.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/default_spec.hpp"
 
 namespace skiff::cli {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::cli {
 namespace {
@@ -42,7 +42,7 @@ int cmd_create(const Globals& g, const Args& a) {
 }
 
 int cmd_run(const Globals& g, const Args& a) {
-    return container::run(g, create_options(a, "run"), a.flag("detach"), a.flag("keep"),
+    return container::run_container(g, create_options(a, "run"), a.flag("detach"), a.flag("keep"),
                           a.flag("no-subreaper"));
 }
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "container/state.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::container {
 namespace {

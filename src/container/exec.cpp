@@ -13,30 +13,24 @@
 
 #include <cstring>
 
+#include "cgroups/manager.hpp"
 #include "container/internal.hpp"
 #include "container/rootless.hpp"
+#include "container/launch.hpp"
+#include "container/namespaces.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
 #include "init/context.hpp"
 #include "init/process_attrs.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::container {
 namespace {
-
-struct NsFile {
-    int type;
-    const char* name;
-};
-const NsFile kNamespaces[] = {
-    {CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"},       {CLONE_NEWUTS, "uts"},
-    {CLONE_NEWNET, "net"},   {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"},
-    {CLONE_NEWPID, "pid"},   {CLONE_NEWTIME, "time"},
-};
 
 bool same_file(const std::string& a, const std::string& b) {
     struct stat sa, sb;
@@ -106,60 +100,112 @@ oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
     return p;
 }
 
-int exec(const Globals& g, const ExecOptions& o) {
-    log::phase("start");
-    validate_id(o.id);
-    Store store(g.root);
-    Record r = store.load(o.id);
+namespace {
+
+// The container's state, if a process can be exec'd into it.
+Status check_exec_allowed(const Store& store, const Record& r, const ExecOptions& o) {
     Status s = status_of(store, r);
     if (s == Status::stopped || s == Status::creating) throw Error("cannot exec in a stopped container", EINVAL);
     if (s == Status::paused && !o.ignore_paused) throw Error("cannot exec in a paused container", EINVAL);
+    return s;
+}
 
-    oci::Spec spec = oci::parse_config(r.config);
-    spec.process = exec_process(spec, o);
-    log::phase("parse");
-    if (spec.process->terminal && o.console_socket.empty() && o.detach)
-        throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
+// The namespaces of the container's init that are not ours, opened: pid and time are entered
+// by the clone (the runtime joins them for its children), the others by the new process.
+struct ContainerNamespaces {
+    std::vector<std::pair<int, int>> for_process;  // (CLONE_NEW*, fd), closed by the caller
+    std::vector<std::pair<int, Fd>> for_clone;
+};
 
-    // Namespaces of the init that are not ours; pid and time are entered by the clone.
-    std::string init_ns = "/proc/" + std::to_string(r.pid) + "/ns/";
+ContainerNamespaces open_container_namespaces(const Record& r) {
+    // Pinned first: a recycled pid must not lend us another process's namespaces.
     int pidfd_raw = sys::pidfd_open(r.pid);
     if (pidfd_raw < 0 || process_start_time(r.pid) != r.pid_start) {
         if (pidfd_raw >= 0) ::close(pidfd_raw);
         throw Error("cannot exec in a stopped container", ESRCH);
     }
     Fd init_pidfd(pidfd_raw);
-    std::vector<std::pair<int, int>> child_joins;
-    std::vector<std::pair<int, Fd>> parent_joins;
-    for (const auto& ns : kNamespaces) {
-        std::string theirs = init_ns + ns.name;
-        std::string ours = std::string("/proc/self/ns/") + ns.name;
+    std::string init_ns = "/proc/" + std::to_string(r.pid) + "/ns/";
+    ContainerNamespaces out;
+    for (const auto& ns : oci::kNamespaceTypes) {
+        std::string theirs = init_ns + ns.proc_name;
+        std::string ours = std::string("/proc/self/ns/") + ns.proc_name;
         if (same_file(theirs, ours)) continue;
         int fd = ::open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             if (errno == ENOENT) continue;
             throw_errno("open " + theirs);
         }
-        if (ns.type == CLONE_NEWPID || ns.type == CLONE_NEWTIME) parent_joins.emplace_back(ns.type, Fd(fd));
-        else child_joins.emplace_back(ns.type, fd);
+        int flag = ns.clone_flag;
+        if (flag == CLONE_NEWPID || flag == CLONE_NEWTIME) out.for_clone.emplace_back(flag, Fd(fd));
+        else out.for_process.emplace_back(flag, fd);
     }
+    return out;
+}
 
-    auto cg = cgroup_of(r);
-    // --cgroup [ctrl[,ctrl...]:]path, as runc takes it.
-    for (const auto& s : o.sub_cgroups) {
+// The container's cgroup, or the sub-cgroups of --cgroup [ctrl[,ctrl...]:]path (runc's form).
+std::unique_ptr<cgroups::Manager> exec_cgroup(const Record& r, const std::vector<std::string>& sub_cgroups) {
+    auto cgroup = cgroup_of(r);
+    for (const auto& s : sub_cgroups) {
         size_t colon = s.find(':');
         if (colon == std::string::npos) {
-            cg->use_sub_cgroup("", s);
+            cgroup->use_sub_cgroup("", s);
             continue;
         }
         std::string ctrls = s.substr(0, colon), path = s.substr(colon + 1);
         for (size_t i = 0; i <= ctrls.size();) {
             size_t comma = ctrls.find(',', i);
             if (comma == std::string::npos) comma = ctrls.size();
-            cg->use_sub_cgroup(ctrls.substr(i, comma - i), path);
+            cgroup->use_sub_cgroup(ctrls.substr(i, comma - i), path);
             i = comma + 1;
         }
     }
+    return cgroup;
+}
+
+// Step 1 of launch.hpp for exec.
+init::Context build_exec_context(const ExecOptions& o, const oci::Spec& spec, const Record& r, Status s,
+                                 cgroups::Manager& cgroup, Channel& child_end, int console_socket_fd) {
+    init::Context ctx;
+    ctx.spec = &spec;
+    ctx.id = o.id;
+    ctx.bundle = r.bundle;
+    ctx.channel = &child_end;
+    ctx.console_socket_fd = console_socket_fd;
+    ctx.preserve_fds = o.preserve_fds;
+    ctx.bind_console = false;
+    ctx.host_pid = r.pid;
+    ctx.state_json = state_document(r, s, false);
+    for (const auto& j : cgroup.join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
+    return ctx;
+}
+
+// Step 3 of launch.hpp for exec: the process reports an error, or closes its end at execve.
+void exec_handshake(Channel& parent_end, const Launched& process) {
+    Message msg;
+    if (parent_end.receive(msg) && msg.type == Msg::error) {
+        ::waitpid(process.pid, nullptr, 0);
+        throw Error(msg.payload, EIO);
+    }
+}
+
+}  // namespace
+
+// The steps of launch.hpp, with exec's own: the checks, the container's namespaces and cgroup.
+int exec(const Globals& g, const ExecOptions& o) {
+    log::phase("start");
+    validate_id(o.id);
+    Store store(g.root);
+    Record r = store.load(o.id);
+    Status s = check_exec_allowed(store, r, o);
+    oci::Spec spec = oci::parse_config(r.config);
+    spec.process = exec_process(spec, o);
+    log::phase("parse");
+    if (spec.process->terminal && o.console_socket.empty() && o.detach)
+        throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
+
+    ContainerNamespaces namespaces = open_container_namespaces(r);
+    auto cgroup = exec_cgroup(r, o.sub_cgroups);
     Fd console_socket;
     if (!o.console_socket.empty()) console_socket.reset(connect_unix(o.console_socket, "console socket"));
     // In the foreground without a console socket we take the pty master and relay it, as
@@ -167,75 +213,39 @@ int exec(const Globals& g, const ExecOptions& o) {
     std::optional<TtyRelay> tty;
     if (spec.process->terminal && !console_socket) tty.emplace();
     auto [parent_end, child_end] = Channel::pair();
-    init::Context ctx;
-    ctx.spec = &spec;
-    ctx.id = o.id;
-    ctx.bundle = r.bundle;
-    ctx.channel = &child_end;
-    ctx.console_socket_fd = tty ? tty->console_end() : console_socket.get();
-    ctx.preserve_fds = o.preserve_fds;
-    ctx.bind_console = false;
-    ctx.host_pid = r.pid;
-    ctx.state_json = state_document(r, s, false);
-    for (const auto& j : cg->join_files()) ctx.cgroup_joins.push_back({j.fd, j.path});
+    init::Context ctx = build_exec_context(o, spec, r, s, *cgroup, child_end,
+                                           tty ? tty->console_end() : console_socket.get());
+    ForwardedSignals forward(!o.detach, false);
 
-    int into = cg->clone_into_fd();
-    struct clone_args ca = {};
-    int raw_pidfd = -1;
-    ca.flags = CLONE_PIDFD | (into >= 0 ? CLONE_INTO_CGROUP : 0);
-    ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
-    ca.exit_signal = SIGCHLD;
-    if (into >= 0) ca.cgroup = uint64_t(into);
-
-    sigset_t forward, old;
-    sigemptyset(&forward);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&forward, sig);
-    if (!o.detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
-
-    if (!parent_joins.empty()) rootless::enter_user_ns_for_exec(child_joins);
-    std::vector<std::pair<int, Fd>> saved;
-    for (auto& [type, fd] : parent_joins) {
-        const char* self = type == CLONE_NEWPID ? "/proc/self/ns/pid_for_children" : "/proc/self/ns/time_for_children";
-        saved.emplace_back(type, Fd(::open(self, O_RDONLY | O_CLOEXEC)));
-        if (::setns(fd.get(), type) < 0) throw_errno("join the container's namespace");
-    }
-    log::phase("namespaces");
-    // execCPUAffinity.initial holds from here: on a v1 host the child inherits it before it
-    // joins the cgroup; a v2 CLONE_INTO_CGROUP resets it, so the child sets it again.
-    init::apply_initial_cpu_affinity(*spec.process);
-    long rc = sys::clone3(&ca);
-    int clone_errno = errno;
-    for (auto& [type, fd] : saved) ::setns(fd.get(), type);
-    if (rc < 0) throw_errno("clone3", clone_errno);
-    if (rc == 0) {
-        parent_end.close();
-        init::run_exec(ctx, child_joins);
+    // Rootless: the user namespace first, which gives the right to join the others.
+    if (!namespaces.for_clone.empty()) rootless::enter_user_ns_for_exec(namespaces.for_process);
+    Launched process;
+    {
+        ParentNamespaces joined(std::move(namespaces.for_clone));
+        log::phase("namespaces");
+        // execCPUAffinity.initial holds from here: on a v1 host the child inherits it before it
+        // joins the cgroup; a v2 CLONE_INTO_CGROUP resets it, so the child sets it again.
+        init::apply_initial_cpu_affinity(*spec.process);
+        process = clone_process(0, cgroup->clone_into_fd(), [&] {
+            parent_end.close();
+            init::exec_init(ctx, namespaces.for_process);
+        });
     }
     log::phase("clone");
-    pid_t pid = pid_t(rc);
-    Fd pidfd(raw_pidfd);
     child_end.close();
-    for (auto& [type, fd] : child_joins) ::close(fd);
+    for (auto& [type, fd] : namespaces.for_process) ::close(fd);
     console_socket.reset();
 
-    Message msg;
-    if (parent_end.receive(msg) && msg.type == Msg::error) {
-        ::waitpid(pid, nullptr, 0);
-        throw Error(msg.payload, EIO);
-    }
+    exec_handshake(parent_end, process);
     if (tty) tty->take_master();
     log::phase("exec");
     if (log::debug_enabled())
-        log::debug("exec: process " + std::to_string(pid) + " in container " + o.id + " runs " +
+        log::debug("exec: process " + std::to_string(process.pid) + " in container " + o.id + " runs " +
                    (spec.process->args.empty() ? std::string("?") : spec.process->args.front()));
-    if (!o.pid_file.empty()) write_pid_file(o.pid_file, pid);
-    if (!o.pidfd_socket.empty()) {
-        Fd sock(connect_unix(o.pidfd_socket, "pidfd socket"));
-        send_fds(sock.get(), "", {pidfd.get()});
-    }
+    publish_process(o.pid_file, o.pidfd_socket, process);
     if (o.detach) return 0;
 
-    auto status = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, false);
+    auto status = wait_in_foreground(process.pidfd.get(), process.pid, forward.set(), tty ? &*tty : nullptr, false);
     if (!status) throw_errno("wait for the exec'd process");
     return *status;
 }

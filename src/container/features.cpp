@@ -12,6 +12,7 @@
 #include "linux/caps.hpp"
 #include "linux/seccomp.hpp"
 #include "linux/syscalls.hpp"
+#include "oci/namespace_types.hpp"
 
 // The commit, rewritten at each build only when it changed (cmake/commit.cmake).
 #include "skiff_commit.h"
@@ -37,8 +38,11 @@ namespace {
 const char* const kHooks[] = {"prestart",       "createRuntime", "createContainer",
                               "startContainer", "poststart",     "poststop"};
 
-const char* const kNamespaces[] = {"cgroup", "ipc", "mount", "network",
-                                   "pid",    "user", "uts",  "time"};
+std::vector<std::string> namespace_types() {
+    std::vector<std::string> names;
+    for (const auto& t : oci::kNamespaceTypes) names.emplace_back(t.type);
+    return names;
+}
 
 // Straight from the mount option parser, so the document cannot drift from the code.
 std::vector<std::string> mount_options() {
@@ -69,7 +73,7 @@ std::string features_json() {
     };
     const bool rdt = !container::resctrl_mount().empty();
     json linux_features = {
-        {"namespaces", kNamespaces},
+        {"namespaces", namespace_types()},
         {"capabilities", caps::all_names()},
         {"cgroup",
          {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},

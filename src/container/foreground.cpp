@@ -6,7 +6,7 @@
 
 #include "container/internal.hpp"
 #include "container/tty_relay.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::container {

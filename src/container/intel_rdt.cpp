@@ -8,9 +8,9 @@
 
 #include "container/lifecycle.hpp"
 #include "container/state.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 #include "oci/config.hpp"
 
 namespace skiff::container {

@@ -25,10 +25,10 @@ struct Prepared {
 std::string read_config_text(const std::string& bundle);
 
 // Everything that can be checked without touching the host: a bad input stops here.
-Prepared prepare(const Globals& g, const CreateOptions& o);
+Prepared prepare(const CreateOptions& o);
 // The rest of create; the init's pidfd goes to *pidfd_out and the saved record to
 // *record_out when given (for `run`).
-pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd* pidfd_out,
+pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepared, Fd* pidfd_out,
                       Record* record_out = nullptr);
 
 class TtyRelay;

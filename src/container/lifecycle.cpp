@@ -16,10 +16,11 @@
 #include "container/internal.hpp"
 #include "container/intel_rdt.hpp"
 #include "container/net_devices.hpp"
+#include "container/launch.hpp"
 #include "init/hooks.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
@@ -54,10 +55,10 @@ void destroy(const Store& store, const Record& r, const std::string& hook_cwd = 
     return_net_devices(r.config, 0);
     remove_intel_rdt(r.config, r.id);
     try {
-        auto cg = cgroup_of(r);
-        if (!cg->remove_if_empty()) {
-            cg->kill_all(SIGKILL);
-            cg->destroy();
+        auto cgroup = cgroup_of(r);
+        if (!cgroup->remove_if_empty()) {
+            cgroup->kill_all(SIGKILL);
+            cgroup->destroy();
         }
     } catch (const Error& e) {
         log::warn("remove cgroup of " + r.id + ": " + e.what());
@@ -188,39 +189,34 @@ std::vector<ListEntry> list(const Globals& g) {
     return out;
 }
 
-int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
-    Prepared p = prepare(g, o);
+// create's steps (launch.hpp) without a `start` in between, then the foreground wait.
+int run_container(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
+    Prepared prepared = prepare(o);
     if (!detach && !no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    // Block the signals we forward before the init exists, so none is lost in between.
-    sigset_t forward;
-    sigemptyset(&forward);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD})
-        sigaddset(&forward, sig);
-    sigset_t old;
-    if (!detach) ::sigprocmask(SIG_BLOCK, &forward, &old);
+    ForwardedSignals forward(!detach, true);
     Fd pidfd;
     std::optional<TtyRelay> tty;
-    CreateOptions co = o;
-    co.start_now = true;
-    if (!detach && p.spec.process->terminal && o.console_socket.empty() && o.console_fd < 0) {
+    CreateOptions run_options = o;
+    run_options.start_now = true;
+    if (!detach && prepared.spec.process->terminal && o.console_socket.empty() && o.console_fd < 0) {
         tty.emplace();
-        co.console_fd = tty->console_end();
+        run_options.console_fd = tty->console_end();
     }
     Record rec;
-    pid_t pid = create_prepared(g, co, p, &pidfd, &rec);
+    pid_t pid = create_prepared(g, run_options, prepared, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
         // create_prepared returned after the execve: only poststart is left of `start`.
-        if (p.spec.hooks && !p.spec.hooks->poststart.empty())
-            init::run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart",
-                           p.bundle);
+        if (prepared.spec.hooks && !prepared.spec.hooks->poststart.empty())
+            init::run_hooks_warn(prepared.spec.hooks->poststart, state_document(rec, Status::running, false),
+                                 "poststart", prepared.bundle);
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
         throw;
     }
     if (detach) return 0;
 
-    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, true);
+    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward.set(), tty ? &*tty : nullptr, true);
     int status = waited.value_or(0);
     if (keep) return status;
     if (!waited) {
@@ -238,7 +234,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
         if (e.errnum() == ENOENT) return status;
         throw;
     }
-    destroy(store, rec, p.bundle);
+    destroy(store, rec, prepared.bundle);
     return status;
 }
 

@@ -32,7 +32,7 @@ struct CreateOptions {
 pid_t create(const Globals& g, const CreateOptions& o);
 void start(const Globals& g, const std::string& id);
 // create + start; in the foreground waits, forwards signals, deletes, returns the exit code.
-int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper);
+int run_container(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper);
 void kill(const Globals& g, const std::string& id, int signal, bool all);
 void remove(const Globals& g, const std::string& id, bool force);
 std::string state(const Globals& g, const std::string& id);

@@ -7,43 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::container {
-namespace {
-
-int flag_of(const std::string& type) {
-    if (type == "pid") return CLONE_NEWPID;
-    if (type == "network") return CLONE_NEWNET;
-    if (type == "mount") return CLONE_NEWNS;
-    if (type == "ipc") return CLONE_NEWIPC;
-    if (type == "uts") return CLONE_NEWUTS;
-    if (type == "user") return CLONE_NEWUSER;
-    if (type == "cgroup") return CLONE_NEWCGROUP;
-    if (type == "time") return CLONE_NEWTIME;
-    return 0;
-}
-
-const char* proc_name(int flag) {
-    switch (flag) {
-        case CLONE_NEWPID: return "pid_for_children";
-        case CLONE_NEWNET: return "net";
-        case CLONE_NEWIPC: return "ipc";
-        case CLONE_NEWUTS: return "uts";
-        case CLONE_NEWCGROUP: return "cgroup";
-        case CLONE_NEWTIME: return "time_for_children";
-    }
-    return "";
-}
-
-void write_file(const std::string& path, const std::string& data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    Fd f(fd);
-    if (::write(fd, data.data(), data.size()) != ssize_t(data.size())) throw_errno("write " + path);
-}
-
-}  // namespace
 
 NamespacePlan plan_namespaces(const oci::Spec& spec) {
     NamespacePlan plan;
@@ -52,8 +20,9 @@ NamespacePlan plan_namespaces(const oci::Spec& spec) {
     for (size_t i = 0; i < list.size(); ++i) {
         const auto& ns = list[i];
         std::string where = "linux.namespaces[" + std::to_string(i) + "]";
-        int flag = flag_of(ns.type);
-        if (!flag) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
+        const oci::NamespaceType* known = oci::namespace_type(ns.type);
+        if (!known) throw Error(where + ".type: unknown namespace type \"" + ns.type + "\"", EINVAL);
+        const int flag = known->clone_flag;
         if (flag == CLONE_NEWNS) plan.has_mount = true;
         if (plan.listed & uint64_t(flag))
             throw Error(where + ".type: duplicate namespace type \"" + ns.type + "\"", EINVAL);
@@ -99,9 +68,9 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
         }
         if (key.rfind("net.", 0) == 0) {
             if (!(plan.listed & CLONE_NEWNET)) throw Error(where + " is not allowed in the host's network namespace", EINVAL);
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "network" && !ns.path.empty() && same_as_host_netns(ns.path))
-                    throw Error(where + " is not allowed in the host's network namespace", EINVAL);
+            const oci::Namespace* net = oci::find_namespace(*spec.linux, "network");
+            if (net && !net->path.empty() && same_as_host_netns(net->path))
+                throw Error(where + " is not allowed in the host's network namespace", EINVAL);
             continue;
         }
         if (key == "kernel.hostname" || key == "kernel.domainname") {
@@ -120,13 +89,26 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan) {
     }
 }
 
+void ParentNamespaces::save(int flag) {
+    std::string self = std::string("/proc/self/ns/") + oci::namespace_type(flag)->for_children;
+    int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + self);
+    saved_.emplace_back(flag, Fd(fd));
+}
+
+ParentNamespaces::ParentNamespaces(std::vector<std::pair<int, Fd>> joins) {
+    try {
+        for (auto& [flag, fd] : joins) {
+            save(flag);
+            if (::setns(fd.get(), flag) < 0) throw_errno("join the container's namespace");
+        }
+    } catch (...) {
+        restore();
+        throw;
+    }
+}
+
 ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec) {
-    auto save = [&](int flag) {
-        std::string self = std::string("/proc/self/ns/") + proc_name(flag);
-        int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw_errno("open " + self);
-        saved_.emplace_back(flag, Fd(fd));
-    };
     try {
         for (const auto& [flag, path] : plan.parent_joins) {
             save(flag);
@@ -141,7 +123,7 @@ ParentNamespaces::ParentNamespaces(const NamespacePlan& plan, const oci::Spec& s
             std::string offsets;
             for (const auto& [clock, off] : spec.linux->time_offsets)
                 offsets += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-            if (!offsets.empty()) write_file("/proc/self/timens_offsets", offsets);
+            if (!offsets.empty()) text::write_file("/proc/self/timens_offsets", offsets);
         }
     } catch (...) {
         restore();

@@ -34,12 +34,15 @@ void validate_sysctl(const oci::Spec& spec, const NamespacePlan& plan);
 class ParentNamespaces {
 public:
     ParentNamespaces(const NamespacePlan& plan, const oci::Spec& spec);
+    // exec: the container's namespaces for the next child, opened: (CLONE_NEW*, fd).
+    explicit ParentNamespaces(std::vector<std::pair<int, Fd>> joins);
     ~ParentNamespaces();
     ParentNamespaces(const ParentNamespaces&) = delete;
     ParentNamespaces& operator=(const ParentNamespaces&) = delete;
     void restore();
 
 private:
+    void save(int flag);
     std::vector<std::pair<int, Fd>> saved_;
 };
 

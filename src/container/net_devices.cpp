@@ -4,7 +4,7 @@
 #include <sched.h>
 
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/netlink.hpp"
 #include "oci/config.hpp"

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/program.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::container::rootless {
 namespace {
@@ -84,7 +84,7 @@ void run_helper(const std::string& helper, pid_t pid, const std::vector<oci::IdM
         argv.push_back(std::to_string(m.host_id));
         argv.push_back(std::to_string(m.size));
     }
-    program::Result r = program::run(path, argv, {}, "", 10);
+    program::Result r = program::run_and_wait(path, argv, {}, "", 10);
     if (r.timed_out || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
         std::string said = r.output;
         while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();

@@ -13,8 +13,8 @@
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::container {
 namespace {

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <tuple>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::container {
 namespace {

@@ -51,6 +51,7 @@ struct Context {
     std::vector<CgroupMount> cgroup_mounts;
     std::vector<CgroupJoin> cgroup_joins;  // done first thing; closed after
     std::string state_json;       // filled from the parent's `go` message
+    std::string start_state_json; // the state startContainer hooks get (status "created")
     int host_pid = 0;             // the init's pid as the host sees it (from `go`)
     int listener_socket_fd = -1;  // linux.seccomp.listenerPath, connected before pivot
     // Per mounts[i]: a detached idmapped tree the runtime built (init/idmap.hpp), or -1.
@@ -61,11 +62,11 @@ struct Context {
 
 // The init: every step from "wait for the parent" to execve. Never returns; failures are sent
 // to the parent (before `ready`) or printed to stderr (after), then the process exits.
-[[noreturn]] void run(Context& ctx);
+[[noreturn]] void container_init(Context& ctx);
 
 // The init of an `exec`: joins the container's cgroups, then the given (CLONE_NEW*, fd)
 // namespaces, user first, then sets up the process and execs. Errors go to the channel.
-[[noreturn]] void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces);
+[[noreturn]] void exec_init(Context& ctx, const std::vector<std::pair<int, int>>& namespaces);
 
 // Moves the calling (single-threaded) process into each of ctx.cgroup_joins and closes them.
 void join_cgroups(Context& ctx);

@@ -17,71 +17,55 @@
 #include "init/process_attrs.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/rootpath.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 
 namespace skiff::init {
 namespace {
 
+// The user namespace first: it owns the others.
+void join_container_namespaces(const std::vector<std::pair<int, int>>& namespaces) {
+    for (const auto& [type, fd] : namespaces)
+        if (type == CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's user namespace");
+    for (const auto& [type, fd] : namespaces)
+        if (type != CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's namespaces");
+    for (const auto& [type, fd] : namespaces) ::close(fd);
+}
+
+// A pty in the container's devpts, when the process asked for a terminal.
+Fd open_console(Context& ctx, const oci::Process& process) {
+    if (!process.terminal) return Fd();
+    int root = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) throw_errno("open /");
+    Fd root_fd(root);
+    return setup_console(ctx, root_fd.get());
+}
+
 }  // namespace
 
-void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) {
-    Channel& ch = *ctx.channel;
+void exec_init(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) {
     try {
-        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        apply_initial_cpu_affinity(*ctx.spec->process);
-        join_cgroups(ctx);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
         const oci::Process& proc = *ctx.spec->process;
-        const auto& seccomp = ctx.spec->linux ? ctx.spec->linux->seccomp : std::nullopt;
-        // Only a NOTIFY rule has anything to send; the spec ignores a listenerPath without one.
-        if (seccomp && seccomp::uses_notify(*seccomp))
-            ctx.listener_socket_fd = connect_unix(seccomp->listener_path, "seccomp listener");
-        // The user namespace first: it owns the others.
-        for (const auto& [type, fd] : namespaces)
-            if (type == CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's user namespace");
-        for (const auto& [type, fd] : namespaces)
-            if (type != CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's namespaces");
-        for (const auto& [type, fd] : namespaces) ::close(fd);
-
-        Fd console;
-        if (proc.terminal) {
-            int root = ::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (root < 0) throw_errno("open /");
-            Fd root_fd(root);
-            console = setup_console(ctx, root_fd.get());
-        }
-        if (!proc.cwd.empty() && ::chdir(proc.cwd.c_str()) < 0) throw_errno("chdir to cwd (\"" + proc.cwd + "\")");
-        char cwd[4096];
-        if (!::getcwd(cwd, sizeof cwd) || cwd[0] != '/')
-            throw Error("process.cwd " + proc.cwd + " is outside the container's root", EPERM);
-        std::string executable = find_executable(proc);
-        std::vector<std::string> env = process_env(proc);
-        set_limits_and_scheduling(proc);
+        detach_from_runtime(false);
+        apply_initial_cpu_affinity(proc);
+        join_cgroups(ctx);
+        connect_seccomp_listener(ctx);
+        join_container_namespaces(namespaces);
+        Fd console = open_console(ctx, proc);
+        make_console_stdio(console);
+        ProcessImage image = take_process_attributes(proc);
         // As for the container's init (runc does the same for exec).
         apply_personality(*ctx.spec);
         apply_memory_policy(*ctx.spec);
         apply_final_cpu_affinity(proc);
-        if (console) {
-            if (::setsid() < 0) throw_errno("setsid");
-            if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");
-            for (int i = 0; i < 3; ++i)
-                if (::dup2(console.get(), i) < 0) throw_errno("dup2 console");
-            console.reset();
-        }
-        ::umask(proc.user.umask.value_or(022));
-        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         // The channel is close-on-exec: the runtime reads end-of-stream as "exec'd".
         drop_privileges(ctx);
-        exec_process(ctx, executable, env);
+        exec_process(ctx, image.executable, image.env);
     } catch (const std::exception& e) {
         try {
-            ch.send(Msg::error, e.what());
+            ctx.channel->send(Msg::error, e.what());
         } catch (...) {
         }
     }

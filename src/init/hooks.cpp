@@ -3,7 +3,7 @@
 // container-side ones in the rootfs (the init changes there first).
 #include "init/hooks.hpp"
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/program.hpp"
 
@@ -12,7 +12,7 @@ namespace {
 
 std::string run_one(const oci::Hook& h, const std::string& state, const char* kind, size_t i,
                     const std::string& cwd) {
-    auto r = program::run(h.path, h.args, h.env, state, h.timeout.value_or(0), cwd);
+    auto r = program::run_and_wait(h.path, h.args, h.env, state, h.timeout.value_or(0), cwd);
     std::string where = std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + ")";
     if (r.timed_out) return where + ": timed out after " + std::to_string(*h.timeout) + "s";
     if (r.status != 0)

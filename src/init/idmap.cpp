@@ -12,18 +12,12 @@
 
 #include "init/mount_options.hpp"
 #include "init/steps.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::init {
 namespace {
-
-void write_file(const std::string& path, const std::string& data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("open " + path);
-    Fd f(fd);
-    if (::write(fd, data.data(), data.size()) != ssize_t(data.size())) throw_errno("write " + path);
-}
 
 bool has_option(const oci::Mount& m, const char* name) {
     for (const auto& o : m.options)
@@ -92,11 +86,11 @@ bool wants_idmap(const oci::Mount& m) {
 Fd make_userns(const std::vector<oci::IdMapping>& uids, const std::vector<oci::IdMapping>& gids) {
     const pid_t runtime = ::getpid();
     int raw_pidfd = -1;
-    struct clone_args ca = {};
-    ca.flags = CLONE_NEWUSER | CLONE_PIDFD;
-    ca.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
-    ca.exit_signal = SIGCHLD;
-    long r = sys::clone3(&ca);
+    struct clone_args clone_request = {};
+    clone_request.flags = CLONE_NEWUSER | CLONE_PIDFD;
+    clone_request.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
+    clone_request.exit_signal = SIGCHLD;
+    long r = sys::clone3(&clone_request);
     if (r < 0) throw_errno("clone a holder of the mount's user namespace");
     if (r == 0) {
         // Only holds the namespace while the runtime writes its maps; dies with the runtime.
@@ -113,8 +107,8 @@ Fd make_userns(const std::vector<oci::IdMapping>& uids, const std::vector<oci::I
     };
     try {
         const std::string base = "/proc/" + std::to_string(pid);
-        write_file(base + "/uid_map", render_id_map(uids));
-        write_file(base + "/gid_map", render_id_map(gids));
+        text::write_file(base + "/uid_map", render_id_map(uids));
+        text::write_file(base + "/gid_map", render_id_map(gids));
         int ns = ::open((base + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC);
         if (ns < 0) throw_errno("open " + base + "/ns/user");
         reap();

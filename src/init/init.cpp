@@ -1,30 +1,25 @@
-// The container's init, from clone to execve, as one ordered list of steps (see run()).
+// The container's init, from clone to execve, as one ordered list of steps (container_init).
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/personality.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/select.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "base/error.hpp"
 #include "init/context.hpp"
 #include "init/hooks.hpp"
 #include "init/process_attrs.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
 #include "linux/log.hpp"
 #include "linux/netif.hpp"
-#include "linux/program.hpp"
 #include "linux/rootpath.hpp"
-#include "linux/seccomp.hpp"
+#include "oci/namespace_types.hpp"
 
 namespace skiff::init {
 namespace {
@@ -39,6 +34,86 @@ void join_namespace(const std::string& path, int nstype, const char* what) {
     if (fd < 0) throw_errno(std::string("open ") + what + " namespace " + path);
     Fd f(fd);
     if (::setns(f.get(), nstype) < 0) throw_errno(std::string("join ") + what + " namespace " + path);
+}
+
+// `go`: "<pid as the host sees it> <state for hooks>\n<state for startContainer>".
+void receive_go(Context& ctx) {
+    Message msg;
+    expect(*ctx.channel, Msg::go, msg);
+    size_t space = msg.payload.find(' '), newline = msg.payload.find('\n', space);
+    ctx.host_pid = std::atoi(msg.payload.c_str());
+    ctx.state_json = msg.payload.substr(space + 1, newline - space - 1);
+    if (newline != std::string::npos) ctx.start_state_json = msg.payload.substr(newline + 1);
+}
+
+// In a new user namespace become its root: our host uid is not mapped there, and files made
+// with an unmapped fsuid fail with EOVERFLOW.
+void become_namespace_root(const Context& ctx) {
+    if (!ctx.new_user_ns) return;
+    if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in the user namespace");
+    if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in the user namespace");
+}
+
+// Namespaces the parent could not join for us: user first, then mount. Then the new cgroup
+// namespace: after joining the cgroups (first thing), so its root is that cgroup.
+void enter_own_namespaces(const Context& ctx) {
+    const oci::Spec& spec = *ctx.spec;
+    if (spec.linux) {
+        for (const char* type : {"user", "mount"}) {
+            const oci::Namespace* ns = oci::find_namespace(*spec.linux, type);
+            if (ns && !ns->path.empty()) join_namespace(ns->path, oci::namespace_type(type)->clone_flag, type);
+        }
+    }
+    if (ctx.new_cgroup_ns && ::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
+}
+
+void set_host_and_domain_names(const Context& ctx) {
+    const oci::Spec& spec = *ctx.spec;
+    if (!spec.hostname.empty()) {
+        if (!ctx.new_uts_ns) throw Error("unable to set hostname without a private UTS namespace", EINVAL);
+        if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) throw_errno("sethostname");
+    }
+    if (!spec.domainname.empty()) {
+        if (!ctx.new_uts_ns) throw Error("unable to set domainname without a private UTS namespace", EINVAL);
+        if (::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) throw_errno("setdomainname");
+    }
+}
+
+// A session keyring of its own, so keys cannot leak between containers (runc does the same);
+// kernels or seccomp profiles without keyctl are not an error.
+void join_session_keyring(const Context& ctx) {
+    if (ctx.no_new_keyring) return;
+    std::string name = "_ses." + ctx.id;
+    if (::syscall(SYS_keyctl, 1 /*KEYCTL_JOIN_SESSION_KEYRING*/, name.c_str()) < 0 && errno != ENOSYS &&
+        errno != EPERM && errno != EACCES)
+        throw_errno("join a new session keyring");
+}
+
+// The process's environment becomes ours, as runc's init does: hooks run here without an
+// "env" of their own (createContainer, startContainer) get it.
+void adopt_environment(const std::vector<std::string>& env) {
+    ::clearenv();
+    for (const auto& e : env) {
+        auto eq = e.find('=');
+        if (eq != std::string::npos && eq > 0) ::setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
+    }
+}
+
+// prestart and createRuntime run in the runtime's namespaces: the parent does them.
+// createContainer runs here, in the rootfs (as runc: hooks may use paths relative to it).
+void run_create_hooks(Context& ctx, int root_fd) {
+    const auto& hooks = ctx.spec->hooks;
+    if (!hooks) return;
+    adopt_environment(ctx.spec->process->env);
+    if (!hooks->prestart.empty() || !hooks->create_runtime.empty()) {
+        Message msg;
+        ctx.channel->send(Msg::run_hooks);
+        expect(*ctx.channel, Msg::hooks_done, msg);
+    }
+    if (!hooks->create_container.empty()) {
+        if (::fchdir(root_fd) < 0) throw_errno("chdir to the rootfs");
+        run_hooks(hooks->create_container, ctx.state_json, "createContainer");
+    }
 }
 
 // Blocks until `start` writes a byte to the exec fifo. A fifo that never had a writer does
@@ -60,21 +135,35 @@ void wait_for_start(int fifo_fd) {
     }
 }
 
-// The process's environment becomes ours, as runc's init does: hooks run here without an
-// "env" of their own (createContainer, startContainer) get it.
-void adopt_environment(const std::vector<std::string>& env) {
-    ::clearenv();
-    for (const auto& e : env) {
-        auto eq = e.find('=');
-        if (eq != std::string::npos && eq > 0) ::setenv(e.substr(0, eq).c_str(), e.c_str() + eq + 1, 1);
-    }
+// Ready: the parent records the state and exits; we wait for `start`. Without an exec fifo
+// (`run`) there is no `start` to wait for, and the runtime reads the channel's close-on-exec
+// end-of-stream as "exec'd".
+void report_ready_and_wait_for_start(Context& ctx, bool& ready) {
+    ctx.channel->send(Msg::ready);
+    ready = true;
+    if (ctx.exec_fifo_fd < 0) return;
+    ctx.channel->close();
+    wait_for_start(ctx.exec_fifo_fd);
 }
 
-void set_personality(const oci::Spec& spec) {
-    if (!spec.linux || !spec.linux->personality) return;
-    const auto& p = *spec.linux->personality;
-    unsigned long persona = p.domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
-    if (::personality(persona) < 0) throw_errno("linux.personality");
+// Before `ready` the runtime reports the error; after it, we are on our own: the log file
+// (if any) gets the line, stderr gets it once, as the CLI does.
+void report_init_failure(Context& ctx, const std::exception& e, bool ready) {
+    if (!ready) {
+        try {
+            ctx.channel->send(Msg::error, e.what());
+        } catch (...) {
+        }
+        return;
+    }
+    if (log::to_file()) log::error(e.what());
+    dprintf(2, "skiff: %s\n", e.what());
+}
+
+void run_start_hooks(const Context& ctx) {
+    const auto& hooks = ctx.spec->hooks;
+    if (hooks && !hooks->start_container.empty())
+        run_hooks(hooks->start_container, ctx.start_state_json, "startContainer");
 }
 
 }  // namespace
@@ -86,90 +175,36 @@ void join_cgroups(Context& ctx) {
     ctx.cgroup_joins.clear();
 }
 
-void run(Context& ctx) {
-    Channel& ch = *ctx.channel;
+void container_init(Context& ctx) {
     bool ready = false;
     try {
-        // Non-dumpable until execve: nothing in the container can open /proc/<init>/exe
-        // (the runtime's binary) or our memory (CVE-2019-5736 class).
-        if (!ctx.dumpable_until_go) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        // `run` blocks the signals it forwards; the container must not inherit that mask.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        const oci::Spec& spec = *ctx.spec;
+        const oci::Process& proc = *spec.process;
+        // Rootless: dumpable until `go`, so the runtime (not root) can write our id maps.
+        detach_from_runtime(ctx.dumpable_until_go);
         ::umask(0);
         join_cgroups(ctx);
         log::phase("init: cgroups");
-        const oci::Spec& spec = *ctx.spec;
-        const oci::Process& proc = *spec.process;
-
-        Message msg;
-        expect(ch, Msg::go, msg);
+        receive_go(ctx);
+        // Non-dumpable until execve: nothing in the container can open /proc/<init>/exe
+        // (the runtime's binary) or our memory (CVE-2019-5736 class).
         if (ctx.dumpable_until_go) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        ctx.host_pid = std::atoi(msg.payload.c_str());
-        ctx.state_json = msg.payload.substr(msg.payload.find(' ') + 1);
-        // A new network namespace starts with `lo` down; runc and crun bring it up, and
-        // clients (podman's netavark backend with --network none) rely on it. Before any
-        // user namespace is joined by path: clone3 made this one owned by ours.
+        // A new network namespace starts with `lo` down; runc and crun bring it up, and clients
+        // (podman's netavark backend with --network none) rely on it. Before any user namespace
+        // is joined by path: clone3 made this one owned by ours.
         if (ctx.new_net_ns) netif::set_up("lo");
+        become_namespace_root(ctx);
+        enter_own_namespaces(ctx);
+        set_host_and_domain_names(ctx);
+        connect_seccomp_listener(ctx);
+        join_session_keyring(ctx);
 
-        // In a new user namespace become its root: our host uid is not mapped there, and
-        // files made with an unmapped fsuid fail with EOVERFLOW.
-        if (ctx.new_user_ns) {
-            if (::setresgid(0, 0, 0) < 0) throw_errno("setgid 0 in the user namespace");
-            if (::setresuid(0, 0, 0) < 0) throw_errno("setuid 0 in the user namespace");
-        }
-        // Namespaces the parent could not join for us: user first, then mount.
-        if (spec.linux) {
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "user" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWUSER, "user");
-            for (const auto& ns : spec.linux->namespaces)
-                if (ns.type == "mount" && !ns.path.empty()) join_namespace(ns.path, CLONE_NEWNS, "mount");
-        }
-        // After joining the cgroups (first thing), so the namespace's root is that cgroup.
-        if (ctx.new_cgroup_ns) {
-            if (::unshare(CLONE_NEWCGROUP) < 0) throw_errno("unshare cgroup namespace");
-        }
-
-        if (!spec.hostname.empty()) {
-            if (!ctx.new_uts_ns) throw Error("unable to set hostname without a private UTS namespace", EINVAL);
-            if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) throw_errno("sethostname");
-        }
-        if (!spec.domainname.empty()) {
-            if (!ctx.new_uts_ns) throw Error("unable to set domainname without a private UTS namespace", EINVAL);
-            if (::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) throw_errno("setdomainname");
-        }
-        if (spec.linux && spec.linux->seccomp && seccomp::uses_notify(*spec.linux->seccomp))
-            ctx.listener_socket_fd = connect_unix(spec.linux->seccomp->listener_path, "seccomp listener");
-
-        // A session keyring of its own, so keys cannot leak between containers (runc does
-        // the same); kernels or seccomp profiles without keyctl are not an error.
-        if (!ctx.no_new_keyring) {
-            std::string name = "_ses." + ctx.id;
-            if (::syscall(SYS_keyctl, 1 /*KEYCTL_JOIN_SESSION_KEYRING*/, name.c_str()) < 0 &&
-                errno != ENOSYS && errno != EPERM && errno != EACCES)
-                throw_errno("join a new session keyring");
-        }
         Fd root = prepare_rootfs(ctx);
         mount_all(ctx, root.get());
         create_devices(ctx, root.get());
         log::phase("init: mounts");
         if (!proc.cwd.empty()) rootpath::mkdir_all(root.get(), proc.cwd);
-
-        // prestart and createRuntime run in the runtime's namespaces: the parent does them.
-        const auto& hooks = spec.hooks;
-        if (hooks) adopt_environment(proc.env);
-        if (hooks && (!hooks->prestart.empty() || !hooks->create_runtime.empty())) {
-            ch.send(Msg::run_hooks);
-            expect(ch, Msg::hooks_done, msg);
-        }
-        if (hooks && !hooks->create_container.empty()) {
-            // In the rootfs, as runc: hooks may use paths relative to it.
-            if (::fchdir(root.get()) < 0) throw_errno("chdir to the rootfs");
-            run_hooks(hooks->create_container, ctx.state_json, "createContainer");
-        }
-
+        run_create_hooks(ctx, root.get());
         Fd console = setup_console(ctx, root.get());
         finish_readonly_mounts(ctx, root.get());
         apply_sysctl(ctx, root.get());
@@ -182,63 +217,19 @@ void run(Context& ctx) {
         root.reset();
         log::phase("init: pivot");
 
-        if (console) {
-            if (::setsid() < 0) throw_errno("setsid");
-            if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");
-            for (int i = 0; i < 3; ++i)
-                if (::dup2(console.get(), i) < 0) throw_errno("dup2 console");
-            console.reset();
-        }
-        if (!proc.cwd.empty() && ::chdir(proc.cwd.c_str()) < 0) throw_errno("chdir to cwd (\"" + proc.cwd + "\")");
-        // A cwd reached through a leaked directory fd would be outside the new root
-        // (CVE-2024-21626 class); the kernel then reports it as unreachable.
-        char cwd[4096];
-        if (!::getcwd(cwd, sizeof cwd) || cwd[0] != '/')
-            throw Error("process.cwd " + proc.cwd + " is outside the container's root", EPERM);
-        std::string executable = find_executable(proc);
-        std::vector<std::string> env = process_env(proc);
+        make_console_stdio(console);
         // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
-        set_limits_and_scheduling(proc);
-        set_personality(spec);
+        ProcessImage image = take_process_attributes(proc);
+        apply_personality(spec);
         apply_memory_policy(spec);
-        ::umask(proc.user.umask.value_or(022));
-        ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         // Credentials and the seccomp filter before `ready`, as runc does: a filter that
         // cannot be loaded fails `create`, and the startContainer hooks below run under it.
         drop_privileges(ctx);
-
-        // Ready: the parent records the state and exits; we wait for `start`.
-        ch.send(Msg::ready);
-        ready = true;
-        // Without an exec fifo (`run`) there is no `start` to wait for, and the runtime reads
-        // the channel's close-on-exec end-of-stream as "exec'd".
-        if (ctx.exec_fifo_fd >= 0) {
-            ch.close();
-            wait_for_start(ctx.exec_fifo_fd);
-        }
-        if (hooks && !hooks->start_container.empty()) {
-            std::string state = ctx.state_json;
-            const std::string from = "\"status\":\"creating\"";
-            auto at = state.find(from);
-            if (at != std::string::npos) state.replace(at, from.size(), "\"status\":\"created\"");
-            run_hooks(hooks->start_container, state, "startContainer");
-        }
-        exec_process(ctx, executable, env);
-    } catch (const Error& e) {
-        if (!ready) {
-            try {
-                ch.send(Msg::error, e.message());
-            } catch (...) {
-            }
-        } else {
-            // As the CLI does: the log file (if any) gets the line, stderr gets it once.
-            if (log::to_file()) log::error(e.message());
-            dprintf(2, "skiff: %s\n", e.what());
-        }
+        report_ready_and_wait_for_start(ctx, ready);
+        run_start_hooks(ctx);
+        exec_process(ctx, image.executable, image.env);
     } catch (const std::exception& e) {
-        if (!ready) {
-            try { ch.send(Msg::error, e.what()); } catch (...) {}
-        }
+        report_init_failure(ctx, e, ready);
     }
     _exit(ready ? 127 : 1);
 }

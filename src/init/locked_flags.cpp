@@ -4,7 +4,7 @@
 #include <sys/statvfs.h>
 
 #include "linux/syscalls.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::init {
 namespace {

@@ -7,7 +7,7 @@
 #include "init/mount_options.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::init {
 

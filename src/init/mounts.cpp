@@ -13,7 +13,7 @@
 #include "init/mount_source.hpp"
 #include "init/tmpcopyup.hpp"
 #include "init/steps.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"

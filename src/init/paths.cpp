@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "init/steps.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"
 

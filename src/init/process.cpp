@@ -16,13 +16,16 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/ioctl.h>
+
 #include "init/seccomp_listener.hpp"
+#include "linux/channel.hpp"
 #include "init/steps.hpp"
 #include "linux/caps.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "linux/log.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::init {
@@ -286,6 +289,45 @@ void exec_process(Context& ctx, const std::string& executable, const std::vector
     envp.push_back(nullptr);
     ::execve(executable.c_str(), argv.data(), envp.data());
     throw_errno("exec " + executable);
+}
+
+void detach_from_runtime(bool stay_dumpable) {
+    if (!stay_dumpable) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    // `run` and `exec` block the signals they forward; the container must not inherit that mask.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+void connect_seccomp_listener(Context& ctx) {
+    const auto& seccomp = ctx.spec->linux ? ctx.spec->linux->seccomp : std::nullopt;
+    if (seccomp && seccomp::uses_notify(*seccomp))
+        ctx.listener_socket_fd = connect_unix(seccomp->listener_path, "seccomp listener");
+}
+
+void make_console_stdio(Fd& console) {
+    if (!console) return;
+    if (::setsid() < 0) throw_errno("setsid");
+    if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");
+    for (int i = 0; i < 3; ++i)
+        if (::dup2(console.get(), i) < 0) throw_errno("dup2 console");
+    console.reset();
+}
+
+ProcessImage take_process_attributes(const oci::Process& process) {
+    if (!process.cwd.empty() && ::chdir(process.cwd.c_str()) < 0)
+        throw_errno("chdir to cwd (\"" + process.cwd + "\")");
+    // A cwd reached through a leaked directory fd would be outside the new root
+    // (CVE-2024-21626 class); the kernel then reports it as unreachable.
+    char cwd[4096];
+    if (!::getcwd(cwd, sizeof cwd) || cwd[0] != '/')
+        throw Error("process.cwd " + process.cwd + " is outside the container's root", EPERM);
+    ProcessImage image{find_executable(process), process_env(process)};
+    set_limits_and_scheduling(process);
+    ::umask(process.user.umask.value_or(022));
+    ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    return image;
 }
 
 }  // namespace skiff::init

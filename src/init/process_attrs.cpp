@@ -7,8 +7,8 @@
 
 #include <climits>
 
-#include "linux/cpulist.hpp"
-#include "linux/error.hpp"
+#include "base/cpulist.hpp"
+#include "base/error.hpp"
 
 namespace skiff::init {
 namespace {

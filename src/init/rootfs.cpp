@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "init/steps.hpp"
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"
 

@@ -36,6 +36,24 @@ void apply_sysctl(Context& ctx, int root_fd);
 void write_oom_score_adj(int value);
 
 // process.cpp: the process attributes and execve.
+// Non-dumpable until execve (nothing in the container can open /proc/<init>/exe, the runtime's
+// binary, CVE-2019-5736 class), none of the runtime's blocked signals, killed with it.
+// stay_dumpable: rootless, until `go`, so the runtime can write the id maps.
+void detach_from_runtime(bool stay_dumpable);
+// linux.seccomp.listenerPath, connected while its path is the host's; only a NOTIFY rule has
+// anything to send there (the spec ignores a listenerPath without one).
+void connect_seccomp_listener(Context& ctx);
+// The console's peer (if any) becomes the controlling terminal and stdio; then closed.
+void make_console_stdio(Fd& console);
+// What execve gets, found with the container's PATH.
+struct ProcessImage {
+    std::string executable;
+    std::vector<std::string> env;
+};
+// The attributes of "process" before execve: cwd (and the check that it is inside the root:
+// a leaked directory fd would not be), the executable, env, rlimits and scheduling, umask;
+// the runtime's death no longer kills it.
+ProcessImage take_process_attributes(const oci::Process& process);
 // Looks up args[0] the way execvp does, with the container's PATH (after pivot).
 std::string find_executable(const oci::Process& process);
 std::vector<std::string> process_env(const oci::Process& process);

@@ -12,7 +12,7 @@
 #include <map>
 #include <utility>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"

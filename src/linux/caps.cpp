@@ -8,7 +8,7 @@
 
 #include <cstdlib>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::caps {
 

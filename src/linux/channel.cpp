@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff {
 

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 
 namespace skiff::netif {

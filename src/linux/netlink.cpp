@@ -11,7 +11,7 @@
 
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::netlink {
 namespace {

@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/syscalls.hpp"
 
@@ -38,7 +38,7 @@ std::string describe_status(int status) {
     return "ended with wait status " + std::to_string(status);
 }
 
-Result run(const std::string& path, const std::vector<std::string>& argv,
+Result run_and_wait(const std::string& path, const std::vector<std::string>& argv,
            const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s,
            const std::string& cwd) {
     int in[2], out[2];
@@ -53,11 +53,11 @@ Result run(const std::string& path, const std::vector<std::string>& argv,
 
     int pidfd = -1;
     pid_t parent = ::getpid();
-    struct clone_args ca = {};
-    ca.flags = CLONE_PIDFD;
-    ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-    ca.exit_signal = SIGCHLD;
-    long pid = sys::clone3(&ca);
+    struct clone_args clone_request = {};
+    clone_request.flags = CLONE_PIDFD;
+    clone_request.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+    clone_request.exit_signal = SIGCHLD;
+    long pid = sys::clone3(&clone_request);
     if (pid < 0) throw_errno("start " + path);
     if (pid == 0) {
         // Its own process group, so a timeout kills what it started too; and it dies with

@@ -14,7 +14,7 @@ struct Result {
 // timeout_s <= 0 waits forever. argv empty: argv[0] = path. env empty: our own environment
 // (a hook without "env" gets the runtime's, as runc and crun give it). cwd: the directory it
 // starts in ("" = ours). Throws only when it cannot start.
-Result run(const std::string& path, const std::vector<std::string>& argv,
+Result run_and_wait(const std::string& path, const std::vector<std::string>& argv,
            const std::vector<std::string>& env, const std::string& stdin_data, int timeout_s,
            const std::string& cwd = "");
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "linux/syscalls.hpp"
 
 namespace skiff::rootpath {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/global_flags.h"
 #include "linux/syscalls.hpp"
 
 extern char** environ;
@@ -26,19 +27,8 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 // The command word: the first argument that is not a global flag or a global flag's value.
 std::string command_of(int argc, char** argv) {
-    static const char* const with_value[] = {"root", "log", "log-format", "rootless", "criu"};
-    for (int i = 1; i < argc; ++i) {
-        const char* a = argv[i];
-        if (a[0] != '-') return a;
-        while (*a == '-') ++a;
-        if (std::strchr(a, '=')) continue;
-        for (const char* f : with_value)
-            if (std::strcmp(a, f) == 0) {
-                ++i;
-                break;
-            }
-    }
-    return {};
+    const char* word = skiff_command_word(argc, argv);
+    return word ? word : "";
 }
 
 // Sealed memfd, or any read-only mount (our own detached bind, or an install on a read-only

@@ -1,38 +1,82 @@
-// Seccomp filters from linux.seccomp, through libseccomp. Knows the OCI names (SCMP_ACT_*,
-// SCMP_ARCH_*, SCMP_CMP_*, SECCOMP_FILTER_FLAG_*) but nothing else of the container.
+// A typed wrapper over libseccomp and seccomp(2): its names of actions, comparisons,
+// architectures and filter flags, a filter under construction, and the loader. Knows nothing
+// of the OCI config; init/seccomp_profile.hpp compiles linux.seccomp with it.
 #pragma once
+#include <linux/filter.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "oci/spec.hpp"
-
 namespace skiff::seccomp {
 
-// Checks names of actions, operators, architectures and flags without loading anything.
-// Throws skiff::Error naming the JSON path under "linux.seccomp" on the first bad value.
-void validate(const oci::Seccomp& config);
+// libseccomp's (and the spec's) names, with their values.
+struct ActionName {
+    const char* name;   // "SCMP_ACT_ERRNO"
+    uint32_t value;     // libseccomp/kernel action, data bits zero
+    bool takes_errno;   // ERRNO and TRACE carry a 16-bit value
+};
+struct OperatorName {
+    const char* name;  // "SCMP_CMP_EQ"
+    int op;            // enum scmp_compare
+};
+struct ArchName {
+    const char* name;  // "SCMP_ARCH_X86_64"
+    uint32_t token;
+};
+struct FlagName {
+    const char* name;  // "SECCOMP_FILTER_FLAG_LOG"
+    unsigned long bit;
+};
 
-// Builds and loads the filter into the calling process (call it last before execve).
-// Returns the SCMP_ACT_NOTIFY listener fd when the filter uses NOTIFY, else -1.
-// It never sets no_new_privs itself (the config decides), so the kernel demands NNP or
-// CAP_SYS_ADMIN. Ordering in init, as runc does: with noNewPrivileges, set NNP and load last,
-// right before execve; without it, load while CAP_SYS_ADMIN is still held (before dropping
-// caps / changing uid), so the profile must then allow the few syscalls that follow.
-// The listener fd must go back to the runtime over the sync socket (SCM_RIGHTS): the init
-// cannot reach listenerPath from inside the container's mount/net namespaces.
-int load(const oci::Seccomp& config);
+// nullptr for a name libseccomp does not have.
+const ActionName* find_action(const std::string& name);
+const OperatorName* find_operator(const std::string& name);
+const ArchName* find_arch(const std::string& name);
+const FlagName* find_flag(const std::string& name);
 
-// Whether any rule (or the default) is SCMP_ACT_NOTIFY: only then is there a listener fd.
-bool uses_notify(const oci::Seccomp& config);
+// The syscall number on the native architecture, or -1 when libseccomp does not know it.
+int resolve_syscall(const std::string& name);
 
-// The filter libseccomp would build, as readable pseudo-code (tests and debugging).
-std::string filter_text(const oci::Seccomp& config);
+// One comparison of a syscall argument.
+struct ArgCompare {
+    unsigned index;
+    int op;  // enum scmp_compare
+    uint64_t value, value_two;
+};
+
+// A filter being built: libseccomp's context, released with the object.
+class Filter {
+public:
+    explicit Filter(uint32_t default_action);
+    ~Filter();
+    Filter(const Filter&) = delete;
+    Filter& operator=(const Filter&) = delete;
+    // False when libseccomp refused the default action.
+    bool valid() const { return ctx_ != nullptr; }
+    // 0, or a negative errno (the caller names what it was adding).
+    int add_arch(uint32_t token);
+    int add_rule(uint32_t action, int syscall, const std::vector<ArgCompare>& args);
+    // The BPF program, as seccomp(2) wants it; and as libseccomp's readable pseudo-code.
+    std::vector<sock_filter> program() const;
+    std::string text() const;
+
+private:
+    void* ctx_;
+};
+
+// The largest program the kernel loads.
+constexpr size_t kMaxInstructions = BPF_MAXINSNS;
+
+// Installs prog with seccomp(SECCOMP_SET_MODE_FILTER, flags). Returns the listener fd when
+// flags ask for one (SECCOMP_FILTER_FLAG_NEW_LISTENER), else 0. Never sets no_new_privs.
+long install(std::vector<sock_filter>& prog, unsigned flags);
 
 // What `features` reports: the names this libseccomp and kernel really support.
 std::vector<std::string> supported_actions();
 std::vector<std::string> supported_operators();
 std::vector<std::string> supported_architectures();
-std::vector<std::string> known_flags();      // every flag name validate() accepts
+std::vector<std::string> known_flags();      // every flag name libseccomp's table has
 std::vector<std::string> supported_flags();  // those this kernel accepts (probed)
 
 }  // namespace skiff::seccomp

@@ -5,7 +5,8 @@
 #include <cctype>
 #include <cerrno>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
+#include "oci/namespace_types.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci {
@@ -56,10 +57,7 @@ void check_mount_idmap(const Node& e, const Mount& m) {
 
 // idmap / ridmap without mappings of their own take the container's user namespace.
 void check_idmap_userns(const Node& top, const Spec& s) {
-    bool userns = false;
-    if (s.linux)
-        for (const auto& ns : s.linux->namespaces)
-            userns = userns || ns.type == "user";
+    const bool userns = s.linux && find_namespace(*s.linux, "user");
     for (size_t i = 0; i < s.mounts.size(); ++i) {
         const Mount& m = s.mounts[i];
         if (!m.uid_mappings.empty() || userns) continue;
@@ -193,16 +191,11 @@ Spec read_spec(const Node& n) {
     if (auto l = n.get("linux")) s.linux = read_linux(*l);
 
     // runc's rule: the host's names are not ours to change, so a name needs a private UTS ns.
-    auto has_uts = [&] {
-        if (!s.linux) return false;
-        for (auto& ns : s.linux->namespaces)
-            if (ns.type == "uts") return true;
-        return false;
-    };
     check_idmap_userns(n, s);
-    if (!s.hostname.empty() && !has_uts())
+    const bool has_uts = s.linux && find_namespace(*s.linux, "uts");
+    if (!s.hostname.empty() && !has_uts)
         n.child("hostname").fail("cannot set a hostname without a uts namespace");
-    if (!s.domainname.empty() && !has_uts())
+    if (!s.domainname.empty() && !has_uts)
         n.child("domainname").fail("cannot set a domainname without a uts namespace");
     return s;
 }

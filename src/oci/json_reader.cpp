@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::oci::detail {
 

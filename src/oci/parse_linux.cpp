@@ -5,15 +5,13 @@
 #include <set>
 #include <string_view>
 
-#include "linux/cpulist.hpp"
+#include "base/cpulist.hpp"
+#include "oci/namespace_types.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci::detail {
 
 namespace {
-
-constexpr std::array<std::string_view, 8> kNamespaceTypes = {
-    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
 
 constexpr std::array<std::string_view, 8> kPropagation = {
     "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"};
@@ -40,7 +38,7 @@ std::vector<Namespace> read_namespaces(const Node& n) {
         Namespace ns;
         auto type = e.required("type");
         ns.type = type.str();
-        if (!one_of(kNamespaceTypes, ns.type))
+        if (!namespace_type(ns.type))
             type.fail("unknown namespace type \"" + ns.type + "\"");
         if (!seen.insert(ns.type).second)
             type.fail("duplicate namespace type \"" + ns.type + "\"");
@@ -268,12 +266,7 @@ Linux read_linux(const Node& n) {
     if (auto p = n.get("personality")) l.personality = read_personality(*p);
 
     // Cross-field rules, as runc enforces them.
-    auto has_ns = [&](const char* type) -> const Namespace* {
-        for (auto& ns : l.namespaces)
-            if (ns.type == type) return &ns;
-        return nullptr;
-    };
-    const Namespace* user = has_ns("user");
+    const Namespace* user = find_namespace(l, "user");
     const bool mapped = !l.uid_mappings.empty() || !l.gid_mappings.empty();
     if (user && user->path.empty()) {
         // A new user namespace needs both maps written, or setuid/setgid inside it fail.
@@ -286,7 +279,7 @@ Linux read_linux(const Node& n) {
         n.child(l.uid_mappings.empty() ? "gidMappings" : "uidMappings")
             .fail("id mappings need a user namespace in linux.namespaces");
     if (!l.time_offsets.empty()) {
-        const Namespace* time = has_ns("time");
+        const Namespace* time = find_namespace(l, "time");
         if (!time)
             n.child("timeOffsets").fail("time offsets need a time namespace in linux.namespaces");
         if (!time->path.empty())

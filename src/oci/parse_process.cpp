@@ -4,7 +4,7 @@
 #include <set>
 #include <string_view>
 
-#include "linux/cpulist.hpp"
+#include "base/cpulist.hpp"
 #include "oci/parse_internal.hpp"
 
 namespace skiff::oci::detail {

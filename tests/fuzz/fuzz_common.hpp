@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::fuzz {
 

@@ -12,7 +12,7 @@
 #include "cgroups/devices_bpf.hpp"
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff;
 using namespace skiff::cgroups;

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "cgroups/convert.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff::cgroups::convert;
 

@@ -13,7 +13,7 @@
 
 #include "cgroups/fs.hpp"
 #include "cgroups/fs_manager.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff;
 using namespace skiff::cgroups;

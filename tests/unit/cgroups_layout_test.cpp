@@ -5,7 +5,7 @@
 #include "cgroups/manager.hpp"
 #include "cgroups/path.hpp"
 #include "cgroups_testtree.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff::cgroups;
 using skiff::cgroups::testing::TempTree;

@@ -4,7 +4,7 @@
 
 #include "cgroups/fs_manager.hpp"
 #include "cgroups_testtree.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff;
 using namespace skiff::cgroups;

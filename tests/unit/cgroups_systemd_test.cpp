@@ -3,7 +3,7 @@
 
 #include "cgroups/systemd_path.hpp"
 #include "cgroups/systemd_props.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 using namespace skiff::cgroups::systemd;
 

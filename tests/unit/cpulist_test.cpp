@@ -1,7 +1,7 @@
 // The cpuset(7) list format behind execCPUAffinity and memoryPolicy.nodes.
 #include <gtest/gtest.h>
 
-#include "linux/cpulist.hpp"
+#include "base/cpulist.hpp"
 
 namespace skiff::cpulist {
 namespace {

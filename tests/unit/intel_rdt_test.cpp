@@ -7,7 +7,7 @@
 
 #include "cgroups_testtree.hpp"
 #include "container/intel_rdt.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff::container {
 namespace {

@@ -17,7 +17,7 @@
 #include "init/idmap.hpp"
 #include "init/mount_options.hpp"
 #include "init/tmpcopyup.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/config.hpp"
 #include "oci_test_util.hpp"
 

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "container/internal.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/config.hpp"
 #include "oci/default_spec.hpp"
 #include "oci_test_util.hpp"

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "oci/config.hpp"
 #include "oci_test_util.hpp"
 

@@ -9,7 +9,7 @@
 #include "cgroups/none_manager.hpp"
 #include "cgroups_testtree.hpp"
 #include "container/rootless.hpp"
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 namespace skiff {
 namespace {

@@ -9,7 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 #include "seccomp_test_util.hpp"
 
 using namespace skiff;

@@ -14,10 +14,10 @@
 #include <string>
 #include <thread>
 
-#include "linux/error.hpp"
+#include "base/error.hpp"
 #include "init/seccomp_listener.hpp"
 #include "linux/channel.hpp"
-#include "linux/seccomp.hpp"
+#include "init/seccomp_profile.hpp"
 #include "seccomp_test_util.hpp"
 
 using namespace skiff;

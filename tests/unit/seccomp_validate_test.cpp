@@ -1,8 +1,8 @@
 // linux.seccomp validation: every bad value is refused with its JSON path, nothing loaded.
 #include <gtest/gtest.h>
 
-#include "linux/error.hpp"
-#include "linux/seccomp.hpp"
+#include "base/error.hpp"
+#include "init/seccomp_profile.hpp"
 #include "seccomp_test_util.hpp"
 
 using namespace skiff;

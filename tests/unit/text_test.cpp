@@ -1,9 +1,9 @@
-// linux/text: the splitting that replaced iostreams in the runtime (see text.hpp for why).
+// base/text: the splitting that replaced iostreams in the runtime (see text.hpp for why).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "linux/error.hpp"
-#include "linux/text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 using namespace skiff;
 

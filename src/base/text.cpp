@@ -1,4 +1,4 @@
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,8 +6,7 @@
 
 #include <cerrno>
 
-#include "linux/error.hpp"
-#include "linux/fd.hpp"
+#include "base/error.hpp"
 
 namespace skiff::text {
 
@@ -78,9 +77,25 @@ std::string read_fd(int fd, const std::string& what) {
 }
 
 std::string read_file(const std::string& path) {
-    Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!f) throw_errno("open " + path);
-    return read_fd(f.get(), path);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    try {
+        std::string out = read_fd(fd, path);
+        ::close(fd);
+        return out;
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+}
+
+void write_file(const std::string& path, const std::string& data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + path);
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int saved = errno;
+    ::close(fd);
+    if (n != ssize_t(data.size())) throw_errno("write " + path, saved);
 }
 
 }  // namespace skiff::text

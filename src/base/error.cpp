@@ -1,4 +1,4 @@
-#include "linux/error.hpp"
+#include "base/error.hpp"
 
 #include <cstring>
 

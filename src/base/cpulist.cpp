@@ -1,4 +1,4 @@
-#include "linux/cpulist.hpp"
+#include "base/cpulist.hpp"
 
 #include <climits>
 

@@ -36,6 +36,10 @@ std::string unescape_mountinfo(std::string_view field);
 // The whole file; throws Error naming the path (open, read, EISDIR for a directory).
 std::string read_file(const std::string& path);
 
+// Writes all of data to the existing file at path in one write (procfs and cgroup files take
+// one write per value); throws naming the path.
+void write_file(const std::string& path, const std::string& data);
+
 // Everything left on fd until end of file; errors name `what`.
 std::string read_fd(int fd, const std::string& what);
 
