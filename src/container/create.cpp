@@ -163,6 +163,10 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
         p.spec.process->env.push_back("LISTEN_FDS=" + std::to_string(p.listen_fds));
         p.spec.process->env.push_back("LISTEN_PID=1");
     }
+    if (vm::wanted(p.spec)) {
+        p.vm = vm::prepare(p.spec, p.config_text, p.rootfs, g.root, o.id, o.preserve_fds + p.listen_fds);
+        p.ns = plan_namespaces(p.spec);
+    }
     log::phase("parse");
     return p;
 }
@@ -188,6 +192,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
         rec.config = p.config_text;
         store.save(rec);  // from here on `delete` can clean up after us
+        if (p.vm) vm::start_host_side(*p.vm);
 
         Fd fifo_read;
         if (!o.start_now) {

@@ -11,6 +11,7 @@
 #include "container/state.hpp"
 #include "linux/fd.hpp"
 #include "oci/spec.hpp"
+#include "vm/vm.hpp"
 
 namespace skiff::container {
 
@@ -19,6 +20,7 @@ struct Prepared {
     oci::Spec spec;
     NamespacePlan ns;
     int listen_fds = 0;  // $LISTEN_FDS passed on to the container
+    std::optional<vm::Plan> vm;  // VM isolation: the spec above is then the host side's (QEMU)
 };
 
 // <bundle>/config.json as text: create keeps it verbatim in the state file and parses it.

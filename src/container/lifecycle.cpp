@@ -120,6 +120,7 @@ void kill(const Globals& g, const std::string& id, int signal, bool all) {
         cgroup_of(r)->kill_all(signal);
         return;
     }
+    if (vm::forward_signal(g.root, id, signal)) return;  // through the guest agent
     Fd pidfd = open_init(r);
     if (!pidfd || sys::pidfd_send_signal(pidfd.get(), signal) < 0) {
         if (!pidfd || errno == ESRCH) throw Error("container not running", ESRCH);
@@ -205,6 +206,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     pid_t pid = create_prepared(g, co, p, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
+        if (!detach) vm::await_guest(g.root, o.id, pidfd.get());
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (p.spec.hooks && !p.spec.hooks->poststart.empty())
             init::run_hooks_warn(p.spec.hooks->poststart, state_document(rec, Status::running, false), "poststart",
@@ -216,7 +218,7 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     if (detach) return 0;
 
     std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, true);
-    int status = waited.value_or(0);
+    int status = vm::exit_status(g.root, o.id, waited.value_or(0));
     if (keep) return status;
     if (!waited) {
         remove(g, o.id, true);
