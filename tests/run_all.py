@@ -34,7 +34,8 @@ PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-
 # (name, path that must exist, command, junit file), in the order they run.
 PYTEST_SUITES = [("harness", "tests/harness"), ("integration", "tests/integration"), ("security", "tests/security"),
                  ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
-                 ("bench-smoke", "bench/test_bench_smoke.py"), ("packaging", "tests/packaging")]
+                 ("bench-smoke", "bench/test_bench_smoke.py"), ("packaging", "tests/packaging"),
+                 ("vm-isolation", "tests/vmiso")]
 
 
 def suites():
