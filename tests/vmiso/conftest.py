@@ -40,8 +40,8 @@ def guest_kernel():
     return kdir
 
 
-def vm_processes(marker):
-    """pids of QEMU or virtiofsd whose command line names `marker` (a test's state dir)."""
+def vm_processes(*markers):
+    """pids of QEMU or virtiofsd whose command line names one of `markers`."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -51,17 +51,18 @@ def vm_processes(marker):
                 cmd = f.read().decode(errors="replace")
         except OSError:
             continue
-        if ("qemu-system" in cmd or "virtiofsd" in cmd) and marker in cmd:
+        if ("qemu-system" in cmd or "virtiofsd" in cmd) and any(m in cmd for m in markers):
             found.append(int(pid))
     return found
 
 
 @pytest.fixture(autouse=True)
-def no_vm_left(workdir):
+def no_vm_left(workdir, rt):
     yield
-    # QEMU runs in the container's root, so its command line names /vm/run; virtiofsd names
-    # the state dir. Both are checked after the harness's own cleanup.
-    left = vm_processes(workdir)
+    # virtiofsd's command line names the state dir; QEMU's names the VM "skiff-<id>" (its
+    # paths are those of its own root). After the harness's force-delete of the test's ids.
+    rt.cleanup()
+    left = vm_processes(workdir, "skiff-" + rt.id_prefix)
     for pid in left:
         try:
             os.kill(pid, 9)
