@@ -2,6 +2,7 @@
 #pragma once
 #include <signal.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +39,10 @@ class TtyRelay;
 // caller) to the process through its pidfd, relays `tty` when given, reaps orphans when we
 // are their subreaper, and returns the process's exit code (128+N for signal N), or nothing
 // when it could not be waited for.
+// `deliver`, when given, may take a signal over (true: delivered another way, e.g. through
+// a VM's agent).
 std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forward, TtyRelay* tty,
-                                      bool reap_orphans);
+                                      bool reap_orphans, const std::function<bool(int)>& deliver = {});
 
 // --pid-file: the pid, written to a temp file and renamed into place (create and exec).
 void write_pid_file(const std::string& path, pid_t pid);

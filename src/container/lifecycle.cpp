@@ -217,7 +217,8 @@ int run(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool n
     }
     if (detach) return 0;
 
-    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, true);
+    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward, tty ? &*tty : nullptr, true,
+                                                   [&](int sig) { return vm::forward_signal(g.root, o.id, sig); });
     int status = vm::exit_status(g.root, o.id, waited.value_or(0));
     if (keep) return status;
     if (!waited) {

@@ -167,3 +167,30 @@ def test_guest_that_does_not_come_up_in_time(rt, bundle):
     rc, out, err = run_fg(rt, bundle, rt.new_id(), env=dict(os.environ, SKIFF_VM_BOOT_TIMEOUT="1"))
     assert rc != 0 and "VM isolation: the guest did not come up within 1 s" in err, (rc, err)
     assert state_root_entries(rt) == []
+
+
+def test_signal_to_foreground_run_reaches_the_container_process(rt, bundle):
+    # SIGTERM to `skiff run` goes through the agent to the process (its trap runs and its
+    # status is run's), not to QEMU, which would end the VM with status 0.
+    vm_bundle(bundle, 'trap "echo got-term; exit 7" TERM; echo "uname=$(uname -r)"; echo ready; '
+                      'while :; do sleep 1; done')
+    out_path = os.path.join(rt.workdir, "run.out")
+    cid = rt.track(rt.new_id())
+    with open(out_path, "wb") as out:
+        p = subprocess.Popen([rt.binary, "--root", rt.root, "run", "--bundle", bundle.path, cid],
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + BOOT
+            while b"ready" not in open(out_path, "rb").read():
+                assert time.monotonic() < deadline and p.poll() is None, open(out_path, "rb").read()
+                time.sleep(0.2)
+            p.send_signal(15)
+            rc = p.wait(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    out = open(out_path, "rb").read().decode(errors="replace")
+    assert rc == 7, (rc, out)
+    assert "got-term" in out and "uname=6.12." in out, out
+    assert state_root_entries(rt) == []
