@@ -183,7 +183,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& p, Fd*
         Record rec;
         rec.id = o.id;
         rec.bundle = p.bundle;
-        rec.rootfs = p.rootfs;
+        rec.rootfs = p.vm ? p.vm->rootfs : p.rootfs;  // a VM's, not QEMU's own root
         rec.created = log::now_rfc3339();
         rec.annotations = spec.annotations;
         rec.cgroups_path = spec.linux->cgroups_path;
