@@ -109,6 +109,7 @@ int exec(const Globals& g, const ExecOptions& o) {
     validate_id(o.id);
     Store store(g.root);
     Record r = store.load(o.id);
+    vm::refuse_exec(g.root, o.id);  // it would run beside QEMU on the host, not in the guest
     Status s = status_of(store, r);
     if (s == Status::stopped || s == Status::creating) throw Error("cannot exec in a stopped container", EINVAL);
     if (s == Status::paused && !o.ignore_paused) throw Error("cannot exec in a paused container", EINVAL);

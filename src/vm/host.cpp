@@ -203,6 +203,11 @@ void teardown(const std::string& root, const std::string& id) {
     remove_tree(dir);
 }
 
+void refuse_exec(const std::string& root, const std::string& id) {
+    if (exists(vm_dir(root, id)))
+        throw Error("exec: not supported in a VM-isolated container yet", ENOTSUP);
+}
+
 bool forward_signal(const std::string& root, const std::string& id, int signal) {
     if (signal == SIGKILL) return false;  // the VM itself ends
     std::string ctl = vm_dir(root, id) + "/ctl.in";

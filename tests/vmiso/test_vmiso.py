@@ -93,12 +93,15 @@ def test_create_start_state_kill_delete(rt, bundle):
     assert state_root_entries(rt) == []
 
 
-def test_kill_sigkill_ends_the_vm_and_delete_cleans_up(rt, bundle):
+def test_exec_refused_and_kill_sigkill_ends_the_vm(rt, bundle):
     vm_bundle(bundle, "sleep 1000")
     cid, _ = rt.create(bundle.path, timeout=60)
     rt.start(cid)
     pid = rt.state(cid)["pid"]
     assert any(e.endswith(":vm") for e in state_root_entries(rt))
+    # exec is refused: on the host it would run beside QEMU, not in the guest
+    res = rt.run(["exec", cid, "true"], check=False)
+    assert res.returncode != 0 and "exec: not supported in a VM-isolated container yet" in res.stderr, res
     rt.kill(cid, "KILL")
     rt.wait_status(cid, "stopped", timeout=30)
     assert gone(pid)
