@@ -209,7 +209,8 @@ void refuse_exec(const std::string& root, const std::string& id) {
 }
 
 bool forward_signal(const std::string& root, const std::string& id, int signal) {
-    if (signal == SIGKILL) return false;  // the VM itself ends
+    // KILL ends the VM itself; 0 probes QEMU as for any container.
+    if (signal == SIGKILL || signal == 0) return false;
     std::string ctl = vm_dir(root, id) + "/ctl.in";
     // O_NONBLOCK: ENXIO when QEMU does not hold it open (not started, or gone).
     Fd f(::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
