@@ -20,7 +20,7 @@ PODMAN_DROPIN = $(SYSCONFDIR)/containers/containers.conf.d/50-skiff.conf
 CONTAINERD_DOCS = README.md skiff-runtime.toml runtimeclass.yaml
 
 .PHONY: all deps build compile demo test unit pytest vm-test systemd-test asan-test bench \
-        bench-systemd fuzz clean install install-files uninstall deb
+        bench-systemd bench-vm fuzz clean install install-files uninstall deb
 
 all: build
 
@@ -111,6 +111,10 @@ bench: build
 # lifecycle and run with --systemd-cgroup, skiff against crun and runc, in the systemd guest.
 bench-systemd: build
 	@$(MAKE) --no-print-directory -C bench systemd
+
+# VM isolation: a VM-isolated run of /bin/true against a bare QEMU boot of the same kernel.
+bench-vm: build
+	@SKIFF=$(SKIFF) bench/vm.sh --rounds $${ROUNDS:-5}
 
 # The libFuzzer targets (config parser+validator, CLI), FUZZ_SECONDS each (default 600).
 fuzz: deps

@@ -1,5 +1,6 @@
 #include "cli/cli.hpp"
 #include "linux/sealed_exe.hpp"
+#include "vm/vm.hpp"
 
 #ifdef SKIFF_EMPTY_FRAME_REGISTRY
 // See CMakeLists.txt: the linker routes crtbeginT.o's calls here, so the unwinder finds FDEs
@@ -9,6 +10,8 @@ extern "C" void* __wrap___deregister_frame_info(const void*) { return nullptr; }
 #endif
 
 int main(int argc, char** argv) {
+    if (skiff::vm::is_guest_init(argc, argv)) skiff::vm::agent_main();  // the guest's PID 1
+    skiff::vm::set_invoked_as(argv[0]);
     skiff::sealed_exe::ensure(argc, argv);
     return skiff::cli::main(argc, argv);
 }

@@ -14,6 +14,7 @@ EXPECTED = {
     "unit": {},
     "harness": {},
     "systemd-vm": {},
+    "vm-isolation": {},
     "cgroup-v2-vm": {
         "tests.integration.test_cgroups::test_memory_v1_only_knobs": V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_memory_use_hierarchy_v1": V1_HOST_ONLY,

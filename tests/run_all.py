@@ -35,7 +35,8 @@ PYTEST = ["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-
 PYTEST_SUITES = [("harness", "tests/harness"), ("integration", "tests/integration"), ("security", "tests/security"),
                  ("rootless", "tests/rootless"),
                  ("clients", "tests/clients"), ("fuzz-smoke", "tests/fuzz"),
-                 ("bench-smoke", "bench/test_bench_smoke.py"), ("packaging", "tests/packaging")]
+                 ("bench-smoke", "bench/test_bench_smoke.py"), ("packaging", "tests/packaging"),
+                 ("vm-isolation", "tests/vmiso")]
 
 
 def suites():

@@ -130,7 +130,7 @@ void reserve_preserved_fds(int n) {
 
 std::string read_config_text(const std::string& bundle) { return text::read_file(bundle + "/config.json"); }
 
-Prepared prepare(const CreateOptions& o) {
+Prepared prepare(const Globals& g, const CreateOptions& o) {
     Prepared prepared;
     log::phase("start");
     validate_id(o.id);
@@ -163,6 +163,11 @@ Prepared prepare(const CreateOptions& o) {
         prepared.spec.process->env.push_back("LISTEN_FDS=" + std::to_string(prepared.listen_fds));
         prepared.spec.process->env.push_back("LISTEN_PID=1");
     }
+    if (vm::wanted(prepared.spec)) {
+        prepared.vm = vm::prepare(prepared.spec, prepared.config_text, prepared.rootfs, g.root, o.id,
+                                  o.preserve_fds + prepared.listen_fds);
+        prepared.ns = plan_namespaces(prepared.spec);
+    }
     log::phase("parse");
     return prepared;
 }
@@ -175,7 +180,7 @@ Record save_creating_record(Store& store, const Globals& g, const CreateOptions&
     Record rec;
     rec.id = o.id;
     rec.bundle = prepared.bundle;
-    rec.rootfs = prepared.rootfs;
+    rec.rootfs = prepared.vm ? prepared.vm->rootfs : prepared.rootfs;  // a VM's, not QEMU's own root
     rec.created = log::now_rfc3339();
     rec.annotations = spec.annotations;
     rec.cgroups_path = spec.linux->cgroups_path;
@@ -411,6 +416,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
     NetDevices net_devices;
     try {
         Record rec = save_creating_record(store, g, o, prepared);
+        if (prepared.vm) vm::start_host_side(*prepared.vm);
         Fd exec_fifo = make_exec_fifo(store, o);
         create_cgroup(g, o, prepared.spec, cgroup);
         rec.no_cgroup = cgroups::is_none(*cgroup);
@@ -460,7 +466,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
 }
 
 pid_t create(const Globals& g, const CreateOptions& o) {
-    Prepared prepared = prepare(o);
+    Prepared prepared = prepare(g, o);
     return create_prepared(g, o, prepared, nullptr);
 }
 

@@ -197,6 +197,7 @@ int exec(const Globals& g, const ExecOptions& o) {
     validate_id(o.id);
     Store store(g.root);
     Record r = store.load(o.id);
+    vm::refuse_exec(g.root, o.id);  // it would run beside QEMU on the host, not in the guest
     Status s = check_exec_allowed(store, r, o);
     oci::Spec spec = oci::parse_config(r.config);
     spec.process = exec_process(spec, o);

@@ -27,7 +27,7 @@ void reap_orphans_but(pid_t keep) {
 }  // namespace
 
 std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forward, TtyRelay* tty,
-                                      bool reap_orphans) {
+                                      bool reap_orphans, const std::function<bool(int)>& deliver) {
     Fd sig_fd(::signalfd(-1, &forward, SFD_CLOEXEC));
     std::optional<int> status;
     for (;;) {
@@ -42,7 +42,8 @@ std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forw
             bool got = ::read(sig_fd.get(), &si, sizeof si) == sizeof si;
             // With our own pty the window size follows ours; the kernel tells the process.
             if (got && tty && si.ssi_signo == SIGWINCH) tty->on_winch();
-            else if (got && si.ssi_signo != SIGCHLD) sys::pidfd_send_signal(pidfd, int(si.ssi_signo));
+            else if (got && si.ssi_signo != SIGCHLD && !(deliver && deliver(int(si.ssi_signo))))
+                sys::pidfd_send_signal(pidfd, int(si.ssi_signo));
             if (reap_orphans) reap_orphans_but(pid);
         }
         if (fds[0].revents & POLLIN) {

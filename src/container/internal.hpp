@@ -2,6 +2,7 @@
 #pragma once
 #include <signal.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "container/state.hpp"
 #include "linux/fd.hpp"
 #include "oci/spec.hpp"
+#include "vm/vm.hpp"
 
 namespace skiff::container {
 
@@ -19,13 +21,14 @@ struct Prepared {
     oci::Spec spec;
     NamespacePlan ns;
     int listen_fds = 0;  // $LISTEN_FDS passed on to the container
+    std::optional<vm::Plan> vm;  // VM isolation: the spec above is then the host side's (QEMU)
 };
 
 // <bundle>/config.json as text: create keeps it verbatim in the state file and parses it.
 std::string read_config_text(const std::string& bundle);
 
 // Everything that can be checked without touching the host: a bad input stops here.
-Prepared prepare(const CreateOptions& o);
+Prepared prepare(const Globals& g, const CreateOptions& o);
 // The rest of create; the init's pidfd goes to *pidfd_out and the saved record to
 // *record_out when given (for `run`).
 pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepared, Fd* pidfd_out,
@@ -36,8 +39,10 @@ class TtyRelay;
 // caller) to the process through its pidfd, relays `tty` when given, reaps orphans when we
 // are their subreaper, and returns the process's exit code (128+N for signal N), or nothing
 // when it could not be waited for.
+// `deliver`, when given, may take a signal over (true: delivered another way, e.g. through
+// a VM's agent).
 std::optional<int> wait_in_foreground(int pidfd, pid_t pid, const sigset_t& forward, TtyRelay* tty,
-                                      bool reap_orphans);
+                                      bool reap_orphans, const std::function<bool(int)>& deliver = {});
 
 // --pid-file: the pid, written to a temp file and renamed into place (create and exec).
 void write_pid_file(const std::string& path, pid_t pid);

@@ -125,6 +125,7 @@ void kill(const Globals& g, const std::string& id, int signal, bool all) {
         cgroup_of(r)->kill_all(signal);
         return;
     }
+    if (vm::forward_signal(g.root, id, signal)) return;  // through the guest agent
     Fd pidfd = open_init(r);
     if (!pidfd || sys::pidfd_send_signal(pidfd.get(), signal) < 0) {
         if (!pidfd || errno == ESRCH) throw Error("container not running", ESRCH);
@@ -191,7 +192,7 @@ std::vector<ListEntry> list(const Globals& g) {
 
 // create's steps (launch.hpp) without a `start` in between, then the foreground wait.
 int run_container(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
-    Prepared prepared = prepare(o);
+    Prepared prepared = prepare(g, o);
     if (!detach && !no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     ForwardedSignals forward(!detach, true);
     Fd pidfd;
@@ -206,6 +207,7 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     pid_t pid = create_prepared(g, run_options, prepared, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
+        if (!detach) vm::await_guest(g.root, o.id, pidfd.get());
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (prepared.spec.hooks && !prepared.spec.hooks->poststart.empty())
             init::run_hooks_warn(prepared.spec.hooks->poststart, state_document(rec, Status::running, false),
@@ -216,8 +218,9 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     }
     if (detach) return 0;
 
-    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward.set(), tty ? &*tty : nullptr, true);
-    int status = waited.value_or(0);
+    std::optional<int> waited = wait_in_foreground(pidfd.get(), pid, forward.set(), tty ? &*tty : nullptr, true,
+                                                   [&](int sig) { return vm::forward_signal(g.root, o.id, sig); });
+    int status = vm::exit_status(g.root, o.id, waited.value_or(0));
     if (keep) return status;
     if (!waited) {
         remove(g, o.id, true);

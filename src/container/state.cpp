@@ -211,6 +211,7 @@ std::vector<std::string> Store::ids() const {
 }
 
 void Store::remove(const std::string& id) const {
+    vm::teardown(root_, id);
     ::unlink(fifo_path(id).c_str());
     ::unlink(path(id).c_str());
 }

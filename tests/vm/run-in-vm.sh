@@ -57,25 +57,9 @@ done
 # ------------------------------------------------------------------------------------------
 # setup: packages, kernel, initramfs
 
-install_pkgs() {
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-        --no-install-recommends "$@" >&2 ||
-        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get \
-            -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" >&2; } ||
-        fail "apt-get install $* failed"
-}
-
-# A meta package (linux-image-cloud-amd64) depends on the versioned one that holds the files.
-concrete_kernel_pkg() {
-    local p=$1 next
-    for _ in 1 2 3; do
-        apt-cache show "$p" >/dev/null 2>&1 || return 1
-        next=$(apt-cache depends "$p" | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
-        [ -z "$next" ] && { echo "$p"; return 0; }
-        p=$next
-    done
-    return 1
-}
+# The kernel fetch is shared with skiff's VM isolation (scripts/vm-kernel.sh).
+SKIFF_VM_CACHE=$CACHE SKIFF_VM_KERNEL=$KPKG . "$HERE/../../scripts/vm-kernel.sh"
+install_pkgs() { vm_install_pkgs "$@"; }
 
 setup() {
     local missing=()
@@ -87,32 +71,7 @@ setup() {
     mkdir -p "$CACHE"
     exec 8>"$CACHE/lock"
     flock 8  # two runs at once share one download
-    local pkg
-    pkg=$(concrete_kernel_pkg "$KPKG") ||
-        { apt-get update -q >&2 || true; pkg=$(concrete_kernel_pkg "$KPKG"); } ||
-        { [ -s "$CACHE/$KPKG.pkg" ] && pkg=$(cat "$CACHE/$KPKG.pkg"); } ||
-        fail "cannot find kernel package $KPKG"
-    echo "$pkg" > "$CACHE/$KPKG.pkg"
-    KDIR=$CACHE/$pkg
-    if [ ! -e "$KDIR/ready" ]; then
-        say "fetching $pkg"
-        rm -rf "$KDIR" && mkdir -p "$KDIR/deb"
-        (cd "$KDIR/deb" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) ||
-            fail "apt-get download $pkg failed"
-        dpkg-deb -x "$KDIR"/deb/*.deb "$KDIR/pkg"
-        local kver
-        kver=$(ls "$KDIR/pkg/lib/modules")
-        mkdir -p "$KDIR/lib/modules"
-        mv "$KDIR/pkg/lib/modules/$kver" "$KDIR/lib/modules/"
-        cp "$KDIR/pkg/boot/vmlinuz-$kver" "$KDIR/vmlinuz"
-        cp "$KDIR/pkg/boot/config-$kver" "$KDIR/config"
-        echo "$kver" > "$KDIR/kver"
-        rm -rf "$KDIR/pkg" "$KDIR/deb"
-        # busybox's insmod/modprobe read plain .ko files only
-        find "$KDIR/lib/modules" -name '*.ko.xz' -print0 | xargs -0 -r -n 32 -P 2 xz -d
-        busybox depmod -b "$KDIR" "$kver" || fail "depmod failed"
-        touch "$KDIR/ready"
-    fi
+    vm_fetch_kernel
     if [ ! -e "$KDIR/initrd.gz" ] || [ "$SELF" -nt "$KDIR/initrd.gz" ]; then
         build_initrd
     fi

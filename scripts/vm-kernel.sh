@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The guest kernel of skiff's VM isolation and of the tests/vm tiers: a Debian package
+# (SKIFF_VM_KERNEL, default linux-image-6.12-cloud-amd64) downloaded with apt-get and unpacked
+# into SKIFF_VM_CACHE (default ~/.cache/skiff/vm); nothing is installed into /boot.
+#
+#   scripts/vm-kernel.sh             # fetch it (idempotent); prints the directory with vmlinuz
+#   scripts/vm-kernel.sh --install   # also points /var/lib/skiff/vm (skiff's default) at it
+#
+# tests/vm/run-in-vm.sh sources this file for vm_fetch_kernel.
+
+VM_CACHE=${SKIFF_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/skiff/vm}
+VM_KPKG=${SKIFF_VM_KERNEL:-linux-image-6.12-cloud-amd64}
+
+vm_fail() { echo "vm-kernel: $*" >&2; exit 125; }
+vm_say() { [ "${SKIFF_VM_QUIET:-0}" = 1 ] || echo "vm-kernel: $*" >&2; }
+
+vm_install_pkgs() {
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        --no-install-recommends "$@" >&2 ||
+        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get \
+            -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "$@" >&2; } ||
+        vm_fail "apt-get install $* failed"
+}
+
+# A meta package (linux-image-cloud-amd64) depends on the versioned one that holds the files.
+vm_concrete_kernel_pkg() {
+    local p=$1 next
+    for _ in 1 2 3; do
+        apt-cache show "$p" >/dev/null 2>&1 || return 1
+        next=$(apt-cache depends "$p" | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
+        [ -z "$next" ] && { echo "$p"; return 0; }
+        p=$next
+    done
+    return 1
+}
+
+# Sets KDIR to $VM_CACHE/<package>, holding vmlinuz, config, kver and lib/modules/<kver>
+# (modules decompressed, depmod run). The caller holds $VM_CACHE/lock.
+vm_fetch_kernel() {
+    local pkg
+    pkg=$(vm_concrete_kernel_pkg "$VM_KPKG") ||
+        { apt-get update -q >&2 || true; pkg=$(vm_concrete_kernel_pkg "$VM_KPKG"); } ||
+        { [ -s "$VM_CACHE/$VM_KPKG.pkg" ] && pkg=$(cat "$VM_CACHE/$VM_KPKG.pkg"); } ||
+        vm_fail "cannot find kernel package $VM_KPKG"
+    echo "$pkg" > "$VM_CACHE/$VM_KPKG.pkg"
+    KDIR=$VM_CACHE/$pkg
+    [ -e "$KDIR/ready" ] && return 0
+    vm_say "fetching $pkg"
+    rm -rf "$KDIR" && mkdir -p "$KDIR/deb"
+    (cd "$KDIR/deb" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) ||
+        vm_fail "apt-get download $pkg failed"
+    dpkg-deb -x "$KDIR"/deb/*.deb "$KDIR/pkg"
+    local kver
+    kver=$(ls "$KDIR/pkg/lib/modules")
+    mkdir -p "$KDIR/lib/modules"
+    mv "$KDIR/pkg/lib/modules/$kver" "$KDIR/lib/modules/"
+    cp "$KDIR/pkg/boot/vmlinuz-$kver" "$KDIR/vmlinuz"
+    cp "$KDIR/pkg/boot/config-$kver" "$KDIR/config"
+    echo "$kver" > "$KDIR/kver"
+    rm -rf "$KDIR/pkg" "$KDIR/deb"
+    # busybox's insmod/modprobe read plain .ko files only
+    find "$KDIR/lib/modules" -name '*.ko.xz' -print0 | xargs -0 -r -n 32 -P 2 xz -d
+    busybox depmod -b "$KDIR" "$kver" || vm_fail "depmod failed"
+    touch "$KDIR/ready"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    set -euo pipefail
+    [ "$(id -u)" = 0 ] || vm_fail "needs root (apt-get)"
+    missing=()
+    command -v qemu-system-x86_64 >/dev/null && [ -x /usr/lib/qemu/virtiofsd ] || missing+=(qemu-system-x86)
+    command -v xz >/dev/null || missing+=(xz-utils)
+    command -v busybox >/dev/null || missing+=(busybox-static)
+    [ ${#missing[@]} -eq 0 ] || { vm_say "installing ${missing[*]}"; vm_install_pkgs "${missing[@]}"; }
+    mkdir -p "$VM_CACHE"
+    exec 8>"$VM_CACHE/lock"
+    flock 8
+    vm_fetch_kernel
+    if [ "${1:-}" = --install ]; then
+        mkdir -p /var/lib/skiff
+        ln -sfn "$KDIR" /var/lib/skiff/vm
+        vm_say "/var/lib/skiff/vm -> $KDIR"
+    fi
+    echo "$KDIR"
+fi

@@ -1,0 +1,213 @@
+// VM isolation, guest half: this binary as the guest's PID 1 (/init of the initramfs).
+// It mounts the rootfs that the host shares over virtio-fs, moves into a tmpfs root, and
+// runs the container with skiff's own `run` (so mounts, user, capabilities, seccomp,
+// rlimits, env and cwd are applied by the same code as on the host). Its stdio are the
+// virtio-serial ports skiff.stdin/stdout/stderr; it forwards signal numbers from skiff.ctl,
+// writes "up" and then "exit N" to skiff.status, and powers the VM off: status 0 through
+// ACPI, any other through isa-debug-exit, so QEMU's own exit status is N for odd N (N+1 for
+// even N); `skiff run` reads the exact one from the status file.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "base/error.hpp"
+#include "base/text.hpp"
+#include "vm/vm.hpp"
+
+namespace skiff::vm {
+namespace {
+
+std::map<std::string, int> g_ports;  // skiff.<name> -> fd
+
+void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    ::nanosleep(&ts, nullptr);
+}
+
+void write_all(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += size_t(n);
+    }
+}
+
+void say(const std::string& msg) {
+    auto it = g_ports.find("stderr");
+    write_all(it != g_ports.end() ? it->second : 2, "skiff-vm agent: " + msg + "\n");
+}
+
+void mount_or_throw(const char* src, const char* dst, const char* type, unsigned long flags, const char* data) {
+    if (::mount(src, dst, type, flags, data) < 0) throw_errno(std::string("mount ") + type + " on " + dst);
+}
+
+void write_file(const std::string& path, const std::string& data, mode_t mode) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) throw_errno("create " + path);
+    write_all(fd, data);
+    ::close(fd);
+}
+
+// The virtio-serial ports by name (no udev here: their names are in sysfs).
+void open_ports() {
+    const char* const names[] = {"stdin", "stdout", "stderr", "status", "ctl"};
+    for (int tries = 0; tries < 500 && g_ports.size() < 5; ++tries) {
+        if (DIR* d = ::opendir("/sys/class/virtio-ports")) {
+            while (struct dirent* e = ::readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                std::string name;
+                try {
+                    name = text::read_file(std::string("/sys/class/virtio-ports/") + e->d_name + "/name");
+                } catch (const Error&) {
+                    continue;
+                }
+                while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
+                for (const char* n : names) {
+                    if (name != std::string("skiff.") + n || g_ports.count(n)) continue;
+                    int flags = std::strcmp(n, "stdin") == 0 || std::strcmp(n, "ctl") == 0 ? O_RDONLY : O_WRONLY;
+                    int fd = ::open((std::string("/dev/") + e->d_name).c_str(), flags | O_CLOEXEC);
+                    if (fd >= 0) g_ports[n] = fd;
+                }
+            }
+            ::closedir(d);
+        }
+        if (g_ports.size() < 5) sleep_ms(10);
+    }
+    if (g_ports.size() < 5) throw Error("the host's virtio-serial ports did not appear", ENODEV);
+}
+
+void copy_self(const std::string& to) {
+    write_file(to, text::read_file("/proc/self/exe"), 0755);
+}
+
+// From the initramfs into a tmpfs root that holds the bundle, the share mounted as its rootfs.
+std::string enter_guest_root() {
+    std::string config = text::read_file("/skiff-vm/config.json");
+    std::string id = text::read_file("/skiff-vm/id");
+    mount_or_throw("tmpfs", "/newroot", "tmpfs", 0, "mode=0755");
+    for (const char* d : {"/newroot/rootfs", "/newroot/bundle", "/newroot/dev", "/newroot/proc", "/newroot/sys",
+                          "/newroot/run", "/newroot/tmp"})
+        if (::mkdir(d, 0755) < 0) throw_errno(std::string("mkdir ") + d);
+    ::chmod("/newroot/tmp", 01777);
+    write_file("/newroot/bundle/config.json", config, 0600);
+    copy_self("/newroot/skiff");
+    int tries = 0;
+    while (::mount("rootfs", "/newroot/rootfs", "virtiofs", 0, nullptr) < 0) {
+        if (++tries > 300) throw_errno("mount the shared rootfs (virtio-fs tag rootfs)");
+        sleep_ms(10);
+    }
+    for (const char* m : {"dev", "proc", "sys"})
+        mount_or_throw((std::string("/") + m).c_str(), (std::string("/newroot/") + m).c_str(), nullptr, MS_MOVE,
+                       nullptr);
+    if (::chdir("/newroot") < 0) throw_errno("chdir /newroot");
+    mount_or_throw(".", "/", nullptr, MS_MOVE, nullptr);
+    if (::chroot(".") < 0) throw_errno("chroot");
+    if (::chdir("/") < 0) throw_errno("chdir /");
+    mount_or_throw("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate");
+    return id;
+}
+
+// skiff run in the guest, with the ports as its stdio; signal numbers that arrive on the
+// control port go to it (it forwards them to the container process). Returns its status.
+int run_container(const std::string& id) {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC);
+    if (sfd < 0) throw_errno("signalfd");
+    pid_t child = ::fork();
+    if (child < 0) throw_errno("fork");
+    if (child == 0) {
+        ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
+        ::dup2(g_ports["stdin"], 0);
+        ::dup2(g_ports["stdout"], 1);
+        ::dup2(g_ports["stderr"], 2);
+        ::syscall(SYS_close_range, 3U, ~0U, 0U);
+        ::setsid();
+        const char* argv[] = {"skiff", "--root", "/run/skiff", "run", "--bundle", "/bundle", id.c_str(), nullptr};
+        const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_VM_GUEST=1", nullptr};
+        ::execve("/skiff", const_cast<char**>(argv), const_cast<char**>(envp));
+        write_all(2, std::string("skiff-vm agent: exec /skiff: ") + std::strerror(errno) + "\n");
+        ::_exit(127);
+    }
+    write_all(g_ports["status"], "up\n");
+    std::string pending;
+    bool ctl_open = true;
+    for (;;) {
+        struct pollfd p[2] = {{sfd, POLLIN, 0}, {ctl_open ? g_ports["ctl"] : -1, POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0 && errno != EINTR) throw_errno("poll");
+        if (p[1].revents) {
+            char buf[64];
+            ssize_t n = ::read(g_ports["ctl"], buf, sizeof buf);
+            if (n <= 0) {
+                ctl_open = false;
+            } else {
+                pending.append(buf, size_t(n));
+                size_t nl;
+                while ((nl = pending.find('\n')) != std::string::npos) {
+                    int sig = std::atoi(pending.substr(0, nl).c_str());
+                    pending.erase(0, nl + 1);
+                    if (sig > 0 && sig < 65) ::kill(child, sig);
+                }
+            }
+        }
+        if (p[0].revents) {
+            struct signalfd_siginfo si;
+            if (::read(sfd, &si, sizeof si) < 0 && errno != EAGAIN) throw_errno("read signalfd");
+            int status;
+            pid_t w;
+            while ((w = ::waitpid(-1, &status, WNOHANG)) > 0)  // PID 1 reaps every orphan
+                if (w == child) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+}
+
+[[noreturn]] void power_off(int code) {
+    auto it = g_ports.find("status");
+    if (it != g_ports.end()) write_all(it->second, "exit " + std::to_string(code) + "\n");
+    ::sync();
+    if (code != 0 && ::ioperm(0xf4, 4, 1) == 0) outl(unsigned(code) >> 1, 0xf4);  // QEMU exits (v<<1)|1
+    ::reboot(RB_POWER_OFF);
+    for (;;) ::pause();
+}
+
+}  // namespace
+
+bool is_guest_init(int argc, char** argv) {
+    return argc >= 1 && ::getpid() == 1 && argv[0] && std::strcmp(argv[0], "/init") == 0;
+}
+
+void agent_main() {
+    int code = 1;
+    try {
+        mount_or_throw("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+        mount_or_throw("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+        mount_or_throw("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+        open_ports();
+        std::string id = enter_guest_root();
+        code = run_container(id);
+    } catch (const Error& e) {
+        say(e.what());
+        code = 1;
+    }
+    power_off(code);
+}
+
+}  // namespace skiff::vm

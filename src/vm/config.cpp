@@ -1,0 +1,285 @@
+// VM isolation, host half, before anything is created: is it wanted, can it be honoured,
+// and the two configs it splits into (QEMU's on the host, the container's in the guest).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/error.hpp"
+#include "linux/log.hpp"
+#include "base/text.hpp"
+#include "vm/paths.hpp"
+#include "vm/vm.hpp"
+
+namespace skiff::vm {
+namespace {
+
+std::string g_invoked_as;
+
+bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
+
+// The namespaces the guest stands for: the host's own cannot be shared with a VM.
+void check_namespaces(const oci::Linux& lx) {
+    static const char* const kNeeded[] = {"pid", "mount", "network", "ipc", "uts"};
+    for (size_t i = 0; i < lx.namespaces.size(); ++i)
+        if (!lx.namespaces[i].path.empty())
+            throw Error("linux.namespaces[" + std::to_string(i) + "].path: a namespace joined by path (" +
+                            lx.namespaces[i].path + ") cannot cross the VM boundary",
+                        EINVAL);
+    for (const char* t : kNeeded) {
+        bool found = false;
+        for (const auto& ns : lx.namespaces) found |= ns.type == t;
+        if (!found)
+            throw Error(std::string("linux.namespaces: VM isolation cannot share the host's ") + t +
+                            " namespace (add a new one)",
+                        EINVAL);
+    }
+}
+
+// What this first version of the VM mode cannot carry into the guest: refused by name.
+void check_supported(const oci::Spec& spec, int preserve_fds) {
+    const auto& lx = *spec.linux;
+    check_namespaces(lx);
+    if (!lx.devices.empty())
+        throw Error("linux.devices[0]: device " + lx.devices[0].path + " cannot be passed into the VM", EINVAL);
+    if (!lx.net_devices.empty())
+        throw Error("linux.netDevices: network devices cannot be passed into the VM", EINVAL);
+    if (lx.seccomp && !lx.seccomp->listener_path.empty())
+        throw Error("linux.seccomp.listenerPath: a seccomp agent cannot reach into the VM", EINVAL);
+    if (spec.process->terminal)
+        throw Error("process.terminal: a terminal is not supported with VM isolation yet", EINVAL);
+    for (size_t i = 0; i < spec.mounts.size(); ++i) {
+        const auto& m = spec.mounts[i];
+        bool bind = m.type == "bind";
+        for (const auto& o : m.options) bind |= o == "bind" || o == "rbind";
+        if (bind)
+            throw Error("mounts[" + std::to_string(i) + "]: bind mount of " + m.source + " on " + m.destination +
+                            ": host directories are not shared into the VM yet",
+                        EINVAL);
+    }
+    if (preserve_fds > 0)
+        throw Error("--preserve-fds: file descriptors cannot be passed into the VM", EINVAL);
+}
+
+// /dev/kvm that can run a stock kernel: a PVM /dev/kvm (no vmx/svm) cannot.
+bool kvm_usable() {
+    if (::access("/dev/kvm", R_OK | W_OK) != 0) return false;
+    std::string cpu;
+    try {
+        cpu = text::read_file("/proc/cpuinfo");
+    } catch (const Error&) {
+        return false;
+    }
+    for (auto line : text::lines(cpu)) {
+        if (line.rfind("flags", 0) != 0) continue;
+        for (auto f : text::fields(line))
+            if (f == "vmx" || f == "svm") return true;
+        return false;
+    }
+    return false;
+}
+
+std::string annotation(const oci::Spec& spec, const std::string& key, const std::string& dflt) {
+    auto it = spec.annotations.find(key);
+    return it == spec.annotations.end() ? dflt : it->second;
+}
+
+// The guest's RAM: the memory limit when there is one (at least 128 MiB), else 256 MiB.
+std::string guest_memory(const oci::Spec& spec) {
+    long long mib = 256;
+    const auto& r = spec.linux->resources;
+    if (r && r->memory && r->memory->limit && *r->memory->limit > 0)
+        mib = std::max<long long>(128, *r->memory->limit / (1024 * 1024));
+    return std::to_string(mib) + "M";
+}
+
+std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
+    std::string mem = guest_memory(spec);
+    std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id, "-machine", "q35,memory-backend=mem"};
+    if (kvm) a.insert(a.end(), {"-accel", "kvm", "-cpu", "host"});
+    else a.insert(a.end(), {"-accel", "tcg,thread=multi", "-cpu", "max"});
+    auto port = [&](const std::string& chardev, const std::string& name, int nr) {
+        a.insert(a.end(), {"-chardev", chardev, "-device",
+                           "virtserialport,chardev=" + name + ",name=skiff." + name + ",nr=" + std::to_string(nr)});
+    };
+    a.insert(a.end(),
+             {"-m", mem, "-smp", "1", "-object", "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
+              "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+              "-kernel", p.kernel_dir + "/vmlinuz", "-initrd", p.dir + "/initrd",
+              "-append", "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on",
+              "-serial", "file:" + p.dir + "/console.log",
+              "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+              "-chardev", "socket,id=fs,path=" + p.dir + "/fs.sock",
+              "-device", "vhost-user-fs-pci,chardev=fs,tag=rootfs",
+              "-device", "virtio-serial-pci,max_ports=8"});
+    // stdin: QEMU's own stdio (its end of file reaches the guest as the port's end of file);
+    // stdout and stderr: reopened through /proc, appending, so a file given is not truncated.
+    port("stdio,id=stdin,signal=off", "stdin", 1);
+    port("file,id=stdout,path=/proc/self/fd/1,append=on", "stdout", 2);
+    port("file,id=stderr,path=/proc/self/fd/2,append=on", "stderr", 3);
+    port("file,id=status,path=" + p.dir + "/status", "status", 4);
+    port("pipe,id=ctl,path=" + p.dir + "/ctl", "ctl", 5);
+    return a;
+}
+
+oci::Mount bind_mount(const std::string& src, const std::string& dst, bool ro) {
+    oci::Mount m;
+    m.destination = dst;
+    m.source = src;
+    m.type = "bind";
+    m.options = {"rbind", "nosuid", "nodev"};
+    if (ro) m.options.push_back("ro");
+    return m;
+}
+
+// The host side of the container: QEMU as the process, with no capabilities, in a small root
+// of its own (<vm dir>/root: the host's /usr read-only, the kernel and the VM's directory,
+// a fresh /proc, a /dev with the default nodes and /dev/kvm when it is used). The cgroup,
+// hooks and namespaces (but the user namespace: the guest makes its own) stay as configured.
+void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
+    auto& proc = *spec.process;
+    oci::Process host;
+    Plan inside = p;  // the paths QEMU sees
+    inside.kernel_dir = kGuestKernelDir;
+    inside.dir = kGuestVmDir;
+    host.args = qemu_argv(spec, inside, qemu, kvm);
+    host.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    host.cwd = "/";
+    host.capabilities = oci::Capabilities{};
+    host.capabilities->bounding = host.capabilities->effective = host.capabilities->permitted =
+        std::vector<std::string>{};
+    host.no_new_privileges = true;
+    host.oom_score_adj = proc.oom_score_adj;
+    proc = std::move(host);
+    spec.root->path = p.dir + "/root";
+    spec.root->readonly = true;
+    oci::Mount procfs;
+    procfs.destination = "/proc";
+    procfs.type = procfs.source = "proc";
+    procfs.options = {"nosuid", "noexec", "nodev"};
+    oci::Mount dev;
+    dev.destination = "/dev";
+    dev.type = dev.source = "tmpfs";
+    dev.options = {"nosuid", "mode=755", "size=64k"};
+    spec.mounts = {procfs, dev, bind_mount("/usr", "/usr", true), bind_mount(p.kernel_dir, kGuestKernelDir, true),
+                   bind_mount(p.dir, kGuestVmDir, false)};
+    for (const auto& d : host_root_links())
+        if (!d.second) spec.mounts.push_back(bind_mount("/" + d.first, "/" + d.first, true));  // not merged-usr
+    spec.hostname.clear();
+    spec.domainname.clear();
+    auto& lx = *spec.linux;
+    std::vector<oci::Namespace> keep;
+    for (auto& ns : lx.namespaces)
+        if (ns.type != "user" && ns.type != "time") keep.push_back(ns);
+    lx.namespaces = keep;
+    lx.uid_mappings.clear();
+    lx.gid_mappings.clear();
+    lx.time_offsets.clear();
+    lx.sysctl.clear();
+    lx.seccomp.reset();
+    lx.masked_paths.reset();
+    lx.readonly_paths.reset();
+    lx.mount_label.clear();
+    lx.personality.reset();
+    lx.intel_rdt.reset();
+    lx.rootfs_propagation.clear();
+    lx.devices.clear();
+    if (kvm) {
+        oci::Device node;
+        node.type = "c";
+        node.path = "/dev/kvm";
+        node.major = 10;
+        node.minor = 232;
+        node.file_mode = 0660;
+        lx.devices.push_back(node);
+        if (!lx.resources) lx.resources.emplace();
+        oci::DeviceRule kvm_rule;
+        kvm_rule.allow = true;
+        kvm_rule.type = "c";
+        kvm_rule.major = 10;
+        kvm_rule.minor = 232;
+        kvm_rule.access = "rwm";
+        lx.resources->devices.push_back(kvm_rule);
+    }
+}
+
+// The container's config as the guest's skiff runs it: the rootfs is the virtio-fs share at
+// /rootfs; hooks ran on the host; the guest's cgroup is the guest's own (devices rules only);
+// the annotation is gone so the guest does not start a VM again.
+std::string make_guest_config(const std::string& config_text) {
+    nlohmann::json j = nlohmann::json::parse(config_text);
+    j["root"]["path"] = "/rootfs";
+    j.erase("hooks");
+    if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
+    if (j.contains("linux") && j["linux"].is_object()) {
+        auto& lx = j["linux"];
+        lx.erase("cgroupsPath");
+        if (lx.contains("resources") && lx["resources"].is_object()) {
+            nlohmann::json r = nlohmann::json::object();
+            if (lx["resources"].contains("devices")) r["devices"] = lx["resources"]["devices"];
+            lx["resources"] = r;
+        }
+    }
+    return j.dump();
+}
+
+}  // namespace
+
+void set_invoked_as(const char* argv0) {
+    const char* base = argv0 ? std::strrchr(argv0, '/') : nullptr;
+    g_invoked_as = base ? base + 1 : (argv0 ? argv0 : "");
+}
+
+bool wanted(const oci::Spec& spec) {
+    if (::getenv("SKIFF_VM_GUEST")) return false;  // the guest's own skiff runs it plainly
+    auto it = spec.annotations.find(kAnnotation);
+    if (it != spec.annotations.end()) {
+        if (it->second == "vm") return true;
+        if (it->second == "container" || it->second.empty()) return false;
+        throw Error(std::string("annotations.") + kAnnotation + ": unknown isolation \"" + it->second +
+                        "\" (vm or container)",
+                    EINVAL);
+    }
+    return g_invoked_as == kHandlerName;
+}
+
+Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs,
+             const std::string& state_root, const std::string& id, int preserve_fds) {
+    check_supported(spec, preserve_fds);
+    Plan p;
+    p.id = id;
+    p.state_root = state_root;
+    p.rootfs = rootfs;
+    p.dir = vm_dir(state_root, id);
+    p.kernel_dir = kernel_dir();
+    std::string qemu = qemu_binary();
+    if (!executable(qemu))
+        throw Error("VM isolation: no QEMU: " + qemu + " is missing (apt-get install qemu-system-x86)", ENOENT);
+    if (!executable(kVirtiofsd))
+        throw Error(std::string("VM isolation: no virtiofsd: ") + kVirtiofsd +
+                        " is missing (apt-get install qemu-system-x86)",
+                    ENOENT);
+    if (::access((p.kernel_dir + "/vmlinuz").c_str(), R_OK) != 0)
+        throw Error("VM isolation: no guest kernel: " + p.kernel_dir +
+                        "/vmlinuz is missing (scripts/vm-kernel.sh installs one; SKIFF_VM_DIR names another directory)",
+                    ENOENT);
+    std::string accel = annotation(spec, "run.oci.skiff.vm.accel", "auto");
+    bool kvm = kvm_usable();
+    if (accel == "kvm" && !kvm)
+        throw Error("annotations.run.oci.skiff.vm.accel: kvm asked for, but /dev/kvm is absent or cannot boot a stock kernel",
+                    ENODEV);
+    if (accel == "tcg") kvm = false;
+    else if (accel != "kvm" && accel != "auto")
+        throw Error("annotations.run.oci.skiff.vm.accel: unknown value \"" + accel + "\" (auto, kvm or tcg)", EINVAL);
+    else if (!kvm)
+        log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
+    p.guest_config = make_guest_config(config_text);
+    make_host_spec(spec, p, qemu, kvm);
+    rootfs = spec.root->path;  // made by start_host_side
+    return p;
+}
+
+}  // namespace skiff::vm

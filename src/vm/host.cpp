@@ -1,0 +1,250 @@
+// VM isolation, host half, once the container exists: its directory <root>/<id>:vm (the
+// initramfs, virtiofsd's socket, the status file the guest writes, the control fifo that
+// carries signals to the agent), virtiofsd, and their teardown.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/error.hpp"
+#include "linux/fd.hpp"
+#include "linux/syscalls.hpp"
+#include "base/text.hpp"
+#include "vm/paths.hpp"
+#include "vm/vm.hpp"
+
+namespace skiff::vm {
+namespace {
+
+bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
+
+std::string read_or_empty(const std::string& p) {
+    try {
+        return text::read_file(p);
+    } catch (const Error&) {
+        return "";
+    }
+}
+
+double now_s() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+void write_file(const std::string& path, const std::string& data, mode_t mode) {
+    Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (!f) throw_errno("create " + path);
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(f.get(), data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("write " + path);
+        off += size_t(n);
+    }
+}
+
+// A copy of the base archive with this container's config appended.
+void write_initrd(const Plan& p) {
+    std::string base;
+    std::string cache = p.kernel_dir;
+    try {
+        base = text::read_file(base_initramfs(cache));
+    } catch (const Error&) {
+        base = text::read_file(base_initramfs(p.dir));  // a read-only kernel directory
+    }
+    base += cpio({{"skiff-vm", S_IFDIR | 0755, ""},
+                  {"skiff-vm/config.json", S_IFREG | 0600, p.guest_config},
+                  {"skiff-vm/id", S_IFREG | 0600, p.id}},
+                 true);
+    write_file(p.dir + "/initrd", base, 0600);
+}
+
+// virtiofsd, detached from us (it outlives `create`), its pid in virtiofsd.pid.
+pid_t spawn_virtiofsd(const Plan& p) {
+    int pipefd[2];
+    if (::pipe2(pipefd, O_CLOEXEC) < 0) throw_errno("pipe");
+    std::string sock = p.dir + "/fs.sock", log = p.dir + "/virtiofsd.log";
+    std::string source = "source=" + p.rootfs;
+    pid_t child = ::fork();
+    if (child < 0) throw_errno("fork");
+    if (child == 0) {
+        ::setsid();
+        pid_t grand = ::fork();
+        if (grand == 0) {
+            int in = ::open("/dev/null", O_RDONLY);
+            int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (in < 0 || out < 0) ::_exit(127);
+            ::dup2(in, 0);
+            ::dup2(out, 1);
+            ::dup2(out, 2);
+            ::syscall(SYS_close_range, 3U, ~0U, 0U);
+            std::string sp = "--socket-path=" + sock;
+            const char* argv[] = {kVirtiofsd, sp.c_str(), "-o", source.c_str(), "-o", "cache=auto",
+                                  "-o", "log_level=err", "--thread-pool-size=1", nullptr};
+            const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+            ::execve(kVirtiofsd, const_cast<char**>(argv), const_cast<char**>(envp));
+            ::_exit(127);
+        }
+        ssize_t w = ::write(pipefd[1], &grand, sizeof grand);
+        ::_exit(w == sizeof grand && grand > 0 ? 0 : 1);
+    }
+    ::close(pipefd[1]);
+    pid_t pid = -1;
+    ssize_t n = ::read(pipefd[0], &pid, sizeof pid);
+    ::close(pipefd[0]);
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (n != sizeof pid || pid <= 0) throw Error("VM isolation: cannot start virtiofsd", ECHILD);
+    write_file(p.dir + "/virtiofsd.pid", std::to_string(pid), 0600);
+    // QEMU connects to the socket when it starts: wait until virtiofsd listens.
+    double until = now_s() + 10;
+    while (!exists(sock)) {
+        if (::kill(pid, 0) < 0 || now_s() > until) {
+            std::string why = read_or_empty(log);
+            throw Error("VM isolation: virtiofsd did not start" + (why.empty() ? "" : ": " + why), ECHILD);
+        }
+        struct timespec ts = {0, 2000000};
+        ::nanosleep(&ts, nullptr);
+    }
+    return pid;
+}
+
+// Whether `pid` is still the virtiofsd serving `dir` (not a recycled pid).
+bool is_our_virtiofsd(pid_t pid, const std::string& dir) {
+    std::string cmd = read_or_empty("/proc/" + std::to_string(pid) + "/cmdline");
+    return cmd.find(dir + "/fs.sock") != std::string::npos;
+}
+
+// Our own files only: nothing is mounted here on the host (the binds are in the
+// container's mount namespace), and symlinks are removed, never followed.
+void remove_tree(const std::string& dir) {
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (struct dirent* e = ::readdir(d)) {
+            if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+            std::string path = dir + "/" + e->d_name;
+            struct stat st;
+            if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(path);
+            else ::unlink(path.c_str());
+        }
+        ::closedir(d);
+    }
+    ::rmdir(dir.c_str());
+}
+
+}  // namespace
+
+std::string qemu_binary() {
+    const char* q = ::getenv("SKIFF_VM_QEMU");
+    return q && *q ? q : "/usr/bin/qemu-system-x86_64";
+}
+
+std::string kernel_dir() {
+    const char* d = ::getenv("SKIFF_VM_DIR");
+    return d && *d ? d : "/var/lib/skiff/vm";
+}
+
+std::vector<std::pair<std::string, bool>> host_root_links() {
+    std::vector<std::pair<std::string, bool>> out;
+    for (const char* n : {"bin", "sbin", "lib", "lib32", "lib64", "libx32"}) {
+        struct stat st;
+        if (::lstat((std::string("/") + n).c_str(), &st) < 0) continue;
+        if (S_ISLNK(st.st_mode)) out.push_back({n, true});
+        else if (S_ISDIR(st.st_mode)) out.push_back({n, false});
+    }
+    return out;
+}
+
+void start_host_side(const Plan& p) {
+    if (::mkdir(p.dir.c_str(), 0700) < 0) throw_errno("mkdir " + p.dir);
+    // QEMU's root: mount points and the host's merged-/usr links.
+    std::string root = p.dir + "/root";
+    for (const std::string d : {"", "/usr", "/proc", "/dev", "/vm", "/vm/kernel", "/vm/run"})
+        if (::mkdir((root + d).c_str(), 0755) < 0) throw_errno("mkdir " + root + d);
+    for (const auto& [name, link] : host_root_links()) {
+        std::string at = root + "/" + name;
+        if (!link) {
+            if (::mkdir(at.c_str(), 0755) < 0) throw_errno("mkdir " + at);
+            continue;
+        }
+        char target[4096];
+        ssize_t n = ::readlink(("/" + name).c_str(), target, sizeof target - 1);
+        if (n < 0) throw_errno("readlink /" + name);
+        target[n] = 0;
+        if (::symlink(target, at.c_str()) < 0) throw_errno("symlink " + at);
+    }
+    write_initrd(p);
+    for (const char* f : {"/ctl.in", "/ctl.out"})
+        if (::mkfifo((p.dir + f).c_str(), 0600) < 0) throw_errno("mkfifo " + p.dir + f);
+    write_file(p.dir + "/status", "", 0600);
+    spawn_virtiofsd(p);
+}
+
+void teardown(const std::string& root, const std::string& id) {
+    std::string dir = vm_dir(root, id);
+    if (!exists(dir)) return;
+    pid_t pid = pid_t(std::atoi(read_or_empty(dir + "/virtiofsd.pid").c_str()));
+    if (pid > 0 && is_our_virtiofsd(pid, dir)) {
+        ::kill(pid, SIGKILL);  // its sandboxed child follows through PDEATHSIG
+        for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
+            ::waitpid(pid, nullptr, WNOHANG);  // ours when `run` is its subreaper
+            struct timespec ts = {0, 2000000};
+            ::nanosleep(&ts, nullptr);
+        }
+    }
+    remove_tree(dir);
+}
+
+void refuse_exec(const std::string& root, const std::string& id) {
+    if (exists(vm_dir(root, id)))
+        throw Error("exec: not supported in a VM-isolated container yet", ENOTSUP);
+}
+
+bool forward_signal(const std::string& root, const std::string& id, int signal) {
+    // KILL ends the VM itself; 0 probes QEMU as for any container.
+    if (signal == SIGKILL || signal == 0) return false;
+    std::string ctl = vm_dir(root, id) + "/ctl.in";
+    // O_NONBLOCK: ENXIO when QEMU does not hold it open (not started, or gone).
+    Fd f(::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!f) return false;
+    std::string msg = std::to_string(signal) + "\n";
+    return ::write(f.get(), msg.data(), msg.size()) == ssize_t(msg.size());
+}
+
+void await_guest(const std::string& root, const std::string& id, int pidfd) {
+    std::string dir = vm_dir(root, id);
+    if (!exists(dir)) return;
+    const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
+    double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
+    double until = now_s() + limit;
+    for (;;) {
+        if (read_or_empty(dir + "/status").find("up\n") != std::string::npos) return;
+        struct pollfd pf = {pidfd, POLLIN, 0};
+        if (::poll(&pf, 1, 20) > 0) return;  // QEMU ended: the caller's wait reports it
+        if (now_s() > until) {
+            sys::pidfd_send_signal(pidfd, SIGKILL);
+            std::string console = read_or_empty(dir + "/console.log");
+            if (console.size() > 600) console = "..." + console.substr(console.size() - 600);
+            throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) +
+                            " s" + (console.empty() ? "" : "; its console:\n" + console),
+                        ETIMEDOUT);
+        }
+    }
+}
+
+int exit_status(const std::string& root, const std::string& id, int fallback) {
+    std::string s = read_or_empty(vm_dir(root, id) + "/status");
+    size_t at = s.find("exit ");
+    if (at == std::string::npos) return fallback;
+    return std::atoi(s.c_str() + at + 5);
+}
+
+}  // namespace skiff::vm

@@ -1,0 +1,101 @@
+// The guest's initramfs: this same static binary as /init (the agent), built once per binary
+// and cached; each container appends a small archive with its config (the kernel unpacks
+// concatenated archives in order).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "base/error.hpp"
+#include "base/text.hpp"
+#include "vm/paths.hpp"
+
+namespace skiff::vm {
+namespace {
+
+void hex8(std::string& out, unsigned long v) {
+    char b[9];
+    std::snprintf(b, sizeof b, "%08lX", v & 0xffffffffUL);
+    out += b;
+}
+
+void pad4(std::string& out) {
+    while (out.size() % 4) out += '\0';
+}
+
+void entry(std::string& out, unsigned long ino, const std::string& name, unsigned mode, const std::string& data,
+           unsigned rmaj = 0, unsigned rmin = 0) {
+    out += "070701";
+    for (unsigned long v : {ino, (unsigned long)mode, 0UL, 0UL, 1UL, 0UL, (unsigned long)data.size(), 0UL, 0UL,
+                            (unsigned long)rmaj, (unsigned long)rmin, (unsigned long)name.size() + 1, 0UL})
+        hex8(out, v);
+    out += name;
+    out += '\0';
+    pad4(out);
+    out += data;
+    pad4(out);
+}
+
+void write_atomically(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw_errno("create " + tmp);
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw_errno("write " + tmp, e);
+        }
+        off += size_t(n);
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) < 0) {
+        int e = errno;
+        ::unlink(tmp.c_str());
+        throw_errno("rename " + tmp, e);
+    }
+}
+
+}  // namespace
+
+std::string cpio(const std::vector<CpioEntry>& entries, bool trailer) {
+    std::string out;
+    unsigned long ino = 1000;
+    for (const auto& e : entries) {
+        if (S_ISCHR(e.mode)) {
+            // data holds "major:minor" for a device node
+            unsigned maj = 0, min = 0;
+            std::sscanf(e.data.c_str(), "%u:%u", &maj, &min);
+            entry(out, ino++, e.name, e.mode, "", maj, min);
+        } else {
+            entry(out, ino++, e.name, e.mode, e.data);
+        }
+    }
+    if (trailer) entry(out, 0, "TRAILER!!!", 0, "");
+    return out;
+}
+
+std::string base_initramfs(const std::string& dir) {
+    struct stat st;
+    if (::stat("/proc/self/exe", &st) < 0) throw_errno("stat /proc/self/exe");
+    std::string path = dir + "/initrd-skiff-" + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) +
+                       "." + std::to_string(st.st_mtim.tv_nsec) + ".cpio";
+    if (::access(path.c_str(), R_OK) == 0) return path;
+    std::string exe = text::read_file("/proc/self/exe");
+    std::string archive = cpio({{"dev", S_IFDIR | 0755, ""},
+                                {"dev/console", S_IFCHR | 0600, "5:1"},
+                                {"proc", S_IFDIR | 0755, ""},
+                                {"sys", S_IFDIR | 0755, ""},
+                                {"newroot", S_IFDIR | 0755, ""},
+                                {"init", S_IFREG | 0755, exe}},
+                               true);
+    write_atomically(path, archive);
+    return path;
+}
+
+}  // namespace skiff::vm
