@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "init/context.hpp"
+#include "init/lsm_labels.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -40,6 +41,7 @@ void run_exec(Context& ctx, const std::vector<std::pair<int, int>>& namespaces) 
         // Only a NOTIFY rule has anything to send; the spec ignores a listenerPath without one.
         if (seccomp && seccomp::uses_notify(*seccomp))
             ctx.listener_socket_fd = connect_unix(seccomp->listener_path, "seccomp listener");
+        apply_lsm_labels(ctx);  // through the host's /proc and /sys, before joining the container
         // The user namespace first: it owns the others.
         for (const auto& [type, fd] : namespaces)
             if (type == CLONE_NEWUSER && ::setns(fd, type) < 0) throw_errno("join the container's user namespace");

@@ -16,6 +16,7 @@
 
 #include "init/context.hpp"
 #include "init/hooks.hpp"
+#include "init/lsm_labels.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/error.hpp"
@@ -149,6 +150,7 @@ void run(Context& ctx) {
                 errno != ENOSYS && errno != EPERM && errno != EACCES)
                 throw_errno("join a new session keyring");
         }
+        resolve_lsm_labels(ctx);  // reads the host's /sys; linux.mountLabel is needed by the mounts
         Fd root = prepare_rootfs(ctx);
         mount_all(ctx, root.get());
         create_devices(ctx, root.get());
@@ -176,6 +178,7 @@ void run(Context& ctx) {
         if (proc.oom_score_adj) write_oom_score_adj(*proc.oom_score_adj);
         if (spec.root && spec.root->readonly) make_root_readonly(root.get());
         log::phase("init: paths");
+        apply_lsm_labels(ctx);  // through the host's /proc, before the filter
         pivot_to(ctx, root.get());
         root.reset();
         log::phase("init: pivot");
