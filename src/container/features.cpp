@@ -71,8 +71,10 @@ std::string features_json() {
         {"cgroup",
          {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
         {"seccomp", std::move(seccomp)},
-        {"apparmor", {{"enabled", false}}},
-        {"selinux", {{"enabled", false}}},
+        // features.md: whether support is built in, "unrelated to whether the host supports"
+        // the LSM (runc: true). Where the host lacks it, a label warns (init/lsm_labels.hpp).
+        {"apparmor", {{"enabled", true}}},
+        {"selinux", {{"enabled", true}}},
         {"intelRdt", {{"enabled", false}}},
         {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},
     };
