@@ -10,12 +10,12 @@
 
 namespace skiff::init {
 
-void resolve_lsm_labels(Context& ctx, const std::string& host_root) {
+void resolve_lsm_labels(Context& ctx, const std::string& host_root, bool with_mounts) {
     if (ctx.lsm.resolved) return;
     ctx.lsm = LsmLabels{};
     ctx.lsm.resolved = true;
     const oci::Process& p = *ctx.spec->process;
-    const std::string mount_label = ctx.spec->linux ? ctx.spec->linux->mount_label : "";
+    const std::string mount_label = ctx.spec->linux && with_mounts ? ctx.spec->linux->mount_label : "";
     // Nothing is read from the host unless a label asks for it.
     if (!p.apparmor_profile.empty()) {
         if (lsm::apparmor_enabled(host_root))
@@ -40,7 +40,7 @@ void resolve_lsm_labels(Context& ctx, const std::string& host_root) {
 }
 
 void apply_lsm_labels(Context& ctx, int attr_dir) {
-    resolve_lsm_labels(ctx);
+    resolve_lsm_labels(ctx, "", false);  // unresolved: an exec, which makes no mounts
     const LsmLabels& l = ctx.lsm;
     if (l.apparmor_profile.empty() && l.selinux_label.empty()) return;
     Fd own;

@@ -10,11 +10,12 @@
 namespace skiff::init {
 
 // Decides what applies on this host (ctx.lsm), warning for each label it cannot honour.
-// Reads the host's /sys: call it before pivot_root or setns. `host_root` is for tests.
-void resolve_lsm_labels(Context& ctx, const std::string& host_root = "");
+// Reads the host's /sys: call it before pivot_root or setns. `host_root` is for tests;
+// without `with_mounts` linux.mountLabel is left out (an exec makes no mounts).
+void resolve_lsm_labels(Context& ctx, const std::string& host_root = "", bool with_mounts = true);
 
-// Writes the exec attributes through the host's /proc/thread-self/attr (resolving first if
-// needed), while the container's mounts cannot stand in for it and before the seccomp filter
+// Writes the exec attributes through the host's /proc/thread-self/attr (resolving the
+// process labels first if needed), while the container's mounts cannot stand in for it and before the seccomp filter
 // could refuse the calls. An unknown AppArmor profile fails here, naming
 // process.apparmorProfile. `attr_dir` (an open directory) is for tests.
 void apply_lsm_labels(Context& ctx, int attr_dir = -1);

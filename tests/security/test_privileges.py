@@ -135,6 +135,7 @@ def test_exec_apparmor_and_process_label_warn_without_the_lsms(rt, bundle, workd
     if os.path.exists("/sys/kernel/security/apparmor") or os.path.exists("/sys/fs/selinux/enforce"):
         pytest.skip("this host has AppArmor or SELinux")
     bundle.args("sleep 1000")
+    bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c3,c4"
     cid, _ = rt.create(bundle)
     rt.start(cid)
     log = os.path.join(workdir, "exec.log")
@@ -144,6 +145,7 @@ def test_exec_apparmor_and_process_label_warn_without_the_lsms(rt, bundle, workd
     text = read_log(log)
     assert "skiff-exec-profile" in text and "AppArmor is not enabled" in text, text
     assert "process.selinuxLabel" in text and "SELinux is not enabled" in text, text
+    assert "linux.mountLabel" not in text, text  # an exec makes no mounts
     rt.delete(cid, force=True)
 
 
