@@ -70,6 +70,17 @@ def test_profile_confines_the_container(rt, bundle, profile):
     assert os.path.exists(bundle.in_rootfs("/allowed"))
 
 
+def test_profile_applies_in_a_user_namespace(rt, bundle, profile):
+    """The attr is written after the init entered its new user namespace: AppArmor still
+    takes it from a task that is root only there."""
+    bundle.config["process"]["apparmorProfile"] = profile
+    bundle.ns("user")
+    maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["uidMappings"] = maps
+    bundle.config["linux"]["gidMappings"] = maps
+    assert rt.sh(bundle, "cat /proc/self/attr/current").strip() == f"{profile} (enforce)"
+
+
 def test_unknown_profile_is_refused_leaving_nothing(rt, bundle, workdir):
     assert not loaded("skiff-no-such-profile")
     bundle.config["process"]["apparmorProfile"] = "skiff-no-such-profile"
