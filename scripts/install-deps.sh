@@ -6,10 +6,13 @@ set -euo pipefail
 # dpkg-dev, debhelper, lintian and groff-base: `make deb` and tests/packaging (the package
 # build, its lint, the man pages' lint).
 # uidmap: newuidmap/newgidmap for rootless multi-range id maps (tests/rootless).
+# apparmor: apparmor_parser, which the tests/vm guests (whose root is this host's, read-only)
+# use to load a test profile; inert on a kernel without AppArmor.
 # qemu-system-x86 and xz-utils: VM isolation (QEMU, virtiofsd) and the tests/vm tiers' guests.
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
       busybox-static python3-pytest jq clang libclang-rt-dev runc libsystemd-dev pkg-config
-      dpkg-dev debhelper lintian groff-base uidmap qemu-system-x86 xz-utils)
+      dpkg-dev debhelper lintian groff-base uidmap qemu-system-x86 xz-utils
+      apparmor)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,6 +30,8 @@ int cmd_exec(const container::Globals& g, const Args& a) {
     o.ignore_paused = a.flag("ignore-paused");
     o.preserve_fds = a.int_value("preserve-fds", 0);
     o.sub_cgroups = a.values("cgroup");
+    o.apparmor = a.value("apparmor");
+    o.process_label = a.value("process-label");
     return container::exec(g, o);
 }
 
@@ -47,8 +49,8 @@ Command exec_command() {
              {{"process", "p"}, true, "path to the process.json"},
              {{"detach", "d"}, false, "detach from the container's process"},
              {{"pid-file"}, true, "specify the file to write the process id to"},
-             {{"process-label"}, true, "set the asm process label (no SELinux here: ignored)"},
-             {{"apparmor"}, true, "set the apparmor profile (no AppArmor here: ignored)"},
+             {{"process-label"}, true, "set the SELinux label of the process (default: the container's)"},
+             {{"apparmor"}, true, "set the AppArmor profile of the process (default: the container's)"},
              {{"no-new-privs"}, false, "set the no new privileges value for the process"},
              {{"cap", "c"}, true, "add a capability to the bounding set for the process (repeatable)"},
              {{"preserve-fds"}, true, "pass N additional file descriptors to the container"},

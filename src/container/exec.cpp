@@ -52,7 +52,13 @@ void merge_env(std::vector<std::string>& env, const std::string& entry) {
 }  // namespace
 
 oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
-    if (!o.process_json.empty()) return oci::parse_process(o.process_json);
+    if (!o.process_json.empty()) {
+        // As runc: a process.json without LSM labels runs under the container's.
+        oci::Process p = oci::parse_process(o.process_json);
+        if (spec.process && p.apparmor_profile.empty()) p.apparmor_profile = spec.process->apparmor_profile;
+        if (spec.process && p.selinux_label.empty()) p.selinux_label = spec.process->selinux_label;
+        return p;
+    }
     oci::Process p = spec.process ? *spec.process : oci::Process{};
     if (o.args.empty()) throw Error("exec: process args cannot be empty", EINVAL);
     p.args = o.args;
@@ -97,6 +103,8 @@ oci::Process exec_process(const oci::Spec& spec, const ExecOptions& o) {
         }
     }
     if (o.no_new_privs) p.no_new_privileges = true;
+    if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
+    if (!o.process_label.empty()) p.selinux_label = o.process_label;
     return p;
 }
 

@@ -20,6 +20,7 @@ struct ExecOptions {
     bool ignore_paused = false;
     int preserve_fds = 0;
     std::vector<std::string> sub_cgroups;  // --cgroup [controller:]path, below the container's
+    std::string apparmor, process_label;   // --apparmor, --process-label ("" = the container's)
 };
 
 // The process to run: --process, or the container's process with the flags applied.

@@ -78,13 +78,15 @@ std::string features_json() {
         {"cgroup",
          {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
         {"seccomp", std::move(seccomp)},
-        {"apparmor", {{"enabled", false}}},
-        {"selinux", {{"enabled", false}}},
-        // What this host can have applied, like apparmor and selinux: create refuses
+        // What this host can have applied: create refuses
         // linux.intelRdt (naming it) where resctrl is not mounted.
         {"intelRdt", {{"enabled", rdt}, {"schemata", rdt}, {"monitoring", rdt}}},
         {"memoryPolicy", {{"modes", init::memory_policy_modes()}, {"flags", init::memory_policy_flags()}}},
         {"netDevices", {{"enabled", true}}},
+        // features.md: whether support is built in, "unrelated to whether the host supports"
+        // the LSM (runc: true). Where the host lacks it, a label warns (init/lsm_labels.hpp).
+        {"apparmor", {{"enabled", true}}},
+        {"selinux", {{"enabled", true}}},
         {"mountExtensions", {{"idmap", {{"enabled", idmap_supported()}}}}},
     };
     json doc = {

@@ -26,6 +26,15 @@ struct CgroupJoin {
     std::string path;
 };
 
+// process.apparmorProfile, process.selinuxLabel and linux.mountLabel as this host can apply
+// them (init/lsm_labels.hpp): empty where there is nothing to apply.
+struct LsmLabels {
+    bool resolved = false;
+    std::string apparmor_profile;
+    std::string selinux_label;
+    std::string mount_label;
+};
+
 struct Context {
     const oci::Spec* spec = nullptr;
     std::string id;
@@ -58,6 +67,7 @@ struct Context {
     std::vector<int> idmapped_trees;
     // Read-only tmpfs (and /dev) mounts, made read-only only once what goes below them exists.
     std::vector<std::string> readonly_later;
+    LsmLabels lsm;
 };
 
 // The init: every step from "wait for the parent" to execve. Never returns; failures are sent

@@ -15,6 +15,7 @@
 
 #include "init/context.hpp"
 #include "init/process_attrs.hpp"
+#include "init/lsm_labels.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "base/error.hpp"
@@ -52,6 +53,7 @@ void exec_init(Context& ctx, const std::vector<std::pair<int, int>>& namespaces)
         apply_initial_cpu_affinity(proc);
         join_cgroups(ctx);
         connect_seccomp_listener(ctx);
+        apply_lsm_labels(ctx);  // through the host's /proc and /sys, before joining the container
         join_container_namespaces(namespaces);
         Fd console = open_console(ctx, proc);
         make_console_stdio(console);

@@ -14,6 +14,7 @@
 #include "init/context.hpp"
 #include "init/hooks.hpp"
 #include "init/process_attrs.hpp"
+#include "init/lsm_labels.hpp"
 #include "init/steps.hpp"
 #include "linux/channel.hpp"
 #include "linux/log.hpp"
@@ -199,6 +200,7 @@ void container_init(Context& ctx) {
         connect_seccomp_listener(ctx);
         join_session_keyring(ctx);
 
+        resolve_lsm_labels(ctx);  // reads the host's /sys; linux.mountLabel is needed by the mounts
         Fd root = prepare_rootfs(ctx);
         mount_all(ctx, root.get());
         create_devices(ctx, root.get());
@@ -213,6 +215,7 @@ void container_init(Context& ctx) {
         if (proc.oom_score_adj) write_oom_score_adj(*proc.oom_score_adj);
         if (spec.root && spec.root->readonly) make_root_readonly(root.get());
         log::phase("init: paths");
+        apply_lsm_labels(ctx);  // through the host's /proc, before the filter
         pivot_to(ctx, root.get());
         root.reset();
         log::phase("init: pivot");

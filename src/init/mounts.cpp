@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "init/locked_flags.hpp"
+#include "init/lsm_labels.hpp"
 #include "init/mount_options.hpp"
 #include "init/mount_source.hpp"
 #include "init/tmpcopyup.hpp"
 #include "init/steps.hpp"
 #include "base/error.hpp"
 #include "linux/log.hpp"
+#include "linux/lsm_attr.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"
 
@@ -113,7 +115,8 @@ void mount_cgroup(Context& ctx, int root_fd, const std::string& dest, const Moun
     // v1 / hybrid: a tmpfs with one directory per hierarchy, as on the host. The tmpfs is
     // fresh and the container has not run yet, so its directories are made and opened through
     // its fd, and the flags are set once, on the whole tree, at the end.
-    if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
+    std::string tmpfs_data = lsm::with_context_option("mode=755", mount_context_for(ctx, "tmpfs", false));
+    if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, tmpfs_data.c_str()) < 0)
         throw_errno("mount tmpfs on " + dest);
     Fd top = rootpath::open(root_fd, dest, O_PATH | O_DIRECTORY);
     if (!top) throw_errno("open " + dest);
@@ -162,7 +165,8 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
         if (!source.empty() && source[0] != '/') source = ctx.bundle + "/" + source;
         bind_config_mount(ctx, index, source, root_fd, dest, o);
     } else if (o.tmpcopyup && m.type == "tmpfs") {
-        mount_tmpfs_copyup(root_fd, dest, o, m.source.empty() ? m.type : m.source);
+        mount_tmpfs_copyup(root_fd, dest, o, m.source.empty() ? m.type : m.source,
+                           mount_context_for(ctx, m.type, false));
         if (o.attr_set || o.attr_clr) {
             Fd t = rootpath::open(root_fd, dest, O_PATH);
             if (t) set_attrs(t.get(), o, true);
@@ -173,8 +177,9 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
         if (m.type == "proc" || m.type == "sysfs") refuse_symlink(root_fd, dest);
         Fd target = rootpath::mkdir_all(root_fd, dest);
         std::string src = m.source.empty() ? m.type : m.source;
+        std::string data = lsm::with_context_option(o.data, mount_context_for(ctx, m.type, false));
         if (rootpath::mount_at(target.get(), src.c_str(), m.type.c_str(), o.flags,
-                               o.data.empty() ? nullptr : o.data.c_str()) < 0) {
+                               data.empty() ? nullptr : data.c_str()) < 0) {
             int err = errno;
             // sysfs cannot be mounted from a user namespace that does not own the netns;
             // a recursive read-only bind of the host's /sys is what runc does there.
@@ -187,6 +192,7 @@ void mount_one(Context& ctx, int root_fd, const oci::Mount& m, size_t index) {
                 throw_errno("mount " + src + " (" + m.type + ") on " + dest, err);
             }
         }
+        if (m.type == "mqueue") label_mqueue_root(ctx, root_fd, dest);
         if (o.attr_set || o.attr_clr) {
             Fd t = rootpath::open(root_fd, dest, O_PATH);
             if (t) set_attrs(t.get(), o, true);

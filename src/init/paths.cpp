@@ -9,8 +9,10 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "init/lsm_labels.hpp"
 #include "init/steps.hpp"
 #include "base/error.hpp"
+#include "linux/lsm_attr.hpp"
 #include "linux/rootpath.hpp"
 #include "linux/syscalls.hpp"
 
@@ -56,7 +58,9 @@ void apply_masked_paths(Context& ctx, int root_fd) {
         struct stat st;
         if (::fstat(target.get(), &st) < 0) throw_errno("stat maskedPaths " + path);
         if (S_ISDIR(st.st_mode)) {
-            if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_RDONLY, "size=0") < 0)
+            // Labelled like the container's other tmpfs mounts, as runc does.
+            std::string data = lsm::with_context_option("size=0", mount_context_for(ctx, "tmpfs", false));
+            if (rootpath::mount_at(target.get(), "tmpfs", "tmpfs", MS_RDONLY, data.c_str()) < 0)
                 throw_errno("maskedPaths " + path + ": mount empty tmpfs");
             continue;
         }

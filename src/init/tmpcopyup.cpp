@@ -202,7 +202,7 @@ void copy_dir_attributes(int src_dir, int dst_dir) {
 }
 
 void mount_tmpfs_copyup(int root_fd, const std::string& dest, const MountOptions& o,
-                        const std::string& source) {
+                        const std::string& source, const std::string& selinux_context) {
     Fd target = rootpath::mkdir_all(root_fd, dest);
 
     int fs = raw_fsopen("tmpfs", FSOPEN_CLOEXEC);
@@ -217,6 +217,10 @@ void mount_tmpfs_copyup(int root_fd, const std::string& dest, const MountOptions
                               : raw_fsconfig(fs, FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
         if (r < 0) throw_errno("tmpfs option \"" + key + (value.empty() ? "" : "=" + value) + "\"");
     }
+    // The label whole (fsconfig takes no quotes; its category set has commas).
+    if (!selinux_context.empty() &&
+        raw_fsconfig(fs, FSCONFIG_SET_STRING, "context", selinux_context.c_str(), 0) < 0)
+        throw_errno("linux.mountLabel: tmpfs context \"" + selinux_context + "\"");
     // Superblock flags that mount(2) takes as MS_* bits.
     const std::pair<unsigned long, const char*> sb_flags[] = {
         {MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"}, {MS_LAZYTIME, "lazytime"}};

@@ -11,8 +11,9 @@ namespace skiff::init {
 
 // Mounts a tmpfs with options o at dest (inside root_fd), pre-filled with dest's content.
 // source: the mount's "source", shown in /proc/mounts as mount(2) would show it.
+// selinux_context: the SELinux context= of the tmpfs ("" for none).
 void mount_tmpfs_copyup(int root_fd, const std::string& dest, const MountOptions& o,
-                        const std::string& source);
+                        const std::string& source, const std::string& selinux_context = "");
 
 // Copies the content of directory src_dir into directory dst_dir (both fds, O_RDONLY
 // directories): files, directories, symlinks, fifos, sockets and (where allowed) device

@@ -104,21 +104,53 @@ def test_unknown_capability_warns_in_log(rt, bundle, workdir):
     assert "warn" in text.lower(), text
 
 
+def read_log(path):
+    with open(path) as f:
+        return f.read()
+
+
 @pytest.mark.skiff_only(reason="runc 1.1.5 fails writing /proc/self/attr/exec here")
-def test_apparmor_profile_ignored_without_apparmor(rt, bundle):
+def test_apparmor_profile_ignored_without_apparmor(rt, bundle, workdir):
     """process.apparmorProfile on a host without AppArmor (no /sys/kernel/security/apparmor):
-    skiff ignores it, as crun does, and does not pretend to apply it. (runc 1.1.5 on this
-    host fails the create instead; see SECURITY.md.)"""
+    skiff does not apply it, as crun does, and says so in a warning that names the field
+    and the missing facility; it does not pretend to apply it. (runc 1.1.5 on this host fails
+    the create instead; see SECURITY.md.) tests/vm/systemd/test_apparmor.py applies it."""
     if os.path.exists("/sys/kernel/security/apparmor"):
         pytest.skip("this host has AppArmor")
+    log = os.path.join(workdir, "runtime.log")
     bundle.config["process"]["apparmorProfile"] = "skiff-test-profile"
-    out = rt.sh(bundle, "cat /proc/self/attr/current 2>/dev/null; echo end")
+    out = rt.sh(bundle, "cat /proc/self/attr/current 2>/dev/null; echo end",
+                global_args=["--log", log])
     assert "skiff-test-profile" not in out
     assert out.split()[-1] == "end"
+    text = read_log(log)
+    assert "process.apparmorProfile" in text and "AppArmor is not enabled" in text, text
+    assert "level=warning" in text, text
+
+
+@pytest.mark.skiff_only(reason="runc 1.1.5 fails writing /proc/self/attr/exec here")
+def test_exec_apparmor_and_process_label_warn_without_the_lsms(rt, bundle, workdir):
+    """exec --apparmor and --process-label are taken (runc's flags) and, on a host without
+    either LSM, not applied, with a warning for each."""
+    if os.path.exists("/sys/kernel/security/apparmor") or os.path.exists("/sys/fs/selinux/enforce"):
+        pytest.skip("this host has AppArmor or SELinux")
+    bundle.args("sleep 1000")
+    bundle.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c3,c4"
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    log = os.path.join(workdir, "exec.log")
+    res = rt.run(["--log", log, "exec", "--apparmor", "skiff-exec-profile", "--process-label",
+                  "system_u:system_r:container_t:s0:c3,c4", cid, "sh", "-c", "echo ran"])
+    assert res.stdout.strip() == "ran", res
+    text = read_log(log)
+    assert "skiff-exec-profile" in text and "AppArmor is not enabled" in text, text
+    assert "process.selinuxLabel" in text and "SELinux is not enabled" in text, text
+    assert "linux.mountLabel" not in text, text  # an exec makes no mounts
+    rt.delete(cid, force=True)
 
 
 @pytest.mark.skiff_only(reason="runc 1.1.5 refuses selinuxLabel and breaks mounts on mountLabel")
-def test_selinux_labels_ignored_without_selinux(rt, bundle):
+def test_selinux_labels_ignored_without_selinux(rt, bundle, workdir):
     """process.selinuxLabel and linux.mountLabel on a host without SELinux: ignored; the
     label must not reach mounts as a context= option (runc 1.1.5 passes it and tmpfs/shm
     mounts then fail with EINVAL) nor be written to /proc/self/attr/exec."""
@@ -128,8 +160,13 @@ def test_selinux_labels_ignored_without_selinux(rt, bundle):
     bundle.config["linux"]["mountLabel"] = "system_u:object_r:svirt_sandbox_file_t:s0:c1,c2"
     bundle.config["mounts"].append({"destination": "/scratch", "type": "tmpfs",
                                     "source": "tmpfs", "options": ["size=1m"]})
-    out = rt.sh(bundle, "touch /scratch/x && grep -c context= /proc/self/mountinfo; exit 0")
+    log = os.path.join(workdir, "runtime.log")
+    out = rt.sh(bundle, "touch /scratch/x && grep -c context= /proc/self/mountinfo; exit 0",
+                global_args=["--log", log])
     assert out.split()[0] == "0", out
+    text = read_log(log)
+    assert "process.selinuxLabel" in text and "linux.mountLabel" in text, text
+    assert "SELinux is not enabled" in text, text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,11 +84,12 @@ TEST(SeccompFeatures, DocumentHasTheSpecShape) {
     EXPECT_EQ(lx["seccomp"]["operators"].size(), 7u);
     EXPECT_TRUE(has(lx["seccomp"]["archs"].get<std::vector<std::string>>(), "SCMP_ARCH_X86_64"));
     EXPECT_EQ(lx["seccomp"]["knownFlags"].size(), 4u);
-    // skiff does not apply AppArmor or SELinux labels, nor Intel RDT, on any host yet:
-    // features must not claim it (features.md: what the runtime supports).
-    EXPECT_EQ(lx["apparmor"]["enabled"], false);
-    EXPECT_EQ(lx["selinux"]["enabled"], false);
-    EXPECT_EQ(lx["intelRdt"]["enabled"], false);
+    // AppArmor and SELinux labels are applied wherever the host runs the LSM; features.md's
+    // "enabled" is whether support is built in, whatever the host (runc: true).
+    EXPECT_EQ(lx["apparmor"]["enabled"], true);
+    EXPECT_EQ(lx["selinux"]["enabled"], true);
+    // Intel RDT needs resctrl mounted (create refuses it otherwise): reported from the host.
+    EXPECT_EQ(lx["intelRdt"]["enabled"], ::access("/sys/fs/resctrl/schemata", F_OK) == 0);
     EXPECT_EQ(lx["mountExtensions"]["idmap"]["enabled"], true);
     const scmp_version* lib = seccomp_version();  // the library linked in, not a pinned one
     EXPECT_EQ(doc["annotations"]["io.github.seccomp.libseccomp.version"],

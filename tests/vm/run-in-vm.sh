@@ -132,6 +132,8 @@ mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# securityfs, as systemd mounts it on a Debian host: AppArmor (on in this kernel) shows there
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mkdir -p /lib/modules/$(uname -r) && mount --bind "$MODULES" /lib/modules/$(uname -r)
 echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
 modprobe virtio_blk 2>/dev/null  # no udev here: the scratch disk needs its driver loaded
@@ -158,6 +160,9 @@ echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
 $B modprobe virtio_blk 2>/dev/null
 $B modprobe bfq 2>/dev/null && echo bfq > /sys/block/vda/queue/scheduler 2>/dev/null
 $B mountpoint -q /sys/fs/bpf 2>/dev/null || $B mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# systemd leaves securityfs unmounted in this guest; AppArmor (on in this kernel) needs it
+$B mountpoint -q /sys/kernel/security 2>/dev/null ||
+    $B mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/vm/bin
 ( /bin/bash /run/vm/cmd 2>&1 < /dev/null; echo $? > /run/vm/rc ) | $B cat > $out
 rc=$($B cat /run/vm/rc 2>/dev/null || echo 125)

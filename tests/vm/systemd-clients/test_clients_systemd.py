@@ -95,6 +95,25 @@ def test_podman_systemd_lifecycle(pms):
     assert not os.path.exists(f"/sys/fs/cgroup{path}")
 
 
+def test_podman_applies_its_default_apparmor_profile(pms):
+    """podman asks for its default AppArmor profile (containers-default-<version>, which it
+    loads itself) where the host enables AppArmor, as in this guest; skiff must apply it to
+    the container and to what `podman exec` runs."""
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            enabled = f.read().startswith("Y") and os.path.isdir("/sys/kernel/security/apparmor")
+    except OSError:
+        enabled = False
+    if not enabled:
+        pytest.skip("AppArmor is not enabled on this host")
+    with pms.detached([], ["sleep", "1000"]) as cid:
+        with open(f"/proc/{pms.pid(cid)}/attr/current") as f:
+            current = f.read().strip()
+        assert current.startswith("containers-default-") and current.endswith(" (enforce)"), current
+        assert pms.inspect(cid)["AppArmorProfile"] == current.split()[0]
+        assert pms("exec", cid, "cat", "/proc/self/attr/current").stdout.strip() == current
+
+
 # --- containerd with SystemdCgroup = true -----------------------------------------------------
 
 @pytest.fixture(scope="module")
