@@ -136,6 +136,7 @@ std::string read_config_text(const std::string& bundle) { return text::read_file
 Prepared prepare(const Globals& g, const CreateOptions& o) {
     Prepared p;
     log::phase("start");
+    cgroups::prestart(g.systemd_cgroup);  // the systemd driver's companion works meanwhile
     validate_id(o.id);
     p.bundle = absolute(o.bundle, "bundle");
     p.config_text = read_config_text(p.bundle);
