@@ -84,7 +84,27 @@ def sd_fails(rt, bundle, path=None, annotations=None, resources=None):
     res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD)
     assert res.returncode != 0, f"create succeeded: {res}"
     assert rt.state(cid, check=False) is None, "state left behind"
+    assert_no_companion()
     return cid, res.stderr
+
+
+def assert_no_companion():
+    """No skiff-systemd outlives the create that started it (create starts one before it
+    reads the config, so a config error must end it too)."""
+    def companions():
+        found = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "skiff-systemd":
+                        found.append(int(d))
+            except (OSError, ValueError):
+                pass
+        return found
+    deadline = time.monotonic() + 3
+    while companions() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not companions(), "skiff-systemd left running"
 
 
 def test_create_start_puts_the_init_in_its_scope(rt, bundle):
