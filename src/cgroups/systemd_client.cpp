@@ -193,7 +193,7 @@ std::unique_ptr<Companion> prestarted;
 }
 
 void prestart_companion() {
-    if (prestarted) return;
+    if (prestarted || !host_runs_systemd()) return;  // the driver's own error comes later
     try {
         prestarted = std::make_unique<Companion>();
     } catch (const Error&) {
