@@ -177,13 +177,29 @@ def dks(clients_installed, runtime, session_dir, token, rootfs_tar):
     with open(f"{base}/daemon.json", "w") as f:
         json.dump({"runtimes": {"skiff": {"path": runtime}}}, f)
     slice_ = f"{token}docker.slice"
+    # A containerd of our own, waited for patiently: the one dockerd starts itself gets less
+    # time than an emulated guest needs to bring it up.
+    with open(f"{base}/containerd.toml", "w") as f:
+        f.write(f'version = 2\nroot = "{base}/ctrd-root"\nstate = "{base}/ctrd-state"\n'
+                f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                f'[grpc]\n  address = "{base}/containerd.sock"\n'
+                f'[ttrpc]\n  address = "{base}/containerd.sock.ttrpc"\n')
+    ctrd = Daemon("containerd", ["containerd", "--config", f"{base}/containerd.toml"],
+                  f"{base}/containerd.log")
     args = ["dockerd", "--config-file", f"{base}/daemon.json",
+            "--containerd", f"{base}/containerd.sock",
             "--data-root", f"{base}/data", "--exec-root", f"{base}/exec",
             "--pidfile", f"{base}/docker.pid", "-H", f"unix://{base}/docker.sock",
             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
             "--ip-masq=false", "--exec-opt", "native.cgroupdriver=systemd",
             "--cgroup-parent", slice_, "--storage-driver", "overlay2"]
     d = td.Docker(base)
+    try:
+        ctrd.wait_for_socket(f"{base}/containerd.sock", timeout=180)
+    except AssertionError as e:
+        ctrd.stop(grace=10)
+        pytest.skip("containerd for dockerd cannot start in the systemd guest: "
+                    + str(e).splitlines()[0][:200])
     daemon = Daemon("dockerd", args, f"{base}/dockerd.log")
     try:
         # Up means answering `docker info` (dockerd listens before its containerd is up, and
@@ -207,6 +223,7 @@ def dks(clients_installed, runtime, session_dir, token, rootfs_tar):
             if ids:
                 d("rm", "-f", *ids, check=False)
         daemon.stop(grace=20)
+        ctrd.stop(grace=20)
         for pid in td.leftover_pids(base):
             try:
                 os.kill(pid, 9)
