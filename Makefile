@@ -101,7 +101,7 @@ pytest: build
 vm-test: build
 	@tests/vm/test-cgroups-v2.sh
 
-# The systemd cgroup driver with podman and containerd, in a guest that boots systemd.
+# The systemd cgroup driver with podman, containerd and docker, in a guest that boots systemd.
 systemd-test: build
 	@tests/vm/test-systemd.sh
 

@@ -12,4 +12,8 @@ std::unique_ptr<Manager> open(const Options& opts) {
     return std::make_unique<FsManager>(opts);
 }
 
+void prestart(bool systemd) {
+    if (systemd) systemd::prestart_companion();
+}
+
 }  // namespace skiff::cgroups

@@ -108,4 +108,10 @@ public:
 // The systemd driver when opts.systemd, else cgroupfs for the layout found under opts.root.
 std::unique_ptr<Manager> open(const Options& opts);
 
+// Called first thing by the commands that create a cgroup, before the config is read: the
+// systemd driver starts its D-Bus companion here, so that the companion's start and its
+// connection to systemd overlap with everything the runtime does until the init exists.
+// Never fails (a companion that cannot start is reported by create()).
+void prestart(bool systemd);
+
 }  // namespace skiff::cgroups

@@ -81,7 +81,16 @@ std::string companion_path() {
                 ENOENT);
 }
 
-Companion::Companion(const std::string& verb, const std::string& unit) : verb_(verb), unit_(unit) {
+Companion::Companion(const std::string& verb, const std::string& unit) : verb_(verb), unit_(unit) { spawn(); }
+
+Companion::Companion() : verb_("start"), unit_("-") { spawn(); }
+
+void Companion::name_unit(const std::string& unit) {
+    unit_ = unit;
+    write_line("UNIT " + unit);
+}
+
+void Companion::spawn() {
     std::string path = companion_path();
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0) throw_errno("pipe");
@@ -179,6 +188,21 @@ void Companion::abandon() {
     }
 }
 
+namespace {
+std::unique_ptr<Companion> prestarted;
+}
+
+void prestart_companion() {
+    if (prestarted || !host_runs_systemd()) return;  // the driver's own error comes later
+    try {
+        prestarted = std::make_unique<Companion>();
+    } catch (const Error&) {
+        // create() starts one again and reports why it cannot
+    }
+}
+
+std::unique_ptr<Companion> take_prestarted_companion() { return std::move(prestarted); }
+
 void set_properties(const std::string& unit, const std::vector<Property>& props) {
     if (props.empty()) return;
     Companion c("set", unit);
@@ -186,8 +210,8 @@ void set_properties(const std::string& unit, const std::vector<Property>& props)
     c.finish("END");
 }
 
-void stop_unit(const std::string& unit) {
-    Companion c("stop", unit);
+void stop_unit(const std::string& unit, bool if_idle) {
+    Companion c(if_idle ? "stop-idle" : "stop", unit);
     c.finish("");
 }
 

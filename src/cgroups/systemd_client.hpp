@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,14 @@ public:
     // Starts `skiff-systemd verb unit`, which connects to the bus at once. Throws when it
     // cannot start.
     Companion(const std::string& verb, const std::string& unit);
+    // `skiff-systemd start -`: the unit is named later, with name_unit().
+    Companion();
     Companion(const Companion&) = delete;
     Companion& operator=(const Companion&) = delete;
     ~Companion();
 
+    // For a companion started without its unit: the first line it reads.
+    void name_unit(const std::string& unit);
     void send(const Property& p);
     // Sends the closing line ("PID <n>", "END", or nothing), waits for the answer and reaps
     // the companion. Throws Error(<its message>) on "ERR ...".
@@ -35,6 +40,7 @@ public:
     bool running() const { return pid_ > 0; }
 
 private:
+    void spawn();
     void write_line(const std::string& line);
     std::string verb_, unit_;
     pid_t pid_ = -1;
@@ -42,8 +48,14 @@ private:
     int from_ = -1;
 };
 
+// prestart_companion() starts `skiff-systemd start -` early (cgroups::prestart); the driver's
+// create() takes it (nullptr when none was started or it could not start). One per process.
+void prestart_companion();
+std::unique_ptr<Companion> take_prestarted_companion();
+
 // One-shot requests: set properties, stop + reset the unit.
 void set_properties(const std::string& unit, const std::vector<Property>& props);
-void stop_unit(const std::string& unit);
+// if_idle: job mode "fail" (a parent slice found empty: not if a job in it is queued).
+void stop_unit(const std::string& unit, bool if_idle = false);
 
 }  // namespace skiff::cgroups::systemd

@@ -4,7 +4,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 
 #include "cgroups/fs.hpp"
@@ -13,6 +16,7 @@
 #include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/log.hpp"
+#include "linux/text.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {
@@ -40,6 +44,44 @@ bool wait_removed(const std::string& dir, int ms) {
         struct pollfd pfd = {fd, POLLIN, 0};
         if (::poll(&pfd, 1, int(left.count())) < 0 && errno != EINTR) return !fs::exists(dir);
     }
+}
+
+// Whether /proc/<pid>/cgroup places pid in `cgroup` (on any hierarchy: systemd's own on v1).
+bool process_in(pid_t pid, const std::string& cgroup) {
+    std::string text;
+    try {
+        text = text::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+    } catch (const Error&) {
+        return false;
+    }
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(at, end - at);
+        size_t colon = line.find(':', line.find(':') + 1);
+        if (colon != std::string::npos && line.compare(colon + 1, std::string::npos, cgroup) == 0) return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+// An existing cgroup with no process and no child cgroup.
+bool idle_cgroup(const std::string& dir) {
+    if (!fs::exists(dir)) return false;
+    try {
+        if (!text::read_file(dir + "/cgroup.procs").empty()) return false;
+    } catch (const Error&) {
+        return false;
+    }
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return false;
+    bool children = false;
+    while (struct dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+            children = true;
+    ::closedir(d);
+    return !children;
 }
 
 Options files_options(const Options& opts, const UnitPlace& place) {
@@ -76,7 +118,9 @@ void SystemdManager::create(const oci::Resources* resources) {
     for (auto& p : annotation_properties(opts_.annotations)) props.push_back(std::move(p));
     owns_unit_ = false;
     if (resources) resources_ = *resources;
-    starting_ = std::make_unique<Companion>("start", place_.unit);
+    starting_ = take_prestarted_companion();
+    if (starting_) starting_->name_unit(place_.unit);
+    else starting_ = std::make_unique<Companion>("start", place_.unit);
     for (const auto& p : props) starting_->send(p);
 }
 
@@ -86,6 +130,9 @@ void SystemdManager::attach_init(pid_t pid) {
     try {
         c->finish("PID " + std::to_string(pid));
     } catch (Error& e) {
+        // The answer may be lost after systemd made the unit (the companion or the bus went
+        // away): a scope that holds our init was made for us, and the cleanup must stop it.
+        if (!place_.is_slice && process_in(pid, place_.cgroup)) owns_unit_ = true;
         throw e.wrap("systemd cgroup driver");
     }
     owns_unit_ = true;
@@ -132,6 +179,31 @@ void SystemdManager::kill_all(int signal) {
     if (owns_unit_) fs_->kill_all(signal);
 }
 
+// systemd starts a slice's parents with it ("a.slice" for "a-b.slice") and keeps them up
+// after it stops. Those our slice leaves empty are stopped too, innermost first (runc leaves
+// them); never systemd's own slices, and with job mode "fail", so that a parent into which
+// another unit is being started at this moment stays.
+void SystemdManager::stop_idle_parent_slices() {
+    if (!place_.is_slice || fs_->mode() != Mode::Unified) return;
+    std::string own = opts_.root + place_.cgroup;
+    if (fs::exists(own) && !wait_removed(own, 1000)) return;
+    std::string cg = place_.cgroup;
+    for (;;) {
+        size_t slash = cg.rfind('/');
+        if (slash == 0 || slash == std::string::npos) return;
+        cg.resize(slash);
+        std::string name = cg.substr(cg.rfind('/') + 1);
+        if (name == "system.slice" || name == "user.slice" || name == "machine.slice") return;
+        if (!idle_cgroup(opts_.root + cg)) return;
+        try {
+            stop_unit(name, true);
+        } catch (const Error& e) {
+            log::warn("systemd cgroup driver: parent slice " + name + " stays: " + e.what());
+            return;
+        }
+    }
+}
+
 void SystemdManager::destroy() {
     if (starting_) starting_->abandon();  // the unit was never asked for
     starting_.reset();
@@ -139,6 +211,7 @@ void SystemdManager::destroy() {
     std::optional<Error> first;
     try {
         stop_unit(place_.unit);
+        stop_idle_parent_slices();
     } catch (Error& e) {
         first = e.wrap("systemd cgroup driver: stop " + place_.unit);
     }
@@ -167,7 +240,10 @@ bool SystemdManager::remove_if_empty() {
         auto p = fs_->paths();
         gone = p.size() == 1 && wait_removed(p.begin()->second, 1000);
     }
-    if (!gone) stop_unit(place_.unit);
+    if (!gone) {
+        stop_unit(place_.unit);
+        stop_idle_parent_slices();
+    }
     // What systemd does not own (v1 hierarchies it does not manage) goes as with cgroupfs.
     return fs_->remove_if_empty();
 }

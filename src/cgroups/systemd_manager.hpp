@@ -46,6 +46,7 @@ public:
 
 private:
     std::vector<oci::DeviceRule> device_rules(const std::vector<oci::DeviceRule>& own) const;
+    void stop_idle_parent_slices();
 
     Options opts_;
     UnitPlace place_;

@@ -133,6 +133,7 @@ std::string read_config_text(const std::string& bundle) { return text::read_file
 Prepared prepare(const Globals& g, const CreateOptions& o) {
     Prepared prepared;
     log::phase("start");
+    cgroups::prestart(g.systemd_cgroup);  // the systemd driver's companion works meanwhile
     validate_id(o.id);
     prepared.bundle = absolute(o.bundle, "bundle");
     prepared.config_text = read_config_text(prepared.bundle);

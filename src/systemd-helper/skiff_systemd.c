@@ -7,8 +7,13 @@
  * work overlaps with skiff's own.
  *
  *   skiff-systemd start UNIT   stdin: property lines, then "PID <n>" (the container's init)
+ *   skiff-systemd start -      the same, after a first line "UNIT <name>": skiff starts it
+ *                              before it has read the config, so that this program's start
+ *                              and its connection overlap with skiff's own work
  *   skiff-systemd set UNIT     stdin: property lines, then "END"
  *   skiff-systemd stop UNIT    stops the unit (waiting for the job) and resets its failed state
+ *   skiff-systemd stop-idle UNIT  the same with job mode "fail": a parent slice that skiff
+ *                              found empty, left alone if a job for a unit in it is queued
  *
  * A property line is "Name signature value" (encoding: src/cgroups/systemd_props.hpp).
  * The answer on stdout is one line: "OK" or "ERR <message>". `start` that reads end-of-file
@@ -179,18 +184,29 @@ static int read_request(char*** lines, size_t* count, char** last) {
     return 0;
 }
 
-static sd_bus* connect_bus(void) {
+/* systemd's own socket first, when root may use it (systemctl does the same): no bus daemon
+ * between us and systemd means no Hello and AddMatch round trips and one hop per message
+ * instead of two; systemd sends its job signals to every direct connection. The system bus
+ * (dbus-daemon) is the fallback, e.g. where the socket is not reachable. */
+static sd_bus* connect_private(int* err) {
     sd_bus* bus = NULL;
-    int r = sd_bus_open_system(&bus);
+    int r = sd_bus_new(&bus);
+    if (r >= 0) r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+    if (r >= 0) r = sd_bus_start(bus);
     if (r >= 0) return bus;
-    /* No dbus-daemon: systemd's own socket answers root directly (as systemctl does). */
-    int r2 = sd_bus_new(&bus);
-    if (r2 >= 0) r2 = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
-    if (r2 >= 0) r2 = sd_bus_start(bus);
-    if (r2 >= 0) return bus;
     sd_bus_unref(bus);
+    *err = r;
+    return NULL;
+}
+
+static sd_bus* connect_bus(void) {
+    int r_private = -EPERM, r_system;
+    sd_bus* bus = NULL;
+    if (geteuid() == 0 && (bus = connect_private(&r_private))) return bus;
+    r_system = sd_bus_open_system(&bus);
+    if (r_system >= 0) return bus;
     fail("cannot connect to systemd over D-Bus (system bus: %s; /run/systemd/private: %s)",
-         strerror(-r), strerror(-r2));
+         strerror(-r_system), strerror(-r_private));
     return NULL;
 }
 
@@ -315,14 +331,14 @@ static int set_properties(sd_bus* bus, const char* unit, char** props, size_t n)
     return 0;
 }
 
-static int stop_unit(sd_bus* bus, const char* unit) {
+static int stop_unit(sd_bus* bus, const char* unit, const char* mode) {
     struct job_wait w = {0};
     sd_bus_slot* slot = NULL;
     sd_bus_message* reply = NULL;
     sd_bus_error e = SD_BUS_ERROR_NULL;
     int r = sd_bus_match_signal(bus, &slot, DEST, PATH, IFACE, "JobRemoved", on_job_removed, &w);
     if (r < 0) return fail("subscribe to systemd's job signals: %s", strerror(-r));
-    r = sd_bus_call_method(bus, DEST, PATH, IFACE, "StopUnit", &e, &reply, "ss", unit, "replace");
+    r = sd_bus_call_method(bus, DEST, PATH, IFACE, "StopUnit", &e, &reply, "ss", unit, mode);
     if (r < 0) {
         int gone = sd_bus_error_has_name(&e, "org.freedesktop.systemd1.NoSuchUnit");
         if (!gone) fail("systemd refused to stop %s: %s", unit, e.message ? e.message : strerror(-r));
@@ -351,7 +367,14 @@ int main(int argc, char** argv) {
     char** props = NULL;
     size_t n = 0;
     char* last = NULL;
-    if (strcmp(verb, "stop") != 0) read_request(&props, &n, &last);
+    if (strcmp(verb, "start") == 0 && strcmp(unit, "-") == 0) {
+        static char named[512];
+        if (!fgets(named, sizeof named, stdin) || strncmp(named, "UNIT ", 5) != 0)
+            return 0; /* skiff went away (or failed) before it knew the unit */
+        named[strcspn(named, "\n")] = 0;
+        unit = named + 5;
+    }
+    if (strncmp(verb, "stop", 4) != 0) read_request(&props, &n, &last);
     int r;
     if (!bus) {
         r = -1;
@@ -362,7 +385,9 @@ int main(int argc, char** argv) {
     } else if (strcmp(verb, "set") == 0) {
         r = set_properties(bus, unit, props, n);
     } else if (strcmp(verb, "stop") == 0) {
-        r = stop_unit(bus, unit);
+        r = stop_unit(bus, unit, "replace");
+    } else if (strcmp(verb, "stop-idle") == 0) {
+        r = stop_unit(bus, unit, "fail");
     } else {
         r = fail("unknown verb %s", verb);
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The systemd cgroup driver tier: boots tests/vm/run-in-vm.sh --systemd (Debian's systemd as
 # PID 1, a cgroup v2 host with a system bus) once, and runs inside it the driver's unit tests
-# tests/vm/systemd against the built runtime and its companion, skiff-systemd, then the podman
-# and containerd scenarios of tests/vm/systemd-clients (a second pytest session: the two
+# tests/vm/systemd against the built runtime and its companion, skiff-systemd, then the podman,
+# containerd and docker scenarios of tests/vm/systemd-clients (a second pytest session: the two
 # directories load different harnesses; with --junitxml=F its results are merged into F).
 #
 #   tests/vm/test-systemd.sh [pytest args...]

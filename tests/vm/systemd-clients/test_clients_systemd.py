@@ -178,3 +178,98 @@ def test_cri_pod_with_systemd_cgroup(ctrd_sd, token):
             except Exception:
                 pass
         svc.close()
+
+
+# --- docker with native.cgroupdriver=systemd --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def dks(clients_installed, runtime, session_dir, token, rootfs_tar):
+    """A dockerd of this session's own (data root, exec root, socket), with the systemd cgroup
+    driver and skiff registered as "skiff"; no bridge, no iptables. Skipped, with dockerd's
+    last words, when dockerd cannot start in this guest."""
+    import test_docker as td
+    from helpers import Daemon
+    require("dockerd", td.DOCKER, "containerd")
+    base = os.path.join(session_dir, "docker-systemd")
+    for d in ("data", "exec", "cli"):
+        os.makedirs(os.path.join(base, d), exist_ok=True)
+    with open(f"{base}/daemon.json", "w") as f:
+        json.dump({"runtimes": {"skiff": {"path": runtime}}}, f)
+    slice_ = f"{token}docker.slice"
+    # A containerd of our own, waited for patiently: the one dockerd starts itself gets less
+    # time than an emulated guest needs to bring it up.
+    with open(f"{base}/containerd.toml", "w") as f:
+        f.write(f'version = 2\nroot = "{base}/ctrd-root"\nstate = "{base}/ctrd-state"\n'
+                f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                f'[grpc]\n  address = "{base}/containerd.sock"\n'
+                f'[ttrpc]\n  address = "{base}/containerd.sock.ttrpc"\n')
+    ctrd = Daemon("containerd", ["containerd", "--config", f"{base}/containerd.toml"],
+                  f"{base}/containerd.log")
+    args = ["dockerd", "--config-file", f"{base}/daemon.json",
+            "--containerd", f"{base}/containerd.sock",
+            "--data-root", f"{base}/data", "--exec-root", f"{base}/exec",
+            "--pidfile", f"{base}/docker.pid", "-H", f"unix://{base}/docker.sock",
+            "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+            "--ip-masq=false", "--exec-opt", "native.cgroupdriver=systemd",
+            "--cgroup-parent", slice_, "--storage-driver", "overlay2"]
+    d = td.Docker(base)
+    try:
+        ctrd.wait_for_socket(f"{base}/containerd.sock", timeout=180)
+    except AssertionError as e:
+        ctrd.stop(grace=10)
+        pytest.skip("containerd for dockerd cannot start in the systemd guest: "
+                    + str(e).splitlines()[0][:200])
+    daemon = Daemon("dockerd", args, f"{base}/dockerd.log")
+    try:
+        # Up means answering `docker info` (dockerd listens before its containerd is up, and
+        # exits when that fails).
+        try:
+            daemon.wait_for_socket(f"{base}/docker.sock", timeout=90)
+            wait_until(lambda: daemon.proc.poll() is not None
+                       or d("info", check=False).returncode == 0, timeout=90, interval=1,
+                       what="dockerd to answer")
+        except AssertionError as e:
+            pytest.skip("dockerd cannot start in the systemd guest: " + str(e).splitlines()[0][:200])
+        if daemon.proc.poll() is not None:
+            last = [l for l in daemon.log_text().splitlines() if l.strip()][-1:] or ["(no log)"]
+            pytest.skip(f"dockerd cannot start in the systemd guest: it exited "
+                        f"{daemon.proc.returncode}: {last[0][:300]}")
+        d("import", "--change", 'CMD ["/bin/sh"]', rootfs_tar, td.IMAGE, timeout=120)
+        yield d
+    finally:
+        if daemon.proc.poll() is None:
+            ids = d("ps", "-a", "-q", check=False).stdout.split()
+            if ids:
+                d("rm", "-f", *ids, check=False)
+        daemon.stop(grace=20)
+        ctrd.stop(grace=20)
+        for pid in td.leftover_pids(base):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        # overlay2 keeps its home, and dockerd its data root, as private bind mounts while it
+        # runs; a dockerd that died at start-up leaves them.
+        run(["umount", f"{base}/data/overlay2"], check=False)
+        run(["umount", f"{base}/data"], check=False)
+        run(["systemctl", "stop", slice_], check=False)
+
+
+def test_docker_systemd_lifecycle(dks, token):
+    with dks.detached(["--memory", "64m", "--cpus", "0.5"], ["sleep", "1000"]) as cid:
+        pid = dks.inspect(cid)["State"]["Pid"]
+        path, unit = scope_cgroup(pid)
+        assert unit == f"docker-{cid}.scope", path
+        assert path == f"/{token}docker.slice/{unit}", path
+        props = show(unit, "ActiveState", "MemoryMax", "CPUQuotaPerSecUSec", "Delegate")
+        assert props == {"ActiveState": "active", "MemoryMax": str(64 * MiB),
+                         "CPUQuotaPerSecUSec": "500ms", "Delegate": "yes"}, props
+        assert cgfile(path, "memory.max") == str(64 * MiB)
+        assert cgfile(path, "cpu.max") == "50000 100000"
+        p = dks("exec", cid, "sh", "-c", "echo $((6 * 7)); cat /proc/self/cgroup")
+        assert p.stdout.split()[0] == "42", p.stdout
+        p = dks.run(["--memory", "32m"], ["cat", "/sys/fs/cgroup/memory.max"])
+        assert (p.returncode, p.stdout.strip()) == (0, str(32 * MiB)), p.stderr
+    wait_until(lambda: show(unit, "LoadState")["LoadState"] == "not-found", timeout=10,
+               what=f"{unit} to go")
+    assert not os.path.exists(f"/sys/fs/cgroup{path}")

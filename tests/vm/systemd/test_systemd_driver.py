@@ -84,7 +84,27 @@ def sd_fails(rt, bundle, path=None, annotations=None, resources=None):
     res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD)
     assert res.returncode != 0, f"create succeeded: {res}"
     assert rt.state(cid, check=False) is None, "state left behind"
+    assert_no_companion()
     return cid, res.stderr
+
+
+def assert_no_companion():
+    """No skiff-systemd outlives the create that started it (create starts one before it
+    reads the config, so a config error must end it too)."""
+    def companions():
+        found = []
+        for d in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{d}/comm") as f:
+                    if f.read().strip() == "skiff-systemd":
+                        found.append(int(d))
+            except (OSError, ValueError):
+                pass
+        return found
+    deadline = time.monotonic() + 3
+    while companions() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not companions(), "skiff-systemd left running"
 
 
 def test_create_start_puts_the_init_in_its_scope(rt, bundle):
@@ -353,18 +373,90 @@ def test_systemd_stopping_the_unit_during_create(rt, bundle):
     assert_gone(cid)
 
 
+def loaded(unit):
+    """Whether systemd has the unit loaded. GetUnit, unlike `systemctl show`, does not load
+    a unit to answer (a slice needs no unit file, so `show` would load any slice name)."""
+    res = subprocess.run(["busctl", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                          "org.freedesktop.systemd1.Manager", "GetUnit", "s", unit],
+                         capture_output=True, text=True)
+    return res.returncode == 0
+
+
 def test_name_ending_in_slice_makes_a_slice(rt, bundle):
-    """As in runc: the container's cgroup is the slice's own, and delete stops the slice."""
+    """As in runc: the container's cgroup is the slice's own, and delete stops the slice;
+    the parent slice systemd started with it ("sktXXXX.slice" for "sktXXXX-c.slice") goes
+    too once it is empty, so no slice is left loaded."""
     cid = rt.new_id()
-    unit = f"skiff-{cid.replace('-', '_')}.slice"
+    parent = "skt" + cid.replace("-", "") + ".slice"
+    unit = parent[:-len(".slice")] + "-c.slice"
     cid, pid = sd_create(rt, bundle, cid=cid, path=f"system.slice:{PREFIX}:{unit}")
     with open(f"/proc/{pid}/cgroup") as f:
-        assert f.read().strip() == f"0::/skiff.slice/{unit}"
-    assert show(unit, "ActiveState")["ActiveState"] == "active"
+        assert f.read().strip() == f"0::/{parent}/{unit}"
+    assert loaded(unit) and loaded(parent)
     rt.delete(cid, force=True)
-    # Stopped; systemd 252 keeps a stopped transient slice loaded (inactive) while its parent
-    # slice is up, so the unit's state, not its absence, is what delete can promise here.
-    props = show(unit, "LoadState", "ActiveState")
-    assert props["ActiveState"] == "inactive" or props["LoadState"] == "not-found", props
-    assert not os.path.exists(os.path.join(CGROUP_ROOT, "skiff.slice", unit))
-    subprocess.run(["systemctl", "stop", "skiff.slice"], check=False)
+    deadline = time.monotonic() + 3
+    while (loaded(unit) or loaded(parent)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not loaded(unit), unit
+    assert not loaded(parent), parent
+    assert not os.path.exists(os.path.join(CGROUP_ROOT, parent))
+
+
+
+COMPANION = os.path.join(os.path.dirname(RUNTIME), "skiff-systemd")
+
+
+@pytest.mark.parametrize("when", ["at-once", "after-the-unit-started"])
+def test_companion_going_away_during_create(rt, bundle, workdir, when):
+    """The D-Bus side goes away during create: the companion dies before it does anything, or
+    after systemd started the scope but before its answer reached skiff (a wrapper that runs
+    the real companion and swallows the answer). One error, and no unit, cgroup or state."""
+    wrapper = os.path.join(workdir, "skiff-systemd")
+    # Only `start` loses its answer: the cleanup's `stop` reaches systemd as usual.
+    start = "exit 1" if when == "at-once" else f'"{COMPANION}" "$@" >/dev/null; exit 1'
+    with open(wrapper, "w") as f:
+        f.write(f'#!/bin/sh\ncase $1 in start) {start} ;; esac\nexec "{COMPANION}" "$@"\n')
+    os.chmod(wrapper, 0o755)
+    bundle.args("sleep 1000")
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"system.slice:{PREFIX}:{cid}"
+    bundle.write()
+    res = rt.run(["create", "--bundle", bundle.path, cid], check=False, global_args=SD,
+                 env=dict(os.environ, SKIFF_SYSTEMD_HELPER=wrapper))
+    assert res.returncode != 0, res
+    assert "skiff-systemd start " + unit_of(cid) + ": no answer" in res.stderr, res
+    assert len(res.stderr.strip().splitlines()) == 1, res
+    assert rt.state(cid, check=False) is None
+    assert_gone(cid)
+
+
+def test_without_dbus_daemon_systemds_own_socket_answers(rt, bundle):
+    """No system bus (dbus-daemon gone): systemd's private socket still serves root, as it
+    does systemctl, so the container gets its scope."""
+    bundle.args("cat /proc/self/cgroup")
+    cid = rt.new_id()
+    bundle.config["linux"]["cgroupsPath"] = f"system.slice:{PREFIX}:{cid}"
+    bundle.write()
+    hide = "mount -t tmpfs tmpfs /run/dbus && exec \"$0\" \"$@\""
+    res = rt.run(["run", "--bundle", bundle.path, cid], check=False, global_args=SD,
+                 prefix=["unshare", "-m", "--propagation", "private", "sh", "-c", hide])
+    assert res.returncode == 0, res
+    assert res.stdout.strip() == f"0::/system.slice/{unit_of(cid)}", res
+    assert rt.state(cid, check=False) is None
+    assert_gone(cid)
+
+
+def test_start_job_failing(rt, bundle):
+    """systemd accepts the unit but its start job fails (it requires a unit that fails):
+    create names the unit and the job's result, and leaves no unit, cgroup or state."""
+    dep = f"{PREFIX}-failing-{rt.new_id()}.service"
+    subprocess.run(["systemd-run", "--quiet", "--unit", dep, "-p", "Type=oneshot",
+                    "-p", "RemainAfterExit=yes", "/bin/false"], check=False, capture_output=True)
+    try:
+        cid, err = sd_fails(rt, bundle, annotations={
+            "org.systemd.property.Requires": f"['{dep}']",
+            "org.systemd.property.After": f"['{dep}']"})
+        assert f"systemd could not start {unit_of(cid)}: job dependency" in err, err
+        assert_gone(cid)
+    finally:
+        subprocess.run(["systemctl", "reset-failed", dep], check=False, capture_output=True)
