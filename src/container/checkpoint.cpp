@@ -67,7 +67,7 @@ void checkpoint(const Globals& g, const std::string& id, const CheckpointOptions
 
     // Refuse here, before anything is frozen, when CRIU cannot work on this kernel.
     const std::string criu_bin = criu::locate(g.criu, "checkpoint");
-    criu::ensure_usable(criu_bin, g.root, "checkpoint");
+    criu::ensure_usable(criu_bin, "checkpoint");
     if (o.pre_dump && !criu::has_feature(criu_bin, "mem_dirty_track"))
         throw Error("pre-dump is not supported on this host: CRIU cannot track dirty memory here", ENOTSUP);
     if (o.lazy_pages && !criu::has_feature(criu_bin, "uffd-noncoop"))

@@ -22,6 +22,9 @@
 namespace skiff::container::criu {
 namespace {
 
+// Outside every --root: a state root holds containers only.
+const char* const kCheckCache = "/run/skiff-criu-check";
+
 bool executable(const std::string& path) {
     struct stat st;
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
@@ -94,8 +97,8 @@ std::string locate(const std::string& criu_flag, const char* command) {
                 ENOTSUP);
 }
 
-void ensure_usable(const std::string& criu, const std::string& state_root, const char* command) {
-    std::string cache = state_root + "/.criu-checked";
+void ensure_usable(const std::string& criu, const char* command) {
+    const std::string cache = kCheckCache;
     std::string key = check_key(criu);
     try {
         if (trim(text::read_file(cache)) == key) return;
@@ -109,8 +112,7 @@ void ensure_usable(const std::string& criu, const std::string& state_root, const
                         " check: " + why + ")",
                     ENOTSUP);
     }
-    // Best effort: a read-only or missing root only costs the next check.
-    ::mkdir(state_root.c_str(), 0700);
+    // Best effort: where /run is not writable, the next command checks again.
     std::string tmp = cache + ".tmp" + std::to_string(::getpid());
     {
         std::ofstream out(tmp);
@@ -132,10 +134,11 @@ std::string cgroups_mode(const std::string& flag) {
 
 std::string last_error(const std::string& log_path) {
     std::ifstream in(log_path);
-    std::string line, found;
+    // The first error is the cause; the last only says "Dumping FAILED."
+    std::string line;
     while (std::getline(in, line))
-        if (line.find("Error") != std::string::npos) found = line;
-    return last_line(found);
+        if (line.find("Error (") != std::string::npos) return last_line(line);
+    return "";
 }
 
 void run(const std::string& criu, const Invocation& inv) {
@@ -164,14 +167,14 @@ void run(const std::string& criu, const Invocation& inv) {
         }
         // The error pipe and the sources out of the way of the target numbers first, then
         // into place; everything else is closed at exec.
-        int err_fd = ::fcntl(err_w.get(), F_DUPFD_CLOEXEC, 2000);
+        int err_fd = ::fcntl(err_w.get(), F_DUPFD_CLOEXEC, 200);
         if (err_fd < 0) child_fail(err_w.get(), std::string("criu error pipe: ") + strerror(errno));
         std::vector<std::pair<int, int>> moves;
         for (int i = 0; i < 3; ++i) moves.push_back({inv.stdio[i], i});
         for (auto [from, to] : inv.pass_fds) moves.push_back({from, to});
         std::set<int> targets;
         for (auto& m : moves) {
-            int high = ::fcntl(m.first, F_DUPFD_CLOEXEC, 1000);
+            int high = ::fcntl(m.first, F_DUPFD_CLOEXEC, 100);
             if (high < 0) child_fail(err_fd, "pass fd " + std::to_string(m.first) + " to criu: " + strerror(errno));
             m.first = high;
             targets.insert(m.second);

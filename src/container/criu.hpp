@@ -17,9 +17,9 @@ namespace skiff::container::criu {
 std::string locate(const std::string& criu_flag, const char* command);
 
 // `criu check` on this kernel; throws "<command> is not supported on this host: CRIU cannot
-// work here (criu check: <its reason>)". A success is remembered in state_root (keyed by the
-// kernel release and the criu binary), so only the first checkpoint pays for the check.
-void ensure_usable(const std::string& criu, const std::string& state_root, const char* command);
+// work here (criu check: <its reason>)". A success is remembered in /run/skiff-criu-check
+// (keyed by the kernel release and the criu binary), so only the first command pays for it.
+void ensure_usable(const std::string& criu, const char* command);
 
 // Whether `criu check --feature NAME` passes (mem_dirty_track, lazy_pages, ...).
 bool has_feature(const std::string& criu, const std::string& feature);
@@ -44,7 +44,7 @@ struct Invocation {
 // Runs criu to its end; throws "criu <verb> failed: <CRIU's last error line> (see <log>)".
 void run(const std::string& criu, const Invocation& inv);
 
-// The last "Error" line of a CRIU log, without its timestamp; "" when there is none.
+// The first "Error" line of a CRIU log (the cause), without its timestamp; "" when there is none.
 std::string last_error(const std::string& log_path);
 
 }  // namespace skiff::container::criu

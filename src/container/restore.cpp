@@ -127,7 +127,7 @@ int restore(const Globals& g, const RestoreOptions& o) {
     if (store.exists(o.id)) throw Error("container with given ID already exists", EEXIST);
 
     const std::string criu_bin = criu::locate(g.criu, "restore");
-    criu::ensure_usable(criu_bin, g.root, "restore");
+    criu::ensure_usable(criu_bin, "restore");
     if (o.lazy_pages && !criu::has_feature(criu_bin, "uffd-noncoop"))
         throw Error("lazy-pages is not supported on this host: no userfaultfd for CRIU here", ENOTSUP);
     const std::string work = o.work_path.empty() ? images : absolute_dir(o.work_path, "work path");

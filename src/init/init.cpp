@@ -180,8 +180,10 @@ void run(Context& ctx) {
         root.reset();
         log::phase("init: pivot");
 
+        // Its own session, with or without a terminal, as runc's init: CRIU refuses to dump a
+        // tree whose session leader is outside the container's pid namespace.
+        if (::setsid() < 0) throw_errno("setsid");
         if (console) {
-            if (::setsid() < 0) throw_errno("setsid");
             if (::ioctl(console.get(), TIOCSCTTY, 0) < 0) throw_errno("set controlling terminal");
             for (int i = 0; i < 3; ++i)
                 if (::dup2(console.get(), i) < 0) throw_errno("dup2 console");
