@@ -4,10 +4,11 @@ set -euo pipefail
 # clang and libclang-rt-dev: the fuzz smoke test's libFuzzer build. runc: a unit test parses
 # `runc spec` output, and the integration tests can run against it for comparison.
 # dpkg-dev, debhelper, lintian and groff-base: `make deb` and tests/packaging (the package
-# build, its lint, the man pages' lint).
+# build, its lint, the man pages' lint). criu: checkpoint/restore (tests/vm/test-criu.sh runs it
+# in a guest whose kernel it supports).
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
       busybox-static python3-pytest jq clang libclang-rt-dev runc libsystemd-dev pkg-config
-      dpkg-dev debhelper lintian groff-base)
+      dpkg-dev debhelper lintian groff-base criu)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

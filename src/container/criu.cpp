@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "linux/error.hpp"
@@ -73,6 +75,42 @@ std::string check_key(const std::string& criu) {
     ssize_t ignored = ::write(err_fd, message.data(), message.size());
     (void)ignored;
     ::_exit(127);
+}
+
+// The action script and its two fifos: the script tells the pid on one and waits for our
+// answer on the other, so the hooks run while CRIU waits.
+struct HookChannel {
+    std::string script, req, ack;
+    Fd req_fd;  // read end, opened O_RDWR so that it never reports a hang-up
+    Fd ack_fd;  // held open: an answer waits in the fifo until the script opens it
+    ~HookChannel() {
+        for (const auto& p : {script, req, ack})
+            if (!p.empty()) ::unlink(p.c_str());
+    }
+};
+
+void make_hook_channel(HookChannel& h, const std::string& dir) {
+    if (dir.find('\'') != std::string::npos) throw Error("work path " + dir + " holds a quote", EINVAL);
+    h.script = dir + "/skiff-restore-hooks.sh";
+    h.req = dir + "/skiff-restore-hooks.req";
+    h.ack = dir + "/skiff-restore-hooks.ack";
+    for (const auto& f : {h.req, h.ack}) {
+        ::unlink(f.c_str());
+        if (::mkfifo(f.c_str(), 0600) < 0) throw_errno("mkfifo " + f);
+    }
+    std::string body = "#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = setup-namespaces ] || exit 0\n"
+                       "echo \"$CRTOOLS_INIT_PID\" > '" + h.req + "'\nread r < '" + h.ack + "'\n[ \"$r\" = ok ]\n";
+    ::unlink(h.script.c_str());
+    int fd = ::open(h.script.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (fd < 0) throw_errno("create " + h.script);
+    Fd f(fd);
+    if (::write(fd, body.data(), body.size()) != ssize_t(body.size())) throw_errno("write " + h.script);
+    int r = ::open(h.req.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (r < 0) throw_errno("open " + h.req);
+    h.req_fd.reset(r);
+    int a = ::open(h.ack.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (a < 0) throw_errno("open " + h.ack);
+    h.ack_fd.reset(a);
 }
 
 }  // namespace
@@ -144,6 +182,11 @@ std::string last_error(const std::string& log_path) {
 void run(const std::string& criu, const Invocation& inv) {
     std::vector<std::string> argv = {criu};
     argv.insert(argv.end(), inv.args.begin(), inv.args.end());
+    HookChannel hooks;
+    if (inv.on_setup_namespaces) {
+        make_hook_channel(hooks, inv.hook_dir);
+        argv.insert(argv.end(), {"--action-script", hooks.script});
+    }
     std::vector<char*> c_argv;
     for (auto& a : argv) c_argv.push_back(a.data());
     c_argv.push_back(nullptr);
@@ -212,16 +255,55 @@ void run(const std::string& criu, const Invocation& inv) {
         throw_errno("start criu");
     }
     go_w.reset();
+    // Until criu exits: its setup errors (before exec), and the hook requests of its script.
     std::string setup_error;
+    std::optional<Error> hook_error;
+    int raw_pidfd = sys::pidfd_open(pid);
+    if (raw_pidfd < 0) {
+        ::kill(pid, SIGKILL);
+        reap();
+        throw_errno("pidfd_open criu");
+    }
+    Fd criu_exit(raw_pidfd);
+    bool err_open = true;
     char buf[512];
-    ssize_t n;
-    while ((n = ::read(err_r.get(), buf, sizeof buf)) != 0) {
+    for (;;) {
+        struct pollfd p[3] = {{criu_exit.get(), POLLIN, 0},
+                              {err_open ? err_r.get() : -1, POLLIN, 0},
+                              {hooks.req_fd ? hooks.req_fd.get() : -1, POLLIN, 0}};
+        int n = ::poll(p, 3, -1);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) break;
-        setup_error.append(buf, size_t(n));
+        if (n < 0) throw_errno("poll criu");
+        if (p[1].revents) {
+            ssize_t got = ::read(err_r.get(), buf, sizeof buf);
+            if (got > 0) setup_error.append(buf, size_t(got));
+            else if (got == 0 || errno != EINTR) err_open = false;  // closed by exec
+        }
+        if (p[2].revents & POLLIN) {
+            ssize_t got = ::read(hooks.req_fd.get(), buf, sizeof buf - 1);
+            if (got > 0) {
+                buf[got] = 0;
+                std::string answer = "ok\n";
+                try {
+                    inv.on_setup_namespaces(pid_t(std::strtol(buf, nullptr, 10)));
+                } catch (const Error& e) {
+                    hook_error = e;
+                    answer = "fail\n";
+                }
+                ssize_t ignored = ::write(hooks.ack_fd.get(), answer.data(), answer.size());
+                (void)ignored;
+            }
+        }
+        if (p[0].revents && !err_open) break;
+        if (p[0].revents) {
+            // exited before exec: what it wrote is all there is
+            while ((n = int(::read(err_r.get(), buf, sizeof buf))) > 0) setup_error.append(buf, size_t(n));
+            break;
+        }
     }
     int status = reap();
     if (!setup_error.empty()) throw Error("criu " + verb + ": " + setup_error, EIO);
+    if (hook_error) throw *hook_error;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
     std::string why = last_error(inv.log_path);
     if (why.empty()) why = program::describe_status(status);

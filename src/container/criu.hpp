@@ -37,6 +37,12 @@ struct Invocation {
     // Runs in the runtime once the child exists and before it goes on (restore puts it in the
     // container's cgroup, so the restored tasks start there); may throw, which kills it.
     std::function<void(pid_t)> on_spawned;
+    // Restore: called with the restored init's pid once CRIU made its namespaces, before the
+    // tree runs (runc's prestart/createRuntime point). CRIU reaches us through an action
+    // script in hook_dir and two fifos there; all three are removed afterwards. May throw:
+    // CRIU then fails and run() rethrows that error instead of CRIU's.
+    std::function<void(pid_t)> on_setup_namespaces;
+    std::string hook_dir;
     // criu's stdin/stdout/stderr: ours unless given (a restored process inherits them).
     int stdio[3] = {0, 1, 2};
 };

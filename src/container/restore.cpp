@@ -209,6 +209,19 @@ int restore(const Globals& g, const RestoreOptions& o) {
             if (systemd) cg->attach_init(criu_pid);
             else cg->add_process(criu_pid);
         };
+        // prestart and createRuntime run where runc runs them on a restore: once CRIU made the
+        // namespaces, with the restored init's pid in the state.
+        const auto& hk = spec.hooks;
+        if (hk && (!hk->prestart.empty() || !hk->create_runtime.empty())) {
+            inv.hook_dir = work;
+            inv.on_setup_namespaces = [&](pid_t restored) {
+                Record now = rec;
+                now.pid = restored;
+                std::string state = state_document(now, Status::creating, false);
+                init::run_hooks(hk->prestart, state, "prestart", p.bundle);
+                init::run_hooks(hk->create_runtime, state, "createRuntime", p.bundle);
+            };
+        }
         log::phase("criu restore");
         criu::run(criu_bin, inv);
         ns_fds.clear();
