@@ -211,7 +211,8 @@ def test_bind_mount_tmpfs_and_masked_path(rt, bundle, workdir):
 
 def test_tcp_established(rt, bundle, workdir):
     # a server and a client in the container's own network namespace, one connection
-    script = (QUIET + "nc -l -p 5555 > /received & "
+    # (the server's stdin never ends: busybox nc closes the connection at its end of input)
+    script = (QUIET + "sleep 100000 | nc -l -p 5555 > /received & "
               "while ! netstat -ltn | grep -q :5555; do sleep 0.1; done; "
               "(i=0; while :; do i=$((i+1)); echo $i; echo $i > /count; sleep 0.1; done) | nc 127.0.0.1 5555")
     cid = start_counter(rt, bundle, script)
