@@ -112,6 +112,8 @@ void checkpoint(const Globals& g, const std::string& id, const CheckpointOptions
     }
     if (!o.pre_dump) {
         for (const auto& e : criu::dump_externals(spec, r.pid)) a.insert(a.end(), {"--external", e});
+        for (const auto& b : criu::cgroup_binds(spec, hierarchy_paths(*cg)))
+            a.insert(a.end(), {"--external", "mnt[" + b.mountpoint + "]:" + b.mountpoint});
         write_descriptors(images, criu::stdio_targets(r.pid));
         write_manifest(images, r, spec);
     }

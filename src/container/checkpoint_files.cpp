@@ -119,6 +119,14 @@ void check_manifest(const std::string& images, const oci::Spec& spec) {
     }
 }
 
+std::vector<std::pair<std::string, std::string>> hierarchy_paths(cgroups::Manager& cg) {
+    std::vector<std::pair<std::string, std::string>> out;
+    auto hs = cg.hierarchies();
+    bool pure_v2 = hs.size() == 1 && hs[0].fstype == "cgroup2" && hs[0].name.empty();
+    for (const auto& h : hs) out.push_back({pure_v2 ? std::string() : h.name, h.host_path});
+    return out;
+}
+
 void check_image_dir(const std::string& images) {
     struct stat st;
     if (::stat(images.c_str(), &st) < 0) throw Error("restore: image path " + images + " does not exist", ENOENT);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/manager.hpp"
 #include "container/state.hpp"
 #include "oci/spec.hpp"
 
@@ -22,6 +23,9 @@ void write_manifest(const std::string& images, const Record& r, const oci::Spec&
 // Compares the bundle's config with the checkpointed one where CRIU depends on it (mounts,
 // namespaces, terminal); throws naming the first difference. No manifest (runc's images): ok.
 void check_manifest(const std::string& images, const oci::Spec& spec);
+
+// The container's cgroup per hierarchy as (name, host path); name "" on a pure v2 host.
+std::vector<std::pair<std::string, std::string>> hierarchy_paths(cgroups::Manager& cg);
 
 // Throws a clear error unless `images` is a directory holding a CRIU dump (inventory.img).
 void check_image_dir(const std::string& images);

@@ -23,6 +23,21 @@ bool is_bind(const oci::Mount& m) {
 
 std::string mount_key(const std::string& destination) { return rootpath::clean("/" + destination); }
 
+std::vector<CgroupBind> cgroup_binds(const oci::Spec& spec,
+                                     const std::vector<std::pair<std::string, std::string>>& hierarchies) {
+    std::vector<CgroupBind> out;
+    if (!spec.linux) return out;
+    for (const auto& ns : spec.linux->namespaces)
+        if (ns.type == "cgroup") return out;  // a fresh cgroup mount in its own namespace
+    for (const auto& m : spec.mounts) {
+        if (m.type != "cgroup" && m.type != "cgroup2") continue;
+        std::string dest = mount_key(m.destination);
+        for (const auto& [name, host] : hierarchies)
+            out.push_back({name.empty() ? dest : dest + "/" + name, host});
+    }
+    return out;
+}
+
 std::vector<std::string> dump_externals(const oci::Spec& spec, pid_t init_pid) {
     std::vector<std::string> out;
     for (const auto& m : spec.mounts)

@@ -16,6 +16,15 @@ bool is_bind(const oci::Mount& m);
 // The destination as CRIU names the mount point: absolute, cleaned, inside the root.
 std::string mount_key(const std::string& destination);
 
+// A cgroup mount of the config without a new cgroup namespace is a bind of the container's own
+// cgroup directory (one per hierarchy on v1): its root is not the hierarchy's, so CRIU cannot
+// dump it and it is declared external. (mount point in the container, host directory.)
+struct CgroupBind {
+    std::string mountpoint, host_path;
+};
+std::vector<CgroupBind> cgroup_binds(const oci::Spec& spec, const std::vector<std::pair<std::string, std::string>>&
+                                                                 hierarchies /* (name, host path) */);
+
 // `--external` values for a dump: bind mounts, masked files (bound from /dev/null), device
 // nodes, and the network and pid namespaces joined by path (net[inode]:extRootNetNS).
 std::vector<std::string> dump_externals(const oci::Spec& spec, pid_t init_pid);

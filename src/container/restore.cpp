@@ -188,6 +188,8 @@ int restore(const Globals& g, const RestoreOptions& o) {
         if (!o.lsm_profile.empty()) a.insert(a.end(), {"--lsm-profile", o.lsm_profile});
         if (!o.lsm_mount_context.empty()) a.insert(a.end(), {"--lsm-mount-context", o.lsm_mount_context});
         for (const auto& e : criu::restore_mounts(spec, p.bundle)) a.insert(a.end(), {"--external", e});
+        for (const auto& b : criu::cgroup_binds(spec, hierarchy_paths(*cg)))
+            a.insert(a.end(), {"--external", "mnt[" + b.mountpoint + "]:" + b.host_path});
         int next_fd = 10;
         for (const auto& [key, path] : criu::joined_namespaces(spec)) {
             int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

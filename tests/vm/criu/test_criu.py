@@ -191,6 +191,9 @@ def test_bind_mount_tmpfs_and_masked_path(rt, bundle, workdir):
     bundle.config["mounts"] += [
         {"destination": "/data", "type": "bind", "source": data, "options": ["rbind", "rw"]},
         {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+        # as `spec` writes it: without a cgroup namespace, a bind of the container's cgroup
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
     ]
     bundle.config["linux"]["maskedPaths"].append("/etc/hostname")
     open(bundle.in_rootfs("etc/hostname"), "w").write("secret\n")
@@ -204,6 +207,9 @@ def test_bind_mount_tmpfs_and_masked_path(rt, bundle, workdir):
     wait_count_above(bundle, stopped_at)
     assert rt.run(["exec", cid, "cat", "/scratch/f"]).stdout == "kept\n"
     assert rt.run(["exec", cid, "cat", "/etc/hostname"]).stdout == ""
+    # /sys/fs/cgroup is the new container's own cgroup: its init (pid 1 there) is listed
+    inside = rt.run(["exec", cid, "cat", "/sys/fs/cgroup/cgroup.procs"]).stdout.split()
+    assert "1" in inside, inside
     time.sleep(0.5)
     assert int(open(os.path.join(data, "count")).read()) > stopped_at
     rt.delete(cid, force=True)
