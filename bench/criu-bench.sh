@@ -32,10 +32,12 @@ jq '.process.terminal = false | .root.readonly = false
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-for rt in skiff runc; do
-    bin=$SKIFF; [ $rt = runc ] && bin=$RUNC
-    : > "$W/$rt.ck"; : > "$W/$rt.rs"
-    for i in $(seq "$ROUNDS"); do
+# Alternating, round by round: a load that changes meanwhile (a shared machine, an emulated
+# guest) falls on both runtimes alike.
+: > "$W/skiff.ck"; : > "$W/skiff.rs"; : > "$W/runc.ck"; : > "$W/runc.rs"
+for i in $(seq "$ROUNDS"); do
+    for rt in skiff runc; do
+        bin=$SKIFF; [ $rt = runc ] && bin=$RUNC
         id=bench-$rt-$i
         "$bin" --root "$W/root-$rt" run -d -b "$W/bundle" "$id" </dev/null >/dev/null 2>&1
         sleep 1
@@ -49,8 +51,10 @@ for rt in skiff runc; do
         awk -v a="$t1" -v b="$t2" 'BEGIN {print b - a}' >> "$W/$rt.rs"
     done
 done
+echo "rounds: skiff checkpoint $(tr '\n' ' ' < "$W/skiff.ck")/ runc $(tr '\n' ' ' < "$W/runc.ck")"
+echo "rounds: skiff restore $(tr '\n' ' ' < "$W/skiff.rs")/ runc $(tr '\n' ' ' < "$W/runc.rs")"
 sck=$(median < "$W/skiff.ck"); srs=$(median < "$W/skiff.rs")
 rck=$(median < "$W/runc.ck"); rrs=$(median < "$W/runc.rs")
-printf '%-10s %12s %12s\n' "" checkpoint restore
+printf '%-10s %12s %12s\n' median checkpoint restore
 printf '%-10s %11.3fs %11.3fs\n' skiff "$sck" "$srs" runc "$rck" "$rrs"
 awk -v a="$sck" -v b="$rck" -v c="$srs" -v d="$rrs" 'BEGIN {printf "%-10s %12.2f %12.2f\n", "skiff/runc", a / b, c / d}'
