@@ -19,7 +19,7 @@ SYSCONFDIR ?= /etc
 PODMAN_DROPIN = $(SYSCONFDIR)/containers/containers.conf.d/50-skiff.conf
 CONTAINERD_DOCS = README.md skiff-runtime.toml runtimeclass.yaml
 
-.PHONY: all deps build compile demo test unit pytest vm-test systemd-test asan-test bench \
+.PHONY: all deps build compile demo test unit pytest vm-test systemd-test criu-test asan-test bench \
         bench-systemd bench-vm fuzz clean install install-files uninstall deb
 
 all: build
@@ -104,6 +104,10 @@ vm-test: build
 # The systemd cgroup driver with podman, containerd and docker, in a guest that boots systemd.
 systemd-test: build
 	@tests/vm/test-systemd.sh
+
+# checkpoint/restore with CRIU, in a guest whose kernel CRIU supports.
+criu-test: build
+	@tests/vm/test-criu.sh
 
 bench: build
 	@$(MAKE) --no-print-directory -C bench SKIFF=$(SKIFF)

@@ -5,6 +5,7 @@ set -euo pipefail
 # `runc spec` output, and the integration tests can run against it for comparison.
 # dpkg-dev, debhelper, lintian and groff-base: `make deb` and tests/packaging (the package
 # build, its lint, the man pages' lint).
+# criu: checkpoint/restore (tests/vm/test-criu.sh runs it in a guest whose kernel it supports).
 # uidmap: newuidmap/newgidmap for rootless multi-range id maps (tests/rootless).
 # apparmor: apparmor_parser, which the tests/vm guests (whose root is this host's, read-only)
 # use to load a test profile; inert on a kernel without AppArmor.
@@ -12,7 +13,7 @@ set -euo pipefail
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
       busybox-static python3-pytest jq clang libclang-rt-dev runc libsystemd-dev pkg-config
       dpkg-dev debhelper lintian groff-base uidmap qemu-system-x86 xz-utils
-      apparmor)
+      apparmor criu)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

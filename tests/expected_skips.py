@@ -18,6 +18,7 @@ EXPECTED = {
             "dockerd could not start in the systemd guest (the skip message has its last log line)",
     },
     "vm-isolation": {},
+    "criu-vm": {},
     "cgroup-v2-vm": {
         "tests.integration.test_cgroups::test_memory_v1_only_knobs": V1_HOST_ONLY,
         "tests.integration.test_cgroups::test_memory_use_hierarchy_v1": V1_HOST_ONLY,
@@ -32,6 +33,8 @@ EXPECTED = {
             "the guest's kernel has the rdma controller, so there is no refusal to check",
     },
     "integration": {
+        "tests.integration.test_checkpoint::test_checkpoint_and_restore_refuse_where_criu_cannot_work":
+            "CRIU works on this kernel: there is no refusal to check (tests/vm/criu covers the working case)",
         "tests.integration.test_cgroups::test_blkio_weight":
             "this host's disks use an I/O scheduler without blkio.weight (mq-deadline/none)",
         "tests.integration.test_cgroups::test_blkio_weight_device":

@@ -48,7 +48,10 @@ def suites():
              "--junitxml=" + os.path.join(REPORTS, "vm.xml")], "vm.xml"),
            ("systemd-vm", "tests/vm/test-systemd.sh",
             [os.path.join(REPO, "tests/vm/test-systemd.sh"),
-             "--junitxml=" + os.path.join(REPORTS, "systemd-vm.xml")], "systemd-vm.xml")]
+             "--junitxml=" + os.path.join(REPORTS, "systemd-vm.xml")], "systemd-vm.xml"),
+           ("criu-vm", "tests/vm/test-criu.sh",
+            [os.path.join(REPO, "tests/vm/test-criu.sh"),
+             "--junitxml=" + os.path.join(REPORTS, "criu-vm.xml")], "criu-vm.xml")]
     for name, path in PYTEST_SUITES:
         xml = name + ".xml"
         out.append((name, path, PYTEST + ["--junitxml=" + os.path.join(REPORTS, xml), path], xml))

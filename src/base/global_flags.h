@@ -17,7 +17,7 @@
     X("debug", "", 0, "enable debug logging, with a timeline of create's phases")                 \
     X("systemd-cgroup", "", 0, "enable systemd cgroup support (errors while no systemd is reachable)") \
     X("rootless", "", 1, "ignore cgroup permission errors ('true', 'false', or 'auto')")          \
-    X("criu", "", 1, "path to the criu binary (checkpoint/restore are not supported)")            \
+    X("criu", "", 1, "path to the criu binary used for checkpoint and restore (default: \"criu\")")\
     X("version", "v", 0, "print the version")                                                     \
     X("help", "h", 0, "show help")
 

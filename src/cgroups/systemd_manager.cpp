@@ -16,7 +16,7 @@
 #include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/log.hpp"
-#include "linux/text.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {

@@ -175,10 +175,6 @@ int cmd_events(const Globals& g, const Args& a) {
     return 0;
 }
 
-int cmd_unsupported(const Globals&, const Args&) {
-    throw Error("checkpoint/restore is not supported by skiff (CRIU does not work on this kernel)", ENOTSUP);
-}
-
 }  // namespace
 
 std::vector<Command> cgroup_commands() {
@@ -212,44 +208,6 @@ std::vector<Command> cgroup_commands() {
          {{{"interval"}, true, "set the stats collection interval (default: 5s)"},
           {{"stats"}, false, "display the container's stats then exit"}},
          cmd_events},
-        // runc's flags, so that a client's command line meets "not supported", not a flag error.
-        {"checkpoint", "<container-id>", "checkpoint a running container (not supported)",
-         {{{"image-path"}, true, "path for saving criu image files"},
-          {{"work-path"}, true, "path for saving work files and logs"},
-          {{"parent-path"}, true, "path for previous criu image files in pre-dump"},
-          {{"leave-running"}, false, "leave the process running after checkpointing"},
-          {{"tcp-established"}, false, "allow open tcp connections"},
-          {{"ext-unix-sk"}, false, "allow external unix sockets"},
-          {{"shell-job"}, false, "allow shell jobs"},
-          {{"lazy-pages"}, false, "use userfaultfd to lazily restore memory pages"},
-          {{"status-fd"}, true, "criu writes \\0 to this FD once lazy-pages is ready"},
-          {{"page-server"}, true, "ADDRESS:PORT of the page server"},
-          {{"file-locks"}, false, "handle file locks, for safety"},
-          {{"pre-dump"}, false, "dump container's memory information only, leave the container running after this"},
-          {{"manage-cgroups-mode"}, true, "cgroups mode: soft|full|strict|ignore (default: soft)"},
-          {{"empty-ns"}, true, "create a namespace, but don't restore its properties"},
-          {{"auto-dedup"}, false, "enable auto deduplication of memory images"}},
-         cmd_unsupported},
-        {"restore", "<container-id>", "restore a container from a previous checkpoint (not supported)",
-         {{{"console-socket"}, true, "path to an AF_UNIX socket which will receive the pty master fd"},
-          {{"image-path"}, true, "path to criu image files for restoring"},
-          {{"work-path"}, true, "path for saving work files and logs"},
-          {{"tcp-established"}, false, "allow open tcp connections"},
-          {{"ext-unix-sk"}, false, "allow external unix sockets"},
-          {{"shell-job"}, false, "allow shell jobs"},
-          {{"file-locks"}, false, "handle file locks, for safety"},
-          {{"manage-cgroups-mode"}, true, "cgroups mode: soft|full|strict|ignore (default: soft)"},
-          {{"bundle", "b"}, true, "path to the root of the bundle directory"},
-          {{"detach", "d"}, false, "detach from the container's process"},
-          {{"pid-file"}, true, "specify the file to write the process id to"},
-          {{"no-subreaper"}, false, "disable the use of the subreaper used to reap reparented processes"},
-          {{"no-pivot"}, false, "do not use pivot root to jail process inside rootfs"},
-          {{"empty-ns"}, true, "create a namespace, but don't restore its properties"},
-          {{"auto-dedup"}, false, "enable auto deduplication of memory images"},
-          {{"lazy-pages"}, false, "use userfaultfd to lazily restore memory pages"},
-          {{"lsm-profile"}, true, "Specify an LSM profile to be used during restore"},
-          {{"lsm-mount-context"}, true, "Specify an LSM mount context to be used during restore"}},
-         cmd_unsupported},
     };
 }
 

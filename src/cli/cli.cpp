@@ -31,10 +31,12 @@ const std::vector<FlagSpec>& global_flags() {
 std::vector<const Command*> all_commands() {
     static const Command exec = exec_command();
     static const std::vector<Command> cgroup = cgroup_commands();
+    static const std::vector<Command> criu = checkpoint_commands();
     std::vector<const Command*> out;
     for (const auto& c : lifecycle_commands()) out.push_back(&c);
     out.push_back(&exec);
     for (const auto& c : cgroup) out.push_back(&c);
+    for (const auto& c : criu) out.push_back(&c);
     for (const auto& c : info_commands()) out.push_back(&c);
     return out;
 }
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
         container::Globals g;
         g.root = global.value("root", container::rootless::default_state_root());
         g.systemd_cgroup = global.flag("systemd-cgroup");
+        g.criu = global.value("criu", "criu");
         std::string rootless = global.value("rootless", "auto");
         if (rootless != "true" && rootless != "false" && rootless != "auto")
             throw Error("invalid value \"" + rootless + "\" for flag -rootless: use true, false or auto", EINVAL);

@@ -38,6 +38,7 @@ const std::vector<Command>& lifecycle_commands();
 const std::vector<Command>& info_commands();
 Command exec_command();
 std::vector<Command> cgroup_commands();
+std::vector<Command> checkpoint_commands();
 
 // Signal by name ("KILL", "SIGKILL", "kill") or number; throws for anything else.
 int parse_signal(const std::string& text);

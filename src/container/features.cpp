@@ -97,7 +97,9 @@ std::string features_json() {
         {"linux", std::move(linux_features)},
         {"annotations",
          {{"io.github.skiff.version", version()},
-          {"io.github.seccomp.libseccomp.version", libseccomp_version()}}},
+          {"io.github.seccomp.libseccomp.version", libseccomp_version()},
+          // runc's key: checkpoint/restore are built in (they still need a working CRIU).
+          {"org.opencontainers.runc.checkpoint.enabled", "true"}}},
     };
     if (*commit()) doc["annotations"]["io.github.skiff.commit"] = commit();
     return doc.dump(4) + "\n";

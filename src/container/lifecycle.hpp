@@ -11,6 +11,7 @@ struct Globals {
     std::string root = "/run/skiff";
     bool systemd_cgroup = false;
     bool rootless = false;
+    std::string criu = "criu";  // --criu: checkpoint and restore run it
 };
 
 struct CreateOptions {

@@ -220,6 +220,9 @@ void container_init(Context& ctx) {
         root.reset();
         log::phase("init: pivot");
 
+        // Its own session even without a terminal, as runc's init: CRIU refuses to dump a tree
+        // whose session leader is outside the container's pid namespace.
+        if (!console && ::setsid() < 0) throw_errno("setsid");
         make_console_stdio(console);
         // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
         ProcessImage image = take_process_attributes(proc);

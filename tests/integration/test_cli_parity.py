@@ -396,19 +396,4 @@ def test_rootless_takes_only_true_false_auto(rt, bundle):
     assert res.returncode != 0 and "maybe" in _one_error_line(res), res
 
 
-@pytest.mark.skiff_only("runc runs CRIU; skiff has no checkpoint/restore")
-@pytest.mark.parametrize("argv", [
-    ["checkpoint", "--image-path", "/tmp/x", "--work-path", "/tmp/w", "--leave-running",
-     "--tcp-established", "--ext-unix-sk", "--shell-job", "--file-locks", "--pre-dump",
-     "--manage-cgroups-mode", "soft", "--empty-ns", "network", "--auto-dedup", "--lazy-pages",
-     "--status-fd", "3", "--page-server", "h:1", "--parent-path", "p", "{id}"],
-    ["restore", "--image-path", "/tmp/x", "--work-path", "/tmp/w", "--tcp-established",
-     "--ext-unix-sk", "--shell-job", "--file-locks", "--manage-cgroups-mode", "full", "-b", ".",
-     "-d", "--pid-file", "/tmp/p", "--no-subreaper", "--no-pivot", "--empty-ns", "network",
-     "--auto-dedup", "--lazy-pages", "--console-socket", "/tmp/s", "--lsm-profile", "x",
-     "--lsm-mount-context", "y", "{id}"]], ids=["checkpoint", "restore"])
-def test_checkpoint_restore_flags_say_not_supported(rt, argv):
-    cid = rt.new_id()
-    res = rt.run([a.replace("{id}", cid) for a in argv], check=False)
-    assert res.returncode != 0, res
-    assert "not supported" in _one_error_line(res), res
+# checkpoint/restore flags: tests/integration/test_checkpoint.py
