@@ -142,7 +142,7 @@ void ensure_usable(const std::string& criu, const char* command) {
         if (trim(text::read_file(cache)) == key) return;
     } catch (const Error&) {
     }
-    program::Result r = program::run(criu, {criu, "check"}, {}, "", 60);
+    program::Result r = program::run_and_wait(criu, {criu, "check"}, {}, "", 60);
     if (r.timed_out || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0) {
         std::string why = r.timed_out ? "timed out" : last_line(r.output);
         if (why.empty()) why = program::describe_status(r.status);
@@ -160,7 +160,7 @@ void ensure_usable(const std::string& criu, const char* command) {
 }
 
 bool has_feature(const std::string& criu, const std::string& feature) {
-    program::Result r = program::run(criu, {criu, "check", "--feature", feature}, {}, "", 60);
+    program::Result r = program::run_and_wait(criu, {criu, "check", "--feature", feature}, {}, "", 60);
     return !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
 }
 

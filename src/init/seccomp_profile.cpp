@@ -72,7 +72,7 @@ std::unique_ptr<Filter> build(const oci::Seccomp& config) {
             // Like runc: a name this libseccomp cannot resolve (a newer syscall, a typo, a
             // name of another OS) is skipped, so one profile can serve many hosts.
             int nr = resolve_syscall(name);
-            if (nr < 0) continue;
+            if (nr == kUnknownSyscall) continue;
             auto add = [&](const std::vector<ArgCompare>& c) {
                 int rc = filter->add_rule(act, nr, c);
                 if (rc < 0) throw_errno(path + ": add rule for " + quoted(name), -rc);

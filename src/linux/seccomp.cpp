@@ -126,7 +126,7 @@ const FlagName* find_flag(const std::string& name) { return find_named(kFlags, n
 
 int resolve_syscall(const std::string& name) {
     int nr = seccomp_syscall_resolve_name(name.c_str());
-    return nr == __NR_SCMP_ERROR ? -1 : nr;
+    return nr == __NR_SCMP_ERROR ? kUnknownSyscall : nr;
 }
 
 Filter::Filter(uint32_t default_action) : ctx_(seccomp_init(default_action)) {}

@@ -35,7 +35,11 @@ const OperatorName* find_operator(const std::string& name);
 const ArchName* find_arch(const std::string& name);
 const FlagName* find_flag(const std::string& name);
 
-// The syscall number on the native architecture, or -1 when libseccomp does not know it.
+// The syscall number on the native architecture, or kUnknownSyscall when libseccomp does not
+// know it.
+// A syscall not native to this arch (socketcall on x86_64) resolves to a negative
+// pseudo-number that libseccomp maps onto the other arches of the filter: a valid number.
+constexpr int kUnknownSyscall = -1;  // libseccomp's __NR_SCMP_ERROR
 int resolve_syscall(const std::string& name);
 
 // One comparison of a syscall argument.

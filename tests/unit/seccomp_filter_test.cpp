@@ -261,3 +261,25 @@ TEST(SeccompFilter, FilterTextShowsRules) {
     std::string text = seccomp::filter_text(s);
     EXPECT_NE(text.find("getcwd"), std::string::npos) << text;
 }
+
+// podman's default profile on x86_64 with the x86 and x32 arches: socketcall is allowed (a
+// pseudo-syscall here, real on x86), then socket gets rules on its arguments. Skipping the
+// pseudo-syscall made libseccomp refuse the third socket rule with EEXIST.
+TEST(SeccompFilter, PodmanSocketRulesWithTheX86SocketcallCompile) {
+    oci::Seccomp s;
+    s.default_action = "SCMP_ACT_ERRNO";
+    s.architectures = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+    s.syscalls.push_back(rule({"socketcall", "getpid"}, "SCMP_ACT_ALLOW"));
+    auto audit = rule({"socket"}, "SCMP_ACT_ERRNO");
+    audit.errno_ret = EINVAL;
+    audit.args = {arg(0, "SCMP_CMP_EQ", 16), arg(2, "SCMP_CMP_EQ", 9)};
+    s.syscalls.push_back(audit);
+    auto not_audit = rule({"socket"}, "SCMP_ACT_ALLOW");
+    not_audit.args = {arg(2, "SCMP_CMP_NE", 9)};
+    s.syscalls.push_back(not_audit);
+    auto not_netlink = rule({"socket"}, "SCMP_ACT_ALLOW");
+    not_netlink.args = {arg(0, "SCMP_CMP_NE", 16)};
+    s.syscalls.push_back(not_netlink);
+    EXPECT_NO_THROW(seccomp::filter_text(s));
+    EXPECT_NE(seccomp::filter_text(s).find("socketcall"), std::string::npos);
+}
