@@ -139,20 +139,46 @@ def test_round_trip_in_a_limited_cgroup_with_hooks(rt, bundle, workdir):
     assert open(log).read().split()[-1] == "poststop"
 
 
+# With --leave-running the original goes on writing; a counter file both share would change
+# size under the dumped shell's open redirect ("File count has bad size"). This one counts in
+# a tmpfs of its own, which CRIU dumps with its content.
+TMPFS_COUNTER = QUIET + "i=0; while :; do i=$((i+1)); echo $i > /run/c/count; sleep 0.1; done"
+COUNTER_TMPFS = {"destination": "/run/c", "type": "tmpfs", "source": "tmpfs"}
+
+
+def exec_count(rt, cid):
+    res = rt.run(["exec", cid, "cat", "/run/c/count"], check=False)
+    try:
+        return int(res.stdout.strip() or 0)
+    except ValueError:  # caught half written
+        return 0
+
+
 def test_leave_running_then_restore_beside_it(rt, bundle, make_bundle, workdir):
-    cid = start_counter(rt, bundle)
+    bundle.config["mounts"].append(dict(COUNTER_TMPFS))
+    bundle.config["process"]["args"] = ["sh", "-c", TMPFS_COUNTER]
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    deadline = time.monotonic() + 120
+    while exec_count(rt, cid) <= 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     pid = rt.state(cid)["pid"]
     images = os.path.join(workdir, "images")
     checkpoint(rt, cid, images, "--leave-running")
     st = rt.state(cid)
     assert st["status"] == "running" and st["pid"] == pid, st
-    wait_count_above(bundle, read_count(bundle))
+    seen = exec_count(rt, cid)
+    deadline = time.monotonic() + 60
+    while exec_count(rt, cid) <= seen and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert exec_count(rt, cid) > seen, "the original stopped counting after --leave-running"
     # bad input first: the id exists; a bundle whose mounts differ
     res = restore(rt, bundle, cid, images, check=False)
     assert res.returncode != 0 and "already exists" in one_line(res), res
     assert rt.state(cid)["status"] == "running"
     other = rt.new_id()
     changed = make_bundle()
+    changed.config["mounts"].append(dict(COUNTER_TMPFS))
     changed.config["mounts"].append({"destination": "/extra", "type": "tmpfs", "source": "tmpfs"})
     changed.write()
     res = restore(rt, changed, other, images, check=False)
@@ -163,6 +189,11 @@ def test_leave_running_then_restore_beside_it(rt, bundle, make_bundle, workdir):
     restore(rt, bundle, other, images)
     assert rt.state(other)["status"] == "running"
     assert rt.state(other)["pid"] != pid
+    restored_from = exec_count(rt, other)
+    deadline = time.monotonic() + 60
+    while exec_count(rt, other) <= restored_from and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert exec_count(rt, other) > restored_from, "the restored copy does not count"
     listed = {c["id"]: c["status"] for c in json.loads(rt.run(["list", "--format", "json"]).stdout)}
     assert listed == {cid: "running", other: "running"}, listed
     rt.delete(other, force=True)
