@@ -390,18 +390,7 @@ void undo_create(const Launched& init_process, cgroups::Manager* cgroup) {
         }
         if (readable_within(init_process.pidfd.get(), 2000)) ::waitpid(init_process.pid, nullptr, 0);
     }
-    if (!cgroup) return;
-    // Apart: a kill that cannot thaw (a frozen parent) must not keep the cgroup.
-    try {
-        cgroup->kill_all(SIGKILL);
-    } catch (const Error& e) {
-        log::warn("cleanup of cgroup failed: " + std::string(e.what()));
-    }
-    try {
-        cgroup->destroy();
-    } catch (const Error& e) {
-        log::warn("cleanup of cgroup failed: " + std::string(e.what()));
-    }
+    if (cgroup) discard_cgroup(*cgroup);
 }
 
 }  // namespace
@@ -463,6 +452,20 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
         lock.reset();
         store.remove(o.id);
         throw;
+    }
+}
+
+void discard_cgroup(cgroups::Manager& cgroup) {
+    // Apart: a kill that cannot thaw (a frozen parent) must not keep the cgroup.
+    try {
+        cgroup.kill_all(SIGKILL);
+    } catch (const Error& e) {
+        log::warn("cleanup of cgroup failed: " + std::string(e.what()));
+    }
+    try {
+        cgroup.destroy();
+    } catch (const Error& e) {
+        log::warn("cleanup of cgroup failed: " + std::string(e.what()));
     }
 }
 

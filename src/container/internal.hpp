@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups/manager.hpp"
 #include "container/lifecycle.hpp"
 #include "container/namespaces.hpp"
 #include "container/state.hpp"
@@ -28,6 +29,8 @@ struct Prepared {
 std::string read_config_text(const std::string& bundle);
 
 // Everything that can be checked without touching the host: a bad input stops here.
+// Kills what is left in a cgroup of a failed create or restore and removes it; failures warn.
+void discard_cgroup(cgroups::Manager& cgroup);
 Prepared prepare(const Globals& g, const CreateOptions& o);
 // The rest of create; the init's pidfd goes to *pidfd_out and the saved record to
 // *record_out when given (for `run`).

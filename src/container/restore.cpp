@@ -239,19 +239,8 @@ int restore(const Globals& g, const RestoreOptions& o) {
         log::phase("restored");
     } catch (Error&) {
         if (pidfd) sys::pidfd_send_signal(pidfd.get(), SIGKILL);
-        if (cg) {
-            // What CRIU restored half way is in the cgroup: it goes with it.
-            try {
-                cg->kill_all(SIGKILL);
-            } catch (const Error& ce) {
-                log::warn("cleanup of cgroup failed: " + std::string(ce.what()));
-            }
-            try {
-                cg->destroy();
-            } catch (const Error& ce) {
-                log::warn("cleanup of cgroup failed: " + std::string(ce.what()));
-            }
-        }
+        // What CRIU restored half way is in the cgroup: it goes with it.
+        if (cg) discard_cgroup(*cg);
         if (pid > 0) ::waitpid(pid, nullptr, WNOHANG);
         lock.reset();
         store.remove(o.id);
