@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
             return global.positional().empty() && !global.flag("help") ? 1 : 0;
         }
         container::Globals g;
-        g.root = global.value("root", container::rootless::default_state_root());
+        g.root = global.has("root") ? global.value("root") : container::rootless::default_state_root();
         g.systemd_cgroup = global.flag("systemd-cgroup");
         g.criu = global.value("criu", "criu");
         std::string rootless = global.value("rootless", "auto");

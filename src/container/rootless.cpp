@@ -107,10 +107,14 @@ std::string read_or_empty(const std::string& path) {
 }  // namespace
 
 bool in_user_namespace() {
-    std::string map = read_or_empty("/proc/self/uid_map");
-    auto f = text::fields(map);
-    // The initial namespace maps the whole range in one line.
-    return !(f.size() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295");
+    // Asked by the flag defaults and again by create: one read per command.
+    static const bool inside = [] {
+        std::string map = read_or_empty("/proc/self/uid_map");
+        auto f = text::fields(map);
+        // The initial namespace maps the whole range in one line.
+        return !(f.size() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295");
+    }();
+    return inside;
 }
 
 bool resolve(const std::string& flag) {
