@@ -462,6 +462,24 @@ def _shared_parents():
             glob.glob(os.path.join(CGROUP_ROOT, "*", "skiff")) if os.path.isdir(d)}
 
 
+def _parents_left_empty(parents, grace=1.0):
+    """Those of the shared parents that appeared during a test and are left as empty as this
+    run's containers leave them: with a child cgroup, the parent is in use by another run on
+    the same host (this test's own leaked cgroups were removed before), not leaked by this
+    one; an empty one gets `grace` seconds, in which the other run's delete may remove it."""
+    def empty(p):
+        try:
+            return not any(e.is_dir() for e in os.scandir(p))
+        except OSError:
+            return False  # gone
+    left = [p for p in sorted(parents) if empty(p)]
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if empty(p)]
+    return left
+
+
 @pytest.fixture
 def rt(workdir):
     parents_before = _shared_parents()
@@ -493,11 +511,16 @@ def rt(workdir):
     if cgroups:
         problems.append(f"cgroups left: {cgroups}")
         _remove_cgroups(cgroups)
-    # The shared /skiff parent goes with the last container that used it (none is left now).
-    parents = sorted(_shared_parents() - parents_before)
+    # The shared /skiff parent goes with the last container that used it (none of ours is
+    # left now). Another run on this host may share it: see _parents_left_empty.
+    parents = _parents_left_empty(_shared_parents() - parents_before)
     if parents:
         problems.append(f"shared cgroup parent left: {parents}")
-        _remove_cgroups(parents)
+        for p in parents:
+            try:
+                os.rmdir(p)  # only the empty parent itself: never what is under it
+            except OSError:
+                pass
     if problems:
         pytest.fail("leak check: " + "; ".join(problems), pytrace=False)
 
