@@ -69,7 +69,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR)/containerd $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The Debian package, built by dpkg-buildpackage from a copy of this tree (tracked and new
-# files, not build dirs) in $(BUILD)/deb, where the .deb lands.
+# files, not build dirs) in $(BUILD)/deb, where the .deb lands. With SKIFF_PREBUILT=<absolute
+# build dir> in the environment, debian/rules packages that build instead of compiling.
 DEB_DIR = $(abspath $(BUILD))/deb
 deb: deps
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/skiff

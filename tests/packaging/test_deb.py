@@ -1,5 +1,7 @@
-"""The Debian package: `make deb` (dpkg-buildpackage -us -uc -b over the project's CMake build),
-once per session; lintian has no errors; it installs into a throw-away root (`dpkg --root`, an
+"""The Debian package: `make deb` (dpkg-buildpackage -us -uc -b), once per session, of the
+build under test (BUILD, through debian/rules' SKIFF_PREBUILT: the same sources are not compiled
+a second time; SKIFF_PACKAGING_FROM_SOURCE=1 has dpkg-buildpackage compile them as `make deb`
+does for a release); lintian has no errors; it installs into a throw-away root (`dpkg --root`, an
 empty dpkg database in a temp dir: skiff itself is static; only its systemd companion links
 libc6 and libsystemd0, which that empty root does not list, hence --force-depends), where its
 binary runs a container and podman finds it as `--runtime skiff`; it purges without a trace."""
@@ -14,7 +16,7 @@ import tomllib
 
 import pytest
 
-from conftest import REPO, project_version, run
+from conftest import BUILD, REPO, project_version, run
 
 VERSION = project_version()
 
@@ -23,7 +25,10 @@ VERSION = project_version()
 def deb_dir():
     tmp = tempfile.mkdtemp(prefix="skiff-deb-")
     try:
-        run(["make", "-C", REPO, "deb", f"BUILD={tmp}"], timeout=1200)
+        env = dict(os.environ)
+        if os.environ.get("SKIFF_PACKAGING_FROM_SOURCE") != "1":
+            env["SKIFF_PREBUILT"] = BUILD
+        run(["make", "-C", REPO, "deb", f"BUILD={tmp}"], timeout=1200, env=env)
         yield os.path.join(tmp, "deb")
     finally:
         shutil.rmtree(tmp)
