@@ -252,7 +252,9 @@ Linux read_linux(const Node& n) {
     l.cgroups_path = n.opt_str("cgroupsPath").value_or("");
     if (auto r = n.get("resources")) l.resources = read_resources(*r);
     if (auto r = n.get("intelRdt")) l.intel_rdt = read_intel_rdt(*r);
-    if (auto m = n.get("memoryPolicy")) l.memory_policy = read_memory_policy(*m);
+    // An empty object asks for nothing (runc 1.1.5 accepts it): no policy, as if absent.
+    if (auto m = n.get("memoryPolicy"); m && !(m->raw().is_object() && m->raw().empty()))
+        l.memory_policy = read_memory_policy(*m);
     if (auto s = n.get("sysctl")) l.sysctl = s->string_map();
     if (auto s = n.get("seccomp")) l.seccomp = read_seccomp(*s);
     if (auto p = n.get("rootfsPropagation")) {

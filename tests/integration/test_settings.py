@@ -235,6 +235,14 @@ def test_memory_policy_bad_values_name_their_path(rt, bundle, policy, path):
     assert path in one_error_line(res.stderr)
 
 
+def test_memory_policy_empty_object_is_no_policy(rt, bundle):
+    # The spec wants a mode, but an empty object requests nothing: runc 1.1.5 runs it, and so
+    # does skiff, with the default policy (README: the runc that reads memoryPolicy refuses it).
+    bundle.config["linux"]["memoryPolicy"] = {}
+    out = rt.sh(bundle, "head -n 1 /proc/self/numa_maps")
+    assert first_numa_policy(out) == "default"
+
+
 # --- process.execCPUAffinity -------------------------------------------------------------
 
 def cpus_allowed(out):
