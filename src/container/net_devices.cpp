@@ -29,9 +29,10 @@ Fd host_netns() { return open_netns("/proc/self/ns/net"); }
 
 // Moves the link `from_name` (seen through `from`) into the namespace `to_netns` (seen
 // through `to`) as `to_name`, keeping what the move would lose: its permanent addresses and
-// its up state (the kernel takes a moved link down and drops its addresses).
-void move_keeping_addresses(netlink::Route& from, netlink::Route& to, const std::string& from_name, int to_netns,
-                            const std::string& to_name) {
+// its up state (the kernel takes a moved link down and drops its addresses). Returns its
+// ifindex on the other side (the kernel keeps it unless that one is taken there).
+int move_keeping_addresses(netlink::Route& from, netlink::Route& to, const std::string& from_name, int to_netns,
+                           const std::string& to_name) {
     auto link = from.link(from_name);
     if (!link) throw Error("no network interface \"" + from_name + "\"", ENODEV);
     auto addresses = from.permanent_addresses(link->index);
@@ -46,6 +47,7 @@ void move_keeping_addresses(netlink::Route& from, netlink::Route& to, const std:
         }
     }
     if (link->up) to.set_up(moved->index);
+    return moved->index;
 }
 
 }  // namespace
@@ -77,12 +79,19 @@ void NetDevices::move_in(const oci::Spec& spec, pid_t pid) {
             // Recorded first: a move that fails half way (moved, address not added) is
             // still given back.
             moved_.push_back({name, target});
-            move_keeping_addresses(host, inside, name, netns_.get(), target);
+            moved_.back().container_index = move_keeping_addresses(host, inside, name, netns_.get(), target);
         }
     } catch (const Error& e) {
         give_back();
         throw Error(kField + ": " + e.message(), e.errnum());
     }
+}
+
+std::map<std::string, int> NetDevices::indexes() const {
+    std::map<std::string, int> out;
+    for (const auto& m : moved_)
+        if (m.container_index > 0) out[m.host_name] = m.container_index;
+    return out;
 }
 
 void NetDevices::give_back() noexcept {
@@ -105,7 +114,7 @@ void NetDevices::give_back() noexcept {
     moved_.clear();
 }
 
-void return_net_devices(const std::string& config, pid_t pid) {
+void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes, pid_t pid) {
     // Most containers have none: do not parse the config for them.
     if (config.find("\"netDevices\"") == std::string::npos) return;
     try {
@@ -127,8 +136,13 @@ void return_net_devices(const std::string& config, pid_t pid) {
                 // Back down and without addresses, as runc does: the container's processes
                 // have run, and neither the addresses nor the state they gave the device
                 // may reach the host's network.
-                auto i = inside.link_index(container_name(name, dev));
-                if (i) inside.move_link(*i, home.get(), name);
+                auto recorded = indexes.find(name);
+                if (recorded == indexes.end()) {
+                    auto i = inside.link_index(container_name(name, dev));
+                    if (i) inside.move_link(*i, home.get(), name);
+                } else if (inside.has_link(recorded->second)) {
+                    inside.move_link(recorded->second, home.get(), name);
+                }
             } catch (const Error& e) {
                 log::warn(kField + ": return " + name + " to the host: " + e.what());
             }

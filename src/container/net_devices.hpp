@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,13 @@ public:
     void give_back() noexcept;
     // Create succeeded: delete gives them back from now on.
     void keep() { moved_.clear(); }
+    // Host name -> ifindex in the container's namespace, for the record (Record::net_device_indexes).
+    std::map<std::string, int> indexes() const;
 
 private:
     struct Moved {
         std::string host_name, container_name;
+        int container_index = 0;  // 0 until the move is done
     };
     std::vector<Moved> moved_;
     Fd netns_;
@@ -45,7 +49,10 @@ private:
 // network namespace of `pid` (the init, alive), or with pid 0 from the namespace joined by
 // path. A namespace that already died gave its physical devices back to the host's initial
 // namespace and destroyed its virtual ones (the kernel's rule); nothing is left to do then.
+// Each device is found by the ifindex create recorded (`indexes`), not by its name: a
+// container with CAP_NET_ADMIN may rename its device and give another one that name. A
+// record without indexes (made by an older skiff) falls back to the name.
 // Problems are warnings: delete must go on.
-void return_net_devices(const std::string& config, pid_t pid);
+void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes, pid_t pid);
 
 }  // namespace skiff::container

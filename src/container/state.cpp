@@ -164,6 +164,9 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     r.has_poststart = j.value("has_poststart", false);
     r.has_poststop = j.value("has_poststop", false);
     r.config = std::move(state->config);
+    if (j.contains("net_devices") && j["net_devices"].is_object())
+        for (auto& [k, v] : j["net_devices"].items())
+            if (v.is_number_integer()) r.net_device_indexes[k] = v.get<int>();
     if (j.contains("annotations") && j["annotations"].is_object())
         for (auto& [k, v] : j["annotations"].items())
             if (v.is_string()) r.annotations[k] = v.get<std::string>();
@@ -192,6 +195,7 @@ void Store::save(const Record& r) const {
                         {"owner", r.owner},
                         {"has_poststart", r.has_poststart},
                         {"has_poststop", r.has_poststop}};
+    if (!r.net_device_indexes.empty()) j["net_devices"] = r.net_device_indexes;
     std::string record = j.dump();
     write_in_place(path(r.id), {r.config, "\n", record});
 }

@@ -35,6 +35,9 @@ struct Record {
     bool has_poststart = false;  // saves parsing the saved config when there is nothing to run
     bool has_poststop = false;
     std::string config;  // the config.json text create was given
+    // linux.netDevices: host name -> the device's ifindex in the container's namespace after
+    // create moved it. delete returns that device, not whatever then has the name.
+    std::map<std::string, int> net_device_indexes;
 };
 
 enum class Status { creating, created, running, paused, stopped };

@@ -103,6 +103,16 @@ std::optional<Route::Link> Route::link(const std::string& name) {
     return Link{info->ifi_index, (info->ifi_flags & IFF_UP) != 0};
 }
 
+bool Route::has_link(int index) {
+    LinkRequest req(RTM_GETLINK, 0);
+    req.info.ifi_index = index;
+    std::string reply;
+    int err = transact(&req, req.hdr.nlmsg_len, &reply);
+    if (err == ENODEV) return false;
+    if (err) throw_errno("look up interface " + std::to_string(index), err);
+    return true;
+}
+
 std::vector<std::string> Route::dump(void* msg, uint32_t len) {
     auto* hdr = static_cast<nlmsghdr*>(msg);
     hdr->nlmsg_seq = ++seq_;

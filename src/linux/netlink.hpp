@@ -28,6 +28,8 @@ public:
         auto l = link(name);
         return l ? std::optional<int>(l->index) : std::nullopt;
     }
+    // Whether a link with ifindex `index` exists here.
+    bool has_link(int index);
     // The permanent addresses of link `index` (not the ones the kernel or a DHCP client
     // made), each as the RTM_NEWADDR payload that adds it again: a move loses them.
     std::vector<std::string> permanent_addresses(int index);

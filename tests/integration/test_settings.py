@@ -6,6 +6,7 @@ leaves nothing behind."""
 import json
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -86,6 +87,31 @@ def test_net_device_keeps_its_addresses_and_state_moving_in(rt, bundle, dummies)
     back = subprocess.run(["ip", "addr", "show", "dev", a], capture_output=True, text=True, check=True)
     assert "10.99.0.1" not in back.stdout and "169.254" not in back.stdout, back.stdout
     assert ",UP" not in back.stdout.splitlines()[0], back.stdout
+
+
+@pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
+def test_delete_returns_the_moved_device_not_one_renamed_to_its_name(rt, bundle, dummies):
+    # A container with CAP_NET_ADMIN renames its device and makes a decoy under the name it
+    # was given; delete must return the device create moved in (found by its ifindex), not
+    # hand the container's decoy to the host.
+    (a,) = dummies(1)
+    with open(f"/sys/class/net/{a}/address") as f:
+        mac = f.read().strip()  # random per device (ifb cannot be given one): the identity
+    bundle.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    for kind in ("bounding", "effective", "permitted"):
+        bundle.config["process"]["capabilities"][kind].append("CAP_NET_ADMIN")
+    bundle.args("ip link set ctr0 name moved0 && ip link add ctr0 type ifb && sleep 100")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    for _ in range(100):
+        inside = container_links(rt.run(["exec", cid, "cat", "/proc/net/dev"]).stdout)
+        if {"moved0", "ctr0"} <= inside:
+            break
+        time.sleep(0.1)
+    assert {"moved0", "ctr0"} <= inside, inside
+    rt.delete(cid, force=True)
+    back = subprocess.run(["ip", "link", "show", "dev", a], capture_output=True, text=True)
+    assert back.returncode == 0 and mac in back.stdout, back.stdout + back.stderr
 
 
 @pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
