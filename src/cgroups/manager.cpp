@@ -7,7 +7,7 @@
 namespace skiff::cgroups {
 
 std::unique_ptr<Manager> open(const Options& opts) {
-    if (opts.none) return std::make_unique<NoneManager>(opts.init_pid);
+    if (opts.none) return std::make_unique<NoneManager>(opts.init_pid, opts.none_own_mount_ns);
     if (opts.systemd) return std::make_unique<systemd::SystemdManager>(opts);
     return std::make_unique<FsManager>(opts);
 }

@@ -35,6 +35,9 @@ struct Options {
     // the init's pid.
     bool none = false;
     pid_t init_pid = 0;
+    // With `none`: the init's mount namespace is the container's own (made by its create, not
+    // joined by path), so every process in it is the container's (exec'd ones included).
+    bool none_own_mount_ns = false;
 };
 
 class Manager {

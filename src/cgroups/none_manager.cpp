@@ -17,9 +17,9 @@ namespace {
 
 const char* const kWhy = "the container has no cgroup (rootless, and no cgroup is delegated to the user)";
 
-std::string ns_of(pid_t pid) {
+std::string ns_of(pid_t pid, const char* type = "pid") {
     char buf[64];
-    std::string link = "/proc/" + std::to_string(pid) + "/ns/pid";
+    std::string link = "/proc/" + std::to_string(pid) + "/ns/" + type;
     ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
     if (n < 0) return "";
     return std::string(buf, size_t(n));
@@ -82,8 +82,14 @@ std::vector<pid_t> NoneManager::pids() {
             if (ns_of(p) == init_ns) out.push_back(p);
         return out;
     }
-    // The host's pid namespace: the init and its descendants.
+    // The host's pid namespace: the init and its descendants; and, when the container made
+    // its mount namespace, every process in it and theirs: `exec` joins it, but its processes
+    // are children of the runtime (then of a reaper), not of the init.
     std::set<pid_t> in = {init_};
+    const std::string init_mnt = own_mount_ns_ ? ns_of(init_, "mnt") : "";
+    if (!init_mnt.empty() && init_mnt != ns_of(::getpid(), "mnt"))
+        for (pid_t p : every)
+            if (ns_of(p, "mnt") == init_mnt) in.insert(p);
     bool grew = true;
     while (grew) {
         grew = false;

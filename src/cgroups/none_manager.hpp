@@ -13,7 +13,8 @@ namespace skiff::cgroups {
 
 class NoneManager : public Manager {
 public:
-    explicit NoneManager(pid_t init) : init_(init) {}
+    // own_mount_ns: Options::none_own_mount_ns.
+    explicit NoneManager(pid_t init, bool own_mount_ns = false) : init_(init), own_mount_ns_(own_mount_ns) {}
     void create(const oci::Resources* resources) override;
     void attach_init(pid_t pid) override { init_ = pid; }
     int clone_into_fd() override { return -1; }
@@ -34,6 +35,7 @@ public:
 
 private:
     pid_t init_;
+    bool own_mount_ns_;
     std::vector<JoinFile> none_;
 };
 

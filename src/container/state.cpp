@@ -13,6 +13,7 @@
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
+#include "oci/config.hpp"
 #include "base/error.hpp"
 #include "base/text.hpp"
 
@@ -294,6 +295,20 @@ Status status_of(const Store& store, const Record& r) {
     return Status::running;
 }
 
+namespace {
+// Whether the saved config has create make a mount namespace (not join one by path).
+bool own_mount_namespace(const std::string& config) {
+    try {
+        oci::Spec spec = oci::parse_config(config);
+        if (!spec.linux) return false;
+        for (const auto& ns : spec.linux->namespaces)
+            if (ns.type == "mount") return ns.path.empty();
+    } catch (const Error&) {
+    }
+    return false;
+}
+}  // namespace
+
 std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
     cgroups::Options o;
     o.cgroups_path = r.cgroups_path;
@@ -302,6 +317,7 @@ std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
     o.paths = r.cgroup_paths;
     o.none = r.no_cgroup;
     o.init_pid = r.pid;
+    if (r.no_cgroup) o.none_own_mount_ns = own_mount_namespace(r.config);
     return cgroups::open(o);
 }
 

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -303,6 +304,51 @@ def test_every_command_as_the_user(as_user, rbundle, users):
         assert cid not in as_user(u, ["list", "-q"]).stdout.split()
     finally:
         as_user(u, ["delete", "--force", cid], check=False)
+
+
+def test_no_cgroup_no_pid_ns_ps_and_kill_all_reach_execd_processes(as_user, rbundle, users):
+    # Without a cgroup and without a pid namespace of its own, the container's processes are
+    # the init's descendants and those in the mount namespace create made: an exec'd process
+    # is a child of the runtime (then of a reaper), not of the init.
+    u = users["owner"]
+    b = rbundle(u)
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"]
+                                       if n["type"] != "pid"]
+    # a new proc needs a pid namespace of the user namespace's: the host's, bound
+    b.config["mounts"] = [m if m["destination"] != "/proc" else
+                          {"destination": "/proc", "type": "bind", "source": "/proc",
+                           "options": ["rbind", "nosuid", "noexec", "nodev"]}
+                          for m in b.config["mounts"]]
+    b.args("sleep", "100")
+    cid = new_id()
+    as_user(u, ["run", "-d", "--bundle", b.path, cid])
+    try:
+        as_user(u, ["exec", "-d", cid, "sleep", "200"])
+        init = json.loads(as_user(u, ["state", cid]).stdout)["pid"]
+        execd = []
+        for _ in range(50):
+            execd = [p for p in json.loads(as_user(u, ["ps", "--format", "json", cid]).stdout)
+                     if p != init and _cmdline(p) == ["sleep", "200"]]
+            if execd:
+                break
+            time.sleep(0.1)
+        assert len(execd) == 1, as_user(u, ["ps", cid]).stdout
+        as_user(u, ["kill", "--all", cid, "KILL"])
+        for _ in range(50):
+            if _cmdline(execd[0]) != ["sleep", "200"]:
+                break
+            time.sleep(0.1)
+        assert _cmdline(execd[0]) != ["sleep", "200"], "kill --all missed the exec'd process"
+    finally:
+        as_user(u, ["delete", "--force", cid], check=False)
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
 
 
 def test_create_start_delete_as_the_user(as_user, rbundle, users):
