@@ -1,11 +1,13 @@
 // The guest's initramfs: this same static binary as /init (the agent), built once per binary
 // and cached; each container appends a small archive with its config (the kernel unpacks
 // concatenated archives in order).
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "base/error.hpp"
 #include "base/text.hpp"
@@ -61,6 +63,24 @@ void write_atomically(const std::string& path, const std::string& data) {
     }
 }
 
+// Cached archives of other (older) binaries: one each, nothing else removes them. Files of
+// the last minute stay: another binary may have just written its own and be about to read
+// it (a reader that loses one falls back to the container's directory), or a writer's .tmp.
+void prune_other_initramfs(const std::string& dir, const std::string& keep) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    const time_t cutoff = ::time(nullptr) - 60;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name.rfind("initrd-skiff-", 0) != 0 || dir + "/" + name == keep) continue;
+        struct stat st;
+        if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_mtime < cutoff)
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+}
+
 }  // namespace
 
 std::string cpio(const std::vector<CpioEntry>& entries, bool trailer) {
@@ -95,6 +115,7 @@ std::string base_initramfs(const std::string& dir) {
                                 {"init", S_IFREG | 0755, exe}},
                                true);
     write_atomically(path, archive);
+    prune_other_initramfs(dir, path);
     return path;
 }
 
