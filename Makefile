@@ -126,13 +126,14 @@ fuzz: deps
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} tests/fuzz/run.sh
 
 # The whole unit and integration suites against an ASan+UBSan build in $(ASAN_BUILD); leaks
-# fail the command that leaked (exit 23). `make test` runs the same through
-# tests/fuzz/test_sanitized.py.
-ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+# fail the command that leaked (exit 23). `make test` runs the unit tests and a subset of the
+# integration tests the same way through tests/fuzz/test_sanitized.py (same build, same options).
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:malloc_context_size=8 \
            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 asan-test: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_BUILD) -j$$(nproc)
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON \
+	    "-DCMAKE_CXX_FLAGS_DEBUG=-g1" "-DCMAKE_C_FLAGS_DEBUG=-g1" >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$$(nproc) --target skiff unit_tests
 	@cd $(ASAN_BUILD) && $(ASAN_ENV) ./unit_tests --gtest_brief=1 \
 	    --gtest_filter=-SeccompFilter.DefaultErrnoWithAllowList
 	@$(ASAN_ENV) SKIFF_RUNTIME=$(CURDIR)/$(ASAN_BUILD)/skiff $(PYTEST) -q -p no:cacheprovider \
