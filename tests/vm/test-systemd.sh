@@ -51,7 +51,7 @@ SKIFF_VM_KERNEL=${SKIFF_VM_V1_KERNEL:-linux-image-cloud-amd64} tests/vm/run-in-v
     --cgroup hybrid --timeout "${SKIFF_VM_TIMEOUT:-1200}" -- bash -c '
     echo "== $(uname -r): systemd, hybrid cgroups, $(systemctl is-system-running)"
     exec /usr/bin/python3 -m pytest -p no:cacheprovider tests/vm/systemd-v1 -q -rs "$@"' \
-    ${xml:+--junitxml=$xml.v1} "${rest[@]}" || v1=$?
+    systemd-v1 ${xml:+--junitxml=$xml.v1} "${rest[@]}" || v1=$?
 if [ -n "$xml" ] && [ -s "$xml.v1" ]; then
     /usr/bin/python3 -c "
 import sys, xml.etree.ElementTree as ET
