@@ -1,3 +1,4 @@
+#include "cgroups/systemd_client.hpp"
 #include "cli/cli.hpp"
 #include "linux/sealed_exe.hpp"
 #include "vm/vm.hpp"
@@ -12,6 +13,8 @@ extern "C" void* __wrap___deregister_frame_info(const void*) { return nullptr; }
 int main(int argc, char** argv) {
     if (skiff::vm::is_guest_init(argc, argv)) skiff::vm::agent_main();  // the guest's PID 1
     skiff::vm::set_invoked_as(argv[0]);
+    // The systemd driver's companion loads while this process re-executes itself.
+    skiff::cgroups::systemd::prestart_across_exec(argc, argv);
     skiff::sealed_exe::ensure(argc, argv);
     return skiff::cli::main(argc, argv);
 }

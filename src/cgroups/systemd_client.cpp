@@ -1,6 +1,7 @@
 #include "cgroups/systemd_client.hpp"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,7 +13,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
-#include "linux/syscalls.hpp"
+#include "cgroups/systemd_prestart.hpp"
 
 extern char** environ;
 
@@ -101,27 +102,30 @@ void Companion::spawn() {
         throw_errno("pipe", e);
     }
     const char* argv[] = {kName, verb_.c_str(), unit_.c_str(), nullptr};
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        int e = errno;
+    // posix_spawn, not fork: glibc's is a vfork (CLONE_VM), so the runtime's pages are not
+    // made copy-on-write while it goes on parsing and cloning (each such fault is dear under
+    // emulation). The child's stdio are the pipes, stderr /dev/null, nothing else of the
+    // runtime's (fds preserved for the container are not close-on-exec), and no blocked
+    // signal: it finishes its request whatever the runtime's fate.
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = -1;
+    int e = ::posix_spawn(&pid, path.c_str(), &fa, &attr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (e != 0) {
         for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
-        throw_errno("fork " + path, e);
-    }
-    if (pid == 0) {
-        ::dup2(in[0], 0);
-        ::dup2(out[1], 1);
-        int null_fd = ::open("/dev/null", O_WRONLY);
-        if (null_fd >= 0) ::dup2(null_fd, 2);
-        // Nothing of the runtime's (fds preserved for the container are not close-on-exec).
-        sys::close_range(3, ~0U, 0);
-        // Not the runtime's blocked signals, nor its fate: it finishes its request.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(path.c_str(), const_cast<char**>(argv), environ);
-        const char msg[] = "ERR cannot execute skiff-systemd\n";
-        (void)!::write(1, msg, sizeof msg - 1);
-        ::_exit(127);
+        throw_errno("systemd cgroup driver: cannot execute " + path, e);
     }
     ::close(in[0]);
     ::close(out[1]);
@@ -192,7 +196,19 @@ namespace {
 std::unique_ptr<Companion> prestarted;
 }
 
+void prestart_across_exec(int argc, char** argv) {
+    if (!wants_early_companion(argc, argv) || !host_runs_systemd()) return;
+    try {
+        prestarted = std::make_unique<Companion>();
+    } catch (const Error&) {
+        return;  // create() starts one again and reports why it cannot
+    }
+    if (!prestarted->hand_over()) prestarted.reset();
+}
+
 void prestart_companion() {
+    if (prestarted) prestarted->hand_back();  // no exec happened since prestart_across_exec
+    else prestarted = adopt_handed_over();
     if (prestarted || !host_runs_systemd()) return;  // the driver's own error comes later
     try {
         prestarted = std::make_unique<Companion>();

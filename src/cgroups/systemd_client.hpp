@@ -25,6 +25,8 @@ public:
     Companion(const std::string& verb, const std::string& unit);
     // `skiff-systemd start -`: the unit is named later, with name_unit().
     Companion();
+    // One already running, handed over by the process this one exec'd from.
+    Companion(pid_t pid, int to, int from) : verb_("start"), unit_("-"), pid_(pid), to_(to), from_(from) {}
     Companion(const Companion&) = delete;
     Companion& operator=(const Companion&) = delete;
     ~Companion();
@@ -38,6 +40,11 @@ public:
     // Kills and reaps it, if it still runs (a create that failed before the unit started).
     void abandon();
     bool running() const { return pid_ > 0; }
+    // Readies it to survive an exec of this process (systemd_prestart.cpp); false when it
+    // cannot (it is then ended).
+    bool hand_over();
+    // Undoes hand_over() when the exec did not happen (the runtime already ran sealed).
+    void hand_back();
 
 private:
     void spawn();
@@ -51,6 +58,10 @@ private:
 // prestart_companion() starts `skiff-systemd start -` early (cgroups::prestart); the driver's
 // create() takes it (nullptr when none was started or it could not start). One per process.
 void prestart_companion();
+// Earlier still, in main() before the read-only re-exec of `create`/`run --systemd-cgroup`:
+// starts it there and hands it across the exec (systemd_prestart.cpp), so that its loading
+// (libsystemd and its libraries: most of its cost) overlaps with the runtime's own re-exec.
+void prestart_across_exec(int argc, char** argv);
 std::unique_ptr<Companion> take_prestarted_companion();
 
 // One-shot requests: set properties, stop + reset the unit.

@@ -12,6 +12,7 @@
 
 #include "cgroups/fs.hpp"
 #include "cgroups/resources.hpp"
+#include "cgroups/systemd_legacy.hpp"
 #include "cgroups/systemd_props.hpp"
 #include "base/error.hpp"
 #include "linux/fd.hpp"
@@ -115,6 +116,7 @@ void SystemdManager::create(const oci::Resources* resources) {
     oci::Resources none;
     const oci::Resources& r = resources ? *resources : none;
     for (auto& p : resource_properties(r, device_rules(r.devices))) props.push_back(std::move(p));
+    if (fs_->mode() != Mode::Unified) props = legacy_properties(props, r);
     for (auto& p : annotation_properties(opts_.annotations)) props.push_back(std::move(p));
     owns_unit_ = false;
     if (resources) resources_ = *resources;
@@ -162,6 +164,7 @@ void SystemdManager::update(const oci::Resources& resources) {
     // next reload), and the files get them now, exactly as with cgroupfs.
     auto props = resource_properties(resources, resources.devices.empty() ? std::vector<oci::DeviceRule>{}
                                                                           : device_rules(resources.devices));
+    if (fs_->mode() != Mode::Unified) props = legacy_properties(props, resources);
     try {
         set_properties(place_.unit, props);
     } catch (Error& e) {

@@ -8,6 +8,8 @@
 # --systemd: the guest boots the host's systemd as PID 1 instead (a cgroup v2 host that
 # systemd manages, with its system bus), and CMD runs as a oneshot unit once the bus is up;
 # the guest powers off when CMD ends.
+# --cgroup hybrid|legacy (with --systemd): systemd mounts the v1 controllers instead, beside a
+# v2 mount at /sys/fs/cgroup/unified that only tracks processes (hybrid) or with none (legacy).
 #
 # The guest sees the host's root filesystem read-only (virtiofs) under a tmpfs overlay, so it
 # can write anywhere and nothing reaches the host, plus the current directory read-write at the
@@ -33,6 +35,7 @@ VIRTIOFSD=/usr/lib/qemu/virtiofsd
 CONSOLE=0
 SETUP_ONLY=0
 SYSTEMD=0
+CGROUP_ARGS=cgroup_no_v1=all
 
 fail() { echo "run-in-vm: $*" >&2; exit 125; }
 say() { [ "${SKIFF_VM_QUIET:-0}" = 1 ] || echo "run-in-vm: $*" >&2; }
@@ -45,6 +48,13 @@ while [ $# -gt 0 ]; do
         --console) CONSOLE=1; shift ;;
         --setup) SETUP_ONLY=1; shift ;;
         --systemd) SYSTEMD=1; shift ;;
+        --cgroup)
+            case $2 in
+                hybrid) CGROUP_ARGS="systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=0" ;;
+                legacy) CGROUP_ARGS="systemd.unified_cgroup_hierarchy=0 systemd.legacy_systemd_cgroup_controller=1" ;;
+                *) fail "--cgroup: hybrid or legacy" ;;
+            esac
+            shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -euo/{/^set/d;s/^# \{0,1\}//;p}' "$SELF"; exit 0 ;;
         -*) fail "unknown option $1" ;;
@@ -109,7 +119,9 @@ if [ "$SYSTEMD" = 1 ]; then
     printf "[Unit]\nDescription=skiff VM tests\nRequires=basic.target dbus.service skiff-vm-tests.service\nAfter=basic.target\nAllowIsolate=yes\n" > $u/skiff-vm.target
     printf "[Unit]\nDescription=skiff VM test command\nRequires=dbus.service\nAfter=basic.target dbus.service\n[Service]\nType=oneshot\nExecStart=/run/vm/busybox sh /run/vm/systemd-guest.sh\nTimeoutStartSec=infinity\n" > $u/skiff-vm-tests.service
     for m in proc sys dev; do mount --move /$m /root/$m; done
-    exec switch_root /root /usr/lib/systemd/systemd --unit=skiff-vm.target
+    # SYSTEMD_ARGS on its own command line: systemd reads that one instead of the kernel one
+    # when it thinks it runs in a container (a host root with /.dockerenv makes it think so)
+    exec switch_root /root /usr/lib/systemd/systemd --unit=skiff-vm.target $SYSTEMD_ARGS
 fi
 for m in proc sys dev; do mount --move /$m /root/$m; done
 exec switch_root /root /run/vm/busybox sh /run/vm/guest.sh
@@ -182,7 +194,9 @@ build_initrd() {
     # Modules the initramfs needs before the root exists, when the kernel has them as modules.
     local kver m f mods=""
     kver=$(cat "$KDIR/kver")
-    for m in fuse virtio_fs overlay; do
+    # (Debian's 6.1 kernel, for --cgroup: virtio itself is modular there, virtiofs so named)
+    for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci fuse virtio_fs \
+        virtiofs overlay; do
         f=$(find "$KDIR/lib/modules/$kver" -name "$m.ko" | head -n1)
         [ -n "$f" ] && cp "$f" "$d/vm/$m.ko" && mods+="$m "
     done
@@ -219,6 +233,7 @@ mkdir -p "$RUN/extra/vm"
 {
     printf 'MARKER=%q\nSHARE=%q\nMODULES=%q\nSYSTEMD=%q\n' "$MARKER" "$SHARE" \
         "$KDIR/lib/modules/$(cat "$KDIR/kver")" "$SYSTEMD"
+    [ "$CGROUP_ARGS" = cgroup_no_v1=all ] || printf 'SYSTEMD_ARGS=%q\n' "$CGROUP_ARGS"
 } > "$RUN/extra/vm/params"
 {
     printf 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n'
@@ -281,7 +296,7 @@ timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -machine q35,memory-backend=mem "${CP
     -m "$MEM" -smp "$CPUS" -object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd" \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init cgroup_no_v1=all mitigations=off random.trust_cpu=on ${SKIFF_VM_APPEND:-}" \
+    -append "console=ttyS0 quiet panic=-1 rdinit=/init $CGROUP_ARGS mitigations=off random.trust_cpu=on ${SKIFF_VM_APPEND:-}" \
     "${CONS[@]}" -serial "file:$RUN/out" \
     -chardev "socket,id=host,path=$RUN/host.sock" -device vhost-user-fs-pci,chardev=host,tag=host \
     -chardev "socket,id=share,path=$RUN/share.sock" -device vhost-user-fs-pci,chardev=share,tag=share \
