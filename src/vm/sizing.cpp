@@ -1,0 +1,45 @@
+// The guest's size from the config's resources (sizing.hpp).
+#include "vm/sizing.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+
+namespace skiff::vm {
+namespace {
+
+int host_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return 1;
+}
+
+}  // namespace
+
+GuestSize guest_size(const oci::Spec& spec) {
+    GuestSize s{kDefaultGuestMiB, 1};
+    const auto& r = spec.linux ? spec.linux->resources : std::nullopt;
+    if (!r) return s;
+    if (r->memory && r->memory->limit && *r->memory->limit > 0)
+        s.memory_mib = std::max(kMinGuestMiB, *r->memory->limit / (1024 * 1024) - kOverheadMiB);
+    if (r->cpu && r->cpu->quota && *r->cpu->quota > 0) {
+        long long period = r->cpu->period && *r->cpu->period > 0 ? (long long)*r->cpu->period : 100000;
+        long long n = (*r->cpu->quota + period - 1) / period;
+        s.vcpus = int(std::clamp<long long>(n, 1, host_cpus()));
+    }
+    return s;
+}
+
+std::vector<std::string> qemu_size_args(const GuestSize& size) {
+    std::string mem = std::to_string(size.memory_mib) + "M";
+    return {"-m", mem, "-smp", std::to_string(size.vcpus), "-object",
+            "memory-backend-memfd,id=mem,size=" + mem + ",share=on"};
+}
+
+std::vector<std::string> qemu_accel_args(bool kvm) {
+    if (kvm) return {"-accel", "kvm", "-cpu", "host"};
+    return {"-accel", "tcg,thread=multi,tb-size=" + std::to_string(kTcgTbSizeMiB), "-cpu", "max"};
+}
+
+}  // namespace skiff::vm
