@@ -81,7 +81,9 @@ std::string annotation(const oci::Spec& spec, const std::string& key, const std:
 }
 
 std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
-    std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id, "-machine", "q35,memory-backend=mem"};
+    std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id};
+    auto machine = qemu_machine_args();
+    a.insert(a.end(), machine.begin(), machine.end());
     auto accel = qemu_accel_args(kvm);
     a.insert(a.end(), accel.begin(), accel.end());
     auto size = qemu_size_args(guest_size(spec));

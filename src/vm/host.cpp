@@ -215,18 +215,28 @@ std::vector<pid_t> helper_pids(const std::string& root, const std::string& id) {
     return out;
 }
 
-void teardown(const std::string& root, const std::string& id) {
-    std::string dir = vm_dir(root, id);
-    if (!exists(dir)) return;
-    pid_t pid = pid_t(std::atoi(read_or_empty(dir + "/virtiofsd.pid").c_str()));
-    if (pid > 0 && is_our_virtiofsd(pid, dir)) {
-        ::kill(pid, SIGKILL);  // its sandboxed child follows through PDEATHSIG
-        for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
+void stop_helpers(const std::string& root, const std::string& id) {
+    // virtiofsd and its sandboxed child: both, and until both are gone (they are in the
+    // container's cgroup, which `delete` removes next).
+    std::vector<pid_t> pids = helper_pids(root, id);
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids)
+        for (int i = 0; i < 2500; ++i) {
             ::waitpid(pid, nullptr, WNOHANG);  // ours when `run` is its subreaper
+            std::string st = read_or_empty("/proc/" + std::to_string(pid) + "/stat");
+            size_t paren = st.rfind(')');
+            if (st.empty() || (paren != std::string::npos && paren + 2 < st.size() &&
+                               (st[paren + 2] == 'Z' || st[paren + 2] == 'X')))
+                break;
             struct timespec ts = {0, 2000000};
             ::nanosleep(&ts, nullptr);
         }
-    }
+}
+
+void teardown(const std::string& root, const std::string& id) {
+    std::string dir = vm_dir(root, id);
+    if (!exists(dir)) return;
+    stop_helpers(root, id);
     disconnect_network(dir);
     remove_tree(dir);
 }

@@ -37,6 +37,10 @@ std::vector<std::string> qemu_size_args(const GuestSize& size) {
             "memory-backend-memfd,id=mem,size=" + mem + ",share=on"};
 }
 
+std::vector<std::string> qemu_machine_args() {
+    return {"-machine", "q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off"};
+}
+
 std::vector<std::string> qemu_accel_args(bool kvm) {
     if (kvm) return {"-accel", "kvm", "-cpu", "host"};
     return {"-accel", "tcg,thread=multi,tb-size=" + std::to_string(kTcgTbSizeMiB), "-cpu", "max"};

@@ -27,6 +27,9 @@ GuestSize guest_size(const oci::Spec& spec);
 
 // -m, -smp and the guest RAM's backend: a shared memfd (vhost-user virtiofsd maps it).
 std::vector<std::string> qemu_size_args(const GuestSize& size);
+// -machine: q35 without the on-board devices a guest of skiff's never uses (SATA, SMBus,
+// vmport, the PS/2 controller), its RAM from the backend qemu_size_args makes.
+std::vector<std::string> qemu_machine_args();
 // -accel and -cpu: KVM with the host's CPU, or TCG with a bounded translation cache.
 std::vector<std::string> qemu_accel_args(bool kvm);
 
