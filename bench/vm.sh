@@ -43,7 +43,7 @@ chmod 0755 "$W/floor/init"
 # floor has no use for.
 floor() {
     qemu-system-x86_64 -machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off \
-        -accel tcg,thread=multi,tb-size=16 -cpu max \
+        -accel tcg,thread=multi,tb-size=${SKIFF_VM_TB_SIZE:-16} -cpu max \
         -m 256M -smp 1 -object memory-backend-memfd,id=mem,size=256M,share=on \
         -nodefaults -no-user-config -display none -no-reboot \
         -kernel "$KDIR/vmlinuz" -initrd "$W/floor.cpio" \

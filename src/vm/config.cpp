@@ -200,11 +200,11 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
 // The container's config as the guest's skiff runs it: the rootfs is the virtio-fs share at
 // /rootfs; hooks ran on the host; the guest's cgroup is the guest's own (devices rules only);
 // the annotation is gone so the guest does not start a VM again.
-std::string make_guest_config(const std::string& config_text, const std::vector<Share>& shares) {
+std::string make_guest_config(const std::string& config_text, const std::vector<Share>& shares, bool connected) {
     nlohmann::json j = nlohmann::json::parse(config_text);
     j["root"]["path"] = std::string(kGuestShare) + "/rootfs";
     share_guest_mounts(j, shares);
-    drop_joined_network_namespace(j);
+    drop_joined_network_namespace(j, connected);
     j.erase("hooks");
     if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
     if (j.contains("linux") && j["linux"].is_object()) {
@@ -272,7 +272,7 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
     p.net = plan_network(spec);
-    p.guest_config = make_guest_config(config_text, p.shares);
+    p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
     rootfs = spec.root->path;  // made by start_host_side
     return p;

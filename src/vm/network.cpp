@@ -124,12 +124,14 @@ void allow_tun(oci::Spec& spec) {
     lx.resources->devices.push_back(rule);
 }
 
-void drop_joined_network_namespace(nlohmann::json& j) {
+void drop_joined_network_namespace(nlohmann::json& j, bool connected) {
     if (!j.contains("linux") || !j["linux"].contains("namespaces") || !j["linux"]["namespaces"].is_array()) return;
     auto& nss = j["linux"]["namespaces"];
     nlohmann::json keep = nlohmann::json::array();
-    for (auto& ns : nss)
+    for (auto& ns : nss) {
         if (!(ns.value("type", "") == "network" && ns.contains("path"))) keep.push_back(ns);
+        else if (!connected) keep.push_back({{"type", "network"}});  // loopback only, as on the host
+    }
     nss = keep;
 }
 

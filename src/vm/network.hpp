@@ -32,8 +32,9 @@ std::optional<NetPlan> plan_network(const oci::Spec& spec);
 // QEMU needs /dev/net/tun in its root (and the device rule to open it).
 void allow_tun(oci::Spec& host_spec);
 // The guest's config: a namespace joined by path exists on the host only; the container
-// shares the guest's own network namespace, where the agent configured the interface.
-void drop_joined_network_namespace(nlohmann::json& guest_config);
+// shares the guest's own network namespace, where the agent configured the interface (when
+// `connected`; else a new one of its own in the guest, with loopback only, as on the host).
+void drop_joined_network_namespace(nlohmann::json& guest_config, bool connected);
 std::vector<std::string> qemu_net_args(const NetPlan& net);
 
 // In the namespace: the tap (owned by uid 0, so QEMU opens it without capabilities) and the

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace skiff::vm {
 namespace {
@@ -43,7 +44,9 @@ std::vector<std::string> qemu_machine_args() {
 
 std::vector<std::string> qemu_accel_args(bool kvm) {
     if (kvm) return {"-accel", "kvm", "-cpu", "host"};
-    return {"-accel", "tcg,thread=multi,tb-size=" + std::to_string(kTcgTbSizeMiB), "-cpu", "max"};
+    const char* tb = ::getenv("SKIFF_VM_TB_SIZE");  // MiB, for bench/vm.sh's comparisons
+    int mib = tb && std::atoi(tb) > 0 ? std::atoi(tb) : kTcgTbSizeMiB;
+    return {"-accel", "tcg,thread=multi,tb-size=" + std::to_string(mib), "-cpu", "max"};
 }
 
 }  // namespace skiff::vm
