@@ -215,7 +215,30 @@ std::vector<pid_t> helper_pids(const std::string& root, const std::string& id) {
     return out;
 }
 
-void stop_helpers(const std::string& root, const std::string& id) {
+// QEMU's leader can be a zombie while its last thread still closes the tap (an RCU grace
+// period, long on a loaded host): that thread is still in the cgroup. Waits while the
+// leader is a zombie with threads left, at most 5 s; a live or recycled pid is not waited for.
+void await_threads(pid_t pid) {
+    if (pid <= 0) return;
+    std::string base = "/proc/" + std::to_string(pid);
+    for (int i = 0; i < 2500; ++i) {
+        std::string st = read_or_empty(base + "/stat");
+        size_t paren = st.rfind(')');
+        if (st.empty() || paren == std::string::npos || paren + 2 >= st.size() || st[paren + 2] != 'Z') return;
+        int threads = 0;
+        if (DIR* d = ::opendir((base + "/task").c_str())) {
+            while (struct dirent* e = ::readdir(d)) threads += e->d_name[0] != '.';
+            ::closedir(d);
+        }
+        if (threads <= 1) return;
+        struct timespec ts = {0, 2000000};
+        ::nanosleep(&ts, nullptr);
+    }
+}
+
+void stop_helpers(const std::string& root, const std::string& id, pid_t vm_pid) {
+    if (!exists(vm_dir(root, id))) return;
+    await_threads(vm_pid);
     // virtiofsd and its sandboxed child: both, and until both are gone (they are in the
     // container's cgroup, which `delete` removes next).
     std::vector<pid_t> pids = helper_pids(root, id);
@@ -236,7 +259,7 @@ void stop_helpers(const std::string& root, const std::string& id) {
 void teardown(const std::string& root, const std::string& id) {
     std::string dir = vm_dir(root, id);
     if (!exists(dir)) return;
-    stop_helpers(root, id);
+    stop_helpers(root, id, 0);
     disconnect_network(dir);
     remove_tree(dir);
 }

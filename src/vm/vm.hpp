@@ -61,9 +61,10 @@ void start_host_side(const Plan& plan);
 // create to put into the container's cgroup once QEMU is in it: the overhead is charged there.
 std::vector<pid_t> helper_pids(const std::string& state_root, const std::string& id);
 
-// Kills virtiofsd and its child and waits until they are gone (`delete`, before it removes
-// the cgroup they are in); a no-op for other containers.
-void stop_helpers(const std::string& state_root, const std::string& id);
+// Kills virtiofsd and its child and waits until they are gone, and until QEMU (`vm_pid`,
+// already dead) has no thread left (`delete`, before it removes the cgroup they are in); a
+// no-op for other containers.
+void stop_helpers(const std::string& state_root, const std::string& id, pid_t vm_pid);
 
 // Kills virtiofsd and removes <root>/<id>:vm; a no-op for other containers.
 void teardown(const std::string& state_root, const std::string& id);
