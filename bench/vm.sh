@@ -39,9 +39,11 @@ cp /bin/busybox "$W/floor/bin/"
 printf '#!/bin/busybox sh\n/bin/busybox poweroff -f\n' > "$W/floor/init"
 chmod 0755 "$W/floor/init"
 (cd "$W/floor" && find . | busybox cpio -o -H newc 2>/dev/null > "$W/floor.cpio")
-# The machine skiff builds (src/vm/config.cpp), without the devices the floor has no use for.
+# The machine skiff builds (src/vm/sizing.cpp: machine, accel, size), without the devices the
+# floor has no use for.
 floor() {
-    qemu-system-x86_64 -machine q35,memory-backend=mem -accel tcg,thread=multi -cpu max \
+    qemu-system-x86_64 -machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off \
+        -accel tcg,thread=multi,tb-size=${SKIFF_VM_TB_SIZE:-16} -cpu max \
         -m 256M -smp 1 -object memory-backend-memfd,id=mem,size=256M,share=on \
         -nodefaults -no-user-config -display none -no-reboot \
         -kernel "$KDIR/vmlinuz" -initrd "$W/floor.cpio" \
@@ -74,13 +76,23 @@ jq '.process.args=["sleep","600"]' "$W/b/config.json" > "$W/c" && mv "$W/c" "$W/
 for _ in $(seq 600); do grep -q '^up' "$W/state/vmrss:vm/status" 2>/dev/null && break; sleep 0.5; done
 sleep 2
 kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+roll() { awk -v k="$2:" '$1 == k { s += $2 } END { print s + 0 }' "/proc/$1/smaps_rollup"; }
 qpid=$("$SKIFF" --root "$W/state" state vmrss | jq .pid)
-# The guest's RAM is QEMU's shared memfd (RssShmem); what the VM costs beyond it is QEMU's
-# anonymous and file-backed memory, plus virtiofsd's.
-v=0
-for p in $(pgrep -f "$W/state/vmrss:vm/fs.sock"); do v=$((v + $(kib "$p" VmRSS))); done
-echo "memory of one VM, guest RAM 256 MiB (MiB): QEMU RSS $(( $(kib "$qpid" VmRSS) / 1024 ))" \
-     "= guest RAM touched $(( $(kib "$qpid" RssShmem) / 1024 ))" \
-     "+ anonymous $(( $(kib "$qpid" RssAnon) / 1024 )) + files $(( $(kib "$qpid" RssFile) / 1024 ));" \
-     "virtiofsd RSS $((v / 1024)); overhead beyond guest RAM" \
-     "$(( ($(kib "$qpid" RssAnon) + $(kib "$qpid" RssFile) + v) / 1024 ))"
+# The guest's RAM is QEMU's shared memfd (RssShmem, all of it private to this VM); what the
+# VM costs beyond it is QEMU's anonymous and file-backed memory, plus virtiofsd's. File pages
+# (QEMU's code and libraries) are shared by every VM on the host: RSS counts them whole, PSS
+# splits them, Private_* (beyond the guest RAM) is what one more VM adds.
+vr=0 vp=0 vq=0
+for p in $(pgrep -f "$W/state/vmrss:vm/fs.sock"); do
+    vr=$((vr + $(kib "$p" VmRSS))); vp=$((vp + $(roll "$p" Pss)))
+    vq=$((vq + $(roll "$p" Private_Clean) + $(roll "$p" Private_Dirty)))
+done
+shm=$(kib "$qpid" RssShmem)
+q_anon=$(kib "$qpid" RssAnon) q_file=$(kib "$qpid" RssFile)
+q_pss=$(( $(roll "$qpid" Pss) - shm ))
+q_priv=$(( $(roll "$qpid" Private_Clean) + $(roll "$qpid" Private_Dirty) - shm ))
+m() { echo $(( ($1 + 512) / 1024 )); }
+echo "memory of one VM (MiB), guest RAM 256 MiB of which touched $(m "$shm"):"
+echo "  QEMU beyond guest RAM: RSS $(m $((q_anon + q_file))) (anonymous $(m "$q_anon") + files $(m "$q_file")), PSS $(m "$q_pss"), private $(m "$q_priv")"
+echo "  virtiofsd: RSS $(m "$vr"), PSS $(m "$vp"), private $(m "$vq")"
+echo "  overhead beyond guest RAM: RSS $(m $((q_anon + q_file + vr))), PSS $(m $((q_pss + vp))), private (one more VM) $(m $((q_priv + vq)))"

@@ -165,7 +165,7 @@ Prepared prepare(const Globals& g, const CreateOptions& o) {
         prepared.spec.process->env.push_back("LISTEN_PID=1");
     }
     if (vm::wanted(prepared.spec)) {
-        prepared.vm = vm::prepare(prepared.spec, prepared.config_text, prepared.rootfs, g.root, o.id,
+        prepared.vm = vm::prepare(prepared.spec, prepared.config_text, prepared.rootfs, prepared.bundle, g.root, o.id,
                                   o.preserve_fds + prepared.listen_fds);
         prepared.ns = plan_namespaces(prepared.spec);
     }
@@ -427,6 +427,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
         console_socket.reset();
         log::phase("clone");
         cgroup->attach_init(init_process.pid);
+        if (prepared.vm)  // virtiofsd beside QEMU: the VM's overhead is the container's
+            for (pid_t helper : vm::helper_pids(g.root, o.id)) cgroup->add_process(helper);
         if (prepared.ns.new_user) write_id_maps(init_process.pid, *prepared.spec.linux);
         net_devices.move_in(prepared.spec, init_process.pid);
         rec.net_device_indexes = net_devices.indexes();

@@ -54,6 +54,7 @@ bool wait_exit(int pidfd, int timeout_ms) {
 void destroy(const Store& store, const Record& r, const std::string& hook_cwd = "") {
     return_net_devices(r.config, r.net_device_indexes, 0);
     remove_intel_rdt(r.config, r.id);
+    vm::stop_helpers(store.root(), r.id, r.pid);  // out of the cgroup before it goes
     try {
         auto cgroup = cgroup_of(r);
         if (!cgroup->remove_if_empty()) {

@@ -40,6 +40,32 @@ public:
     // takes the link down as it moves it.
     void move_link(int index, int netns_fd, const std::string& name);
 
+    // For a VM's network (netlink_vm.cpp): the links, IPv4 addresses and default route a
+    // container's namespace holds, the same set in the guest, and tc's ingress redirect.
+    struct LinkInfo {
+        int index = 0;
+        std::string name;
+        std::string mac;  // aa:bb:cc:dd:ee:ff
+        int mtu = 0;
+        bool loopback = false;
+    };
+    std::vector<LinkInfo> links();
+    struct Ipv4 {
+        uint32_t address = 0;  // network byte order
+        int prefix = 0;
+    };
+    std::vector<Ipv4> ipv4_addresses(int index);
+    // The IPv4 default route's gateway (network byte order), if there is one.
+    std::optional<uint32_t> ipv4_default_gateway();
+    void add_ipv4(int index, const Ipv4& address);
+    void add_ipv4_default_route(int index, uint32_t gateway);
+    void set_mtu_and_mac(int index, int mtu, const std::string& mac);
+    // An ingress qdisc on `from`, and a match-all filter that redirects what arrives there to
+    // the egress of `to` (mirred): half of a transparent link between two interfaces.
+    void redirect_ingress(int from, int to);
+    void remove_ingress(int index);
+    void delete_link(int index);
+
 private:
     explicit Route(Fd fd) : fd_(std::move(fd)) {}
     // Sends one request; returns the kernel's errno (0: acknowledged). A reply other than

@@ -26,6 +26,7 @@
 
 #include "base/error.hpp"
 #include "base/text.hpp"
+#include "vm/network.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -101,14 +102,14 @@ std::string enter_guest_root() {
     std::string config = text::read_file("/skiff-vm/config.json");
     std::string id = text::read_file("/skiff-vm/id");
     mount_or_throw("tmpfs", "/newroot", "tmpfs", 0, "mode=0755");
-    for (const char* d : {"/newroot/rootfs", "/newroot/bundle", "/newroot/dev", "/newroot/proc", "/newroot/sys",
+    for (const char* d : {"/newroot/share", "/newroot/bundle", "/newroot/dev", "/newroot/proc", "/newroot/sys",
                           "/newroot/run", "/newroot/tmp"})
         if (::mkdir(d, 0755) < 0) throw_errno(std::string("mkdir ") + d);
     ::chmod("/newroot/tmp", 01777);
     write_file("/newroot/bundle/config.json", config, 0600);
     copy_self("/newroot/skiff");
     int tries = 0;
-    while (::mount("rootfs", "/newroot/rootfs", "virtiofs", 0, nullptr) < 0) {
+    while (::mount("rootfs", "/newroot/share", "virtiofs", 0, nullptr) < 0) {
         if (++tries > 300) throw_errno("mount the shared rootfs (virtio-fs tag rootfs)");
         sleep_ms(10);
     }
@@ -201,6 +202,7 @@ void agent_main() {
         mount_or_throw("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
         mount_or_throw("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
         open_ports();
+        configure_guest_network();  // before the move: its files are in the initramfs
         std::string id = enter_guest_root();
         code = run_container(id);
     } catch (const Error& e) {

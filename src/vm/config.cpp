@@ -12,6 +12,8 @@
 #include "linux/log.hpp"
 #include "base/text.hpp"
 #include "vm/paths.hpp"
+#include "vm/shares.hpp"
+#include "vm/sizing.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -25,7 +27,7 @@ bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
 void check_namespaces(const oci::Linux& lx) {
     static const char* const kNeeded[] = {"pid", "mount", "network", "ipc", "uts"};
     for (size_t i = 0; i < lx.namespaces.size(); ++i)
-        if (!lx.namespaces[i].path.empty())
+        if (!lx.namespaces[i].path.empty() && lx.namespaces[i].type != "network")  // QEMU joins it (network.hpp)
             throw Error("linux.namespaces[" + std::to_string(i) + "].path: a namespace joined by path (" +
                             lx.namespaces[i].path + ") cannot cross the VM boundary",
                         EINVAL);
@@ -51,15 +53,6 @@ void check_supported(const oci::Spec& spec, int preserve_fds) {
         throw Error("linux.seccomp.listenerPath: a seccomp agent cannot reach into the VM", EINVAL);
     if (spec.process->terminal)
         throw Error("process.terminal: a terminal is not supported with VM isolation yet", EINVAL);
-    for (size_t i = 0; i < spec.mounts.size(); ++i) {
-        const auto& m = spec.mounts[i];
-        bool bind = m.type == "bind";
-        for (const auto& o : m.options) bind |= o == "bind" || o == "rbind";
-        if (bind)
-            throw Error("mounts[" + std::to_string(i) + "]: bind mount of " + m.source + " on " + m.destination +
-                            ": host directories are not shared into the VM yet",
-                        EINVAL);
-    }
     if (preserve_fds > 0)
         throw Error("--preserve-fds: file descriptors cannot be passed into the VM", EINVAL);
 }
@@ -87,27 +80,20 @@ std::string annotation(const oci::Spec& spec, const std::string& key, const std:
     return it == spec.annotations.end() ? dflt : it->second;
 }
 
-// The guest's RAM: the memory limit when there is one (at least 128 MiB), else 256 MiB.
-std::string guest_memory(const oci::Spec& spec) {
-    long long mib = 256;
-    const auto& r = spec.linux->resources;
-    if (r && r->memory && r->memory->limit && *r->memory->limit > 0)
-        mib = std::max<long long>(128, *r->memory->limit / (1024 * 1024));
-    return std::to_string(mib) + "M";
-}
-
 std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
-    std::string mem = guest_memory(spec);
-    std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id, "-machine", "q35,memory-backend=mem"};
-    if (kvm) a.insert(a.end(), {"-accel", "kvm", "-cpu", "host"});
-    else a.insert(a.end(), {"-accel", "tcg,thread=multi", "-cpu", "max"});
+    std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id};
+    auto machine = qemu_machine_args();
+    a.insert(a.end(), machine.begin(), machine.end());
+    auto accel = qemu_accel_args(kvm);
+    a.insert(a.end(), accel.begin(), accel.end());
+    auto size = qemu_size_args(guest_size(spec));
+    a.insert(a.end(), size.begin(), size.end());
     auto port = [&](const std::string& chardev, const std::string& name, int nr) {
         a.insert(a.end(), {"-chardev", chardev, "-device",
                            "virtserialport,chardev=" + name + ",name=skiff." + name + ",nr=" + std::to_string(nr)});
     };
     a.insert(a.end(),
-             {"-m", mem, "-smp", "1", "-object", "memory-backend-memfd,id=mem,size=" + mem + ",share=on",
-              "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+             {"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
               "-kernel", p.kernel_dir + "/vmlinuz", "-initrd", p.dir + "/initrd",
               "-append", "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on",
               "-serial", "file:" + p.dir + "/console.log",
@@ -122,6 +108,10 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     port("file,id=stderr,path=/proc/self/fd/2,append=on", "stderr", 3);
     port("file,id=status,path=" + p.dir + "/status", "status", 4);
     port("pipe,id=ctl,path=" + p.dir + "/ctl", "ctl", 5);
+    if (p.net) {
+        auto net = qemu_net_args(*p.net);
+        a.insert(a.end(), net.begin(), net.end());
+    }
     return a;
 }
 
@@ -187,6 +177,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     lx.intel_rdt.reset();
     lx.rootfs_propagation.clear();
     lx.devices.clear();
+    if (p.net) allow_tun(spec);
     if (kvm) {
         oci::Device node;
         node.type = "c";
@@ -209,9 +200,11 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
 // The container's config as the guest's skiff runs it: the rootfs is the virtio-fs share at
 // /rootfs; hooks ran on the host; the guest's cgroup is the guest's own (devices rules only);
 // the annotation is gone so the guest does not start a VM again.
-std::string make_guest_config(const std::string& config_text) {
+std::string make_guest_config(const std::string& config_text, const std::vector<Share>& shares, bool connected) {
     nlohmann::json j = nlohmann::json::parse(config_text);
-    j["root"]["path"] = "/rootfs";
+    j["root"]["path"] = std::string(kGuestShare) + "/rootfs";
+    share_guest_mounts(j, shares);
+    drop_joined_network_namespace(j, connected);
     j.erase("hooks");
     if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
     if (j.contains("linux") && j["linux"].is_object()) {
@@ -246,9 +239,10 @@ bool wanted(const oci::Spec& spec) {
     return g_invoked_as == kHandlerName;
 }
 
-Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs,
+Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs, const std::string& bundle,
              const std::string& state_root, const std::string& id, int preserve_fds) {
     check_supported(spec, preserve_fds);
+    std::vector<Share> shares = plan_shares(spec, bundle);
     Plan p;
     p.id = id;
     p.state_root = state_root;
@@ -276,7 +270,9 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
         throw Error("annotations.run.oci.skiff.vm.accel: unknown value \"" + accel + "\" (auto, kvm or tcg)", EINVAL);
     else if (!kvm)
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
-    p.guest_config = make_guest_config(config_text);
+    p.shares = std::move(shares);
+    p.net = plan_network(spec);
+    p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
     rootfs = spec.root->path;  // made by start_host_side
     return p;

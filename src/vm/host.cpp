@@ -19,6 +19,7 @@
 #include "linux/syscalls.hpp"
 #include "base/text.hpp"
 #include "vm/paths.hpp"
+#include "vm/shares.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -61,10 +62,12 @@ void write_initrd(const Plan& p) {
     } catch (const Error&) {
         base = text::read_file(base_initramfs(p.dir));  // a read-only kernel directory
     }
-    base += cpio({{"skiff-vm", S_IFDIR | 0755, ""},
-                  {"skiff-vm/config.json", S_IFREG | 0600, p.guest_config},
-                  {"skiff-vm/id", S_IFREG | 0600, p.id}},
-                 true);
+    std::vector<CpioEntry> files = {{"skiff-vm", S_IFDIR | 0755, ""},
+                                    {"skiff-vm/config.json", S_IFREG | 0600, p.guest_config},
+                                    {"skiff-vm/id", S_IFREG | 0600, p.id}};
+    if (p.net)
+        for (auto& f : guest_net_files(*p.net, p.kernel_dir)) files.push_back(std::move(f));
+    base += cpio(files, true);
     write_file(p.dir + "/initrd", base, 0600);
 }
 
@@ -73,7 +76,8 @@ pid_t spawn_virtiofsd(const Plan& p) {
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) < 0) throw_errno("pipe");
     std::string sock = p.dir + "/fs.sock", log = p.dir + "/virtiofsd.log";
-    std::string source = "source=" + p.rootfs;
+    std::string share = p.dir + "/share";
+    std::string source = "source=" + share;
     pid_t child = ::fork();
     if (child < 0) throw_errno("fork");
     if (child == 0) {
@@ -87,9 +91,17 @@ pid_t spawn_virtiofsd(const Plan& p) {
             ::dup2(out, 1);
             ::dup2(out, 2);
             ::syscall(SYS_close_range, 3U, ~0U, 0U);
+            try {
+                stage_shares(share, p.rootfs, p.shares);
+            } catch (const Error& e) {
+                std::string msg = std::string(e.what()) + "\n";
+                ssize_t w = ::write(2, msg.data(), msg.size());
+                (void)w;
+                ::_exit(126);
+            }
             std::string sp = "--socket-path=" + sock;
             const char* argv[] = {kVirtiofsd, sp.c_str(), "-o", source.c_str(), "-o", "cache=auto",
-                                  "-o", "log_level=err", "--thread-pool-size=1", nullptr};
+                                  "-o", "log_level=err", "-o", "announce_submounts", "--thread-pool-size=1", nullptr};
             const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
             ::execve(kVirtiofsd, const_cast<char**>(argv), const_cast<char**>(envp));
             ::_exit(127);
@@ -181,25 +193,74 @@ void start_host_side(const Plan& p) {
         target[n] = 0;
         if (::symlink(target, at.c_str()) < 0) throw_errno("symlink " + at);
     }
+    if (::mkdir((p.dir + "/share").c_str(), 0700) < 0) throw_errno("mkdir " + p.dir + "/share");
     write_initrd(p);
     for (const char* f : {"/ctl.in", "/ctl.out"})
         if (::mkfifo((p.dir + f).c_str(), 0600) < 0) throw_errno("mkfifo " + p.dir + f);
     write_file(p.dir + "/status", "", 0600);
+    if (p.net) connect_network(*p.net, p.dir);
     spawn_virtiofsd(p);
+}
+
+std::vector<pid_t> helper_pids(const std::string& root, const std::string& id) {
+    std::string dir = vm_dir(root, id);
+    pid_t pid = pid_t(std::atoi(read_or_empty(dir + "/virtiofsd.pid").c_str()));
+    std::vector<pid_t> out;
+    if (pid <= 0 || !is_our_virtiofsd(pid, dir)) return out;
+    out.push_back(pid);
+    // Its sandboxed child (namespace sandbox): forked right after it started listening.
+    std::string kids = read_or_empty("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    for (auto f : text::fields(kids))
+        out.push_back(pid_t(std::atoi(std::string(f).c_str())));
+    return out;
+}
+
+// QEMU's leader can be a zombie while its last thread still closes the tap (an RCU grace
+// period, long on a loaded host): that thread is still in the cgroup. Waits while the
+// leader is a zombie with threads left, at most 5 s; a live or recycled pid is not waited for.
+void await_threads(pid_t pid) {
+    if (pid <= 0) return;
+    std::string base = "/proc/" + std::to_string(pid);
+    for (int i = 0; i < 2500; ++i) {
+        std::string st = read_or_empty(base + "/stat");
+        size_t paren = st.rfind(')');
+        if (st.empty() || paren == std::string::npos || paren + 2 >= st.size() || st[paren + 2] != 'Z') return;
+        int threads = 0;
+        if (DIR* d = ::opendir((base + "/task").c_str())) {
+            while (struct dirent* e = ::readdir(d)) threads += e->d_name[0] != '.';
+            ::closedir(d);
+        }
+        if (threads <= 1) return;
+        struct timespec ts = {0, 2000000};
+        ::nanosleep(&ts, nullptr);
+    }
+}
+
+void stop_helpers(const std::string& root, const std::string& id, pid_t vm_pid) {
+    if (!exists(vm_dir(root, id))) return;
+    await_threads(vm_pid);
+    // virtiofsd and its sandboxed child: both, and until both are gone (they are in the
+    // container's cgroup, which `delete` removes next).
+    std::vector<pid_t> pids = helper_pids(root, id);
+    for (pid_t pid : pids) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids)
+        for (int i = 0; i < 2500; ++i) {
+            ::waitpid(pid, nullptr, WNOHANG);  // ours when `run` is its subreaper
+            std::string st = read_or_empty("/proc/" + std::to_string(pid) + "/stat");
+            size_t paren = st.rfind(')');
+            if (st.empty() || (paren != std::string::npos && paren + 2 < st.size() &&
+                               (st[paren + 2] == 'Z' || st[paren + 2] == 'X')))
+                break;
+            struct timespec ts = {0, 2000000};
+            ::nanosleep(&ts, nullptr);
+        }
 }
 
 void teardown(const std::string& root, const std::string& id) {
     std::string dir = vm_dir(root, id);
     if (!exists(dir)) return;
-    pid_t pid = pid_t(std::atoi(read_or_empty(dir + "/virtiofsd.pid").c_str()));
-    if (pid > 0 && is_our_virtiofsd(pid, dir)) {
-        ::kill(pid, SIGKILL);  // its sandboxed child follows through PDEATHSIG
-        for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
-            ::waitpid(pid, nullptr, WNOHANG);  // ours when `run` is its subreaper
-            struct timespec ts = {0, 2000000};
-            ::nanosleep(&ts, nullptr);
-        }
-    }
+    stop_helpers(root, id, 0);
+    disconnect_network(dir);
     remove_tree(dir);
 }
 

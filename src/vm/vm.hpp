@@ -10,10 +10,15 @@
 // makes the per-container directory and virtiofsd under the state lock, and teardown() undoes
 // it. The guest half is agent.cpp, entered from main.
 #pragma once
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "oci/spec.hpp"
+#include "vm/network.hpp"
+#include "vm/shares.hpp"
 
 namespace skiff::vm {
 
@@ -35,6 +40,8 @@ struct Plan {
     std::string guest_config;  // config.json as the guest's skiff runs it
     std::string kernel_dir;    // holds vmlinuz
     std::string dir;           // <state root>/<id>:vm
+    std::vector<Share> shares;  // bind mounts, served with the rootfs
+    std::optional<NetPlan> net;  // the interface of a network namespace joined by path
 };
 
 // Whether the config (or the handler name) asks for VM isolation.
@@ -43,12 +50,21 @@ bool wanted(const oci::Spec& spec);
 // Validates that the VM mode can honour `spec` (errors name the JSON field), checks the host
 // has QEMU, virtiofsd and a guest kernel, and rewrites `spec` into the host side's: QEMU as
 // the process, the host's root read-only as its root. `rootfs` becomes "/". Touches nothing.
-Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs,
+Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs, const std::string& bundle,
              const std::string& state_root, const std::string& id, int preserve_fds);
 
 // Under the container's lock, after its record is saved: the per-container directory (the
 // initramfs, the channels' files) and virtiofsd, which serves the rootfs to the guest.
 void start_host_side(const Plan& plan);
+
+// The host processes the VM needs beside QEMU (virtiofsd and its sandboxed child), for
+// create to put into the container's cgroup once QEMU is in it: the overhead is charged there.
+std::vector<pid_t> helper_pids(const std::string& state_root, const std::string& id);
+
+// Kills virtiofsd and its child and waits until they are gone, and until QEMU (`vm_pid`,
+// already dead) has no thread left (`delete`, before it removes the cgroup they are in); a
+// no-op for other containers.
+void stop_helpers(const std::string& state_root, const std::string& id, pid_t vm_pid);
 
 // Kills virtiofsd and removes <root>/<id>:vm; a no-op for other containers.
 void teardown(const std::string& state_root, const std::string& id);

@@ -136,9 +136,12 @@ REFUSED = [
      "linux.devices[0]: device /dev/fuse cannot be passed into the VM"),
     ("terminal", lambda c: c["process"].update(terminal=True),
      "process.terminal: a terminal is not supported with VM isolation yet"),
-    ("bind_mount", lambda c: c["mounts"].append(
-        {"destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind"]}),
-     "mounts[6]: bind mount of /tmp on /mnt"),
+    ("bind_of_a_device", lambda c: c["mounts"].append(
+        {"destination": "/mnt", "type": "bind", "source": "/dev/null", "options": ["rbind"]}),
+     "mounts[6]: bind source /dev/null is neither a directory nor a regular file"),
+    ("bind_source_missing", lambda c: c["mounts"].append(
+        {"destination": "/mnt", "type": "bind", "source": "/nonexistent-src", "options": ["rbind"]}),
+     "mounts[6].source: bind source /nonexistent-src cannot be shared into the VM"),
     ("unknown_isolation", lambda c: c["annotations"].update({"run.oci.skiff.isolation": "kata"}),
      'annotations.run.oci.skiff.isolation: unknown isolation "kata"'),
 ]

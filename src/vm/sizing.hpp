@@ -1,0 +1,36 @@
+// How big the guest is, and the QEMU options that size it: RAM from the memory limit, vCPUs
+// from the CPU quota, TCG's translation cache. The host cgroup keeps the limits themselves:
+// QEMU and virtiofsd run in it, so what the VM costs beyond its RAM is charged there too.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "oci/spec.hpp"
+
+namespace skiff::vm {
+
+// Guest RAM = memory limit - kOverheadMiB (what QEMU and virtiofsd take beyond the guest's
+// RAM), at least kMinGuestMiB; without a limit kDefaultGuestMiB.
+inline constexpr long long kOverheadMiB = 32;
+inline constexpr long long kMinGuestMiB = 64;
+inline constexpr long long kDefaultGuestMiB = 256;
+// TCG's translation cache (MiB): QEMU's default grows to ~100 MiB of RSS in a boot.
+inline constexpr int kTcgTbSizeMiB = 16;
+
+struct GuestSize {
+    long long memory_mib;
+    int vcpus;
+};
+
+// vCPUs = ceil(quota / period), at most the host's CPUs (those we may run on); 1 without a quota.
+GuestSize guest_size(const oci::Spec& spec);
+
+// -m, -smp and the guest RAM's backend: a shared memfd (vhost-user virtiofsd maps it).
+std::vector<std::string> qemu_size_args(const GuestSize& size);
+// -machine: q35 without the on-board devices a guest of skiff's never uses (SATA, SMBus,
+// vmport, the PS/2 controller), its RAM from the backend qemu_size_args makes.
+std::vector<std::string> qemu_machine_args();
+// -accel and -cpu: KVM with the host's CPU, or TCG with a bounded translation cache.
+std::vector<std::string> qemu_accel_args(bool kvm);
+
+}  // namespace skiff::vm

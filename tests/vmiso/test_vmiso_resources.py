@@ -1,0 +1,99 @@
+"""VM isolation: bind mounts and volumes shared into the guest, and the guest sized from the
+config's resources while the host cgroup keeps QEMU and virtiofsd. One boot checks it all."""
+
+import math
+import os
+import subprocess
+import time
+
+from test_vmiso import BOOT, vm_bundle, state_root_entries
+
+MIB = 1024 * 1024
+OVERHEAD_MIB = 32  # src/vm/sizing.hpp kOverheadMiB
+
+
+def cgroup_of(pid):
+    with open(f"/proc/{pid}/cgroup") as f:
+        return f.read()
+
+
+def virtiofsd_pids(marker):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "virtiofsd" in cmd and marker in cmd:
+            out.append(int(pid))
+    return out
+
+
+def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
+    vol = os.path.join(workdir, "vol")
+    ro = os.path.join(workdir, "ro")
+    os.mkdir(vol)
+    os.mkdir(ro)
+    with open(os.path.join(ro, "seen"), "w") as f:
+        f.write("ro-content\n")
+    single = os.path.join(workdir, "single.txt")
+    with open(single, "w") as f:
+        f.write("file-bind-content\n")
+    bundle.config["mounts"] += [
+        {"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]},
+        {"destination": "/ro", "type": "bind", "source": ro, "options": ["rbind", "ro"]},
+        {"destination": "/etc/single.txt", "type": "bind", "source": single, "options": ["bind", "ro"]},
+    ]
+    limit_mib = 384
+    bundle.config["linux"]["resources"] = {
+        "memory": {"limit": limit_mib * MIB},
+        "cpu": {"quota": 150000, "period": 100000},
+    }
+    vm_bundle(bundle, 'echo "mem=$(awk \'/^MemTotal/ {print $2}\' /proc/meminfo)"; echo "nproc=$(nproc)"; '
+                      'echo "ro=$(cat /ro/seen)"; echo "file=$(cat /etc/single.txt)"; '
+                      'echo from-guest > /data/written; '
+                      'if touch /ro/x 2>/dev/null; then echo ro-write=allowed; else echo ro-write=refused; fi; '
+                      'if echo x >> /etc/single.txt 2>/dev/null; then echo file-write=allowed; '
+                      'else echo file-write=refused; fi; '
+                      'echo ready; while :; do sleep 1; done')
+    out_path = os.path.join(workdir, "vm.out")
+    cid = rt.track(rt.new_id())
+    with open(out_path, "wb") as out:
+        subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+                       timeout=60)
+    rt.start(cid)
+    pid = rt.state(cid)["pid"]
+    deadline = time.monotonic() + BOOT
+    while b"ready" not in open(out_path, "rb").read():
+        assert time.monotonic() < deadline, "the guest never ran the container process"
+        assert os.path.exists(f"/proc/{pid}"), open(out_path, "rb").read()
+        time.sleep(0.2)
+    text = open(out_path, "rb").read().decode(errors="replace")
+    lines = dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
+    # The host side while it runs: virtiofsd (and its sandboxed child) in QEMU's cgroup.
+    helpers = virtiofsd_pids(rt.root)
+    assert helpers, "no virtiofsd"
+    qemu_cg = cgroup_of(pid)
+    assert all(cgroup_of(h) == qemu_cg for h in helpers), (qemu_cg, [cgroup_of(h) for h in helpers])
+    rt.kill(cid, "KILL")
+    rt.wait_status(cid, "stopped", timeout=60)
+    rt.delete(cid)
+    assert state_root_entries(rt) == []
+
+    # Binds: rw written through to the host, ro refused, a single file shared.
+    assert open(os.path.join(vol, "written")).read() == "from-guest\n", text
+    assert lines.get("ro") == "ro-content", text
+    assert lines.get("ro-write") == "refused" and not os.path.exists(os.path.join(ro, "x")), text
+    assert lines.get("file") == "file-bind-content", text
+    assert lines.get("file-write") == "refused", text
+    assert open(single).read() == "file-bind-content\n"
+    # Sizing: guest RAM = limit - overhead (MemTotal is that less what the kernel reserves);
+    # vCPUs = ceil(quota / period), at most the host's.
+    guest_kib = (limit_mib - OVERHEAD_MIB) * 1024
+    mem = int(lines.get("mem", "0"))
+    assert guest_kib * 0.85 < mem <= guest_kib, (mem, guest_kib, text)
+    assert int(lines.get("nproc", "0")) == min(math.ceil(150000 / 100000), len(os.sched_getaffinity(0))), text
