@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "cgroups/systemd_user.hpp"
 #include "linux/syscalls.hpp"
 
 extern char** environ;
@@ -92,6 +93,14 @@ void Companion::name_unit(const std::string& unit) {
 
 void Companion::spawn() {
     std::string path = companion_path();
+    // The user's manager: its bus addresses go to the companion in its environment (and
+    // only ours: inherited ones would send a system request to some user's manager).
+    std::vector<std::string> user_env = user_manager_used() ? user_bus_environment() : std::vector<std::string>{};
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "SKIFF_SYSTEMD_USER_", 19) != 0) envp.push_back(*e);
+    for (auto& e : user_env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0) throw_errno("pipe");
     if (::pipe2(out, O_CLOEXEC) < 0) {
@@ -118,7 +127,7 @@ void Companion::spawn() {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execve(path.c_str(), const_cast<char**>(argv), environ);
+        ::execve(path.c_str(), const_cast<char**>(argv), envp.data());
         const char msg[] = "ERR cannot execute skiff-systemd\n";
         (void)!::write(1, msg, sizeof msg - 1);
         ::_exit(127);
