@@ -18,6 +18,19 @@
 #include "base/error.hpp"
 
 namespace skiff::cgroups {
+namespace {
+
+// runc's rule for rootless cgroups: a device program the user may not load is skipped. The
+// user can make no device node either; the container gets the host's files bound in.
+void police_devices(const Options& o, const Placement& p, const std::vector<oci::DeviceRule>& rules) {
+    try {
+        apply_devices(p, rules);
+    } catch (const Error& e) {
+        if (!o.rootless || (e.errnum() != EPERM && e.errnum() != EACCES)) throw;
+    }
+}
+
+}  // namespace
 
 FsManager::FsManager(const Options& opts) : opts_(opts) {
     layout_ = detect_layout(opts.root, opts.layout);
@@ -82,8 +95,8 @@ void FsManager::create(const oci::Resources* resources) {
                           (!placement_.unified_dir.empty() && fs::is_cgroupfs(placement_.unified_dir));
         // A temp test tree cannot hold a BPF program; real v1 files are written either way.
         if (can_police)
-            apply_devices(placement_, device_allowlist(resources ? resources->devices
-                                                                 : std::vector<oci::DeviceRule>{}));
+            police_devices(opts_, placement_, device_allowlist(resources ? resources->devices
+                                                                         : std::vector<oci::DeviceRule>{}));
     } catch (...) {
         try {
             destroy();
@@ -146,7 +159,7 @@ void FsManager::update(const oci::Resources& resources) {
     apply_resources(placement_, resources, o);
     // An update without device rules keeps the current ones; with them, they replace the
     // config's rules, under the same defaults as at create.
-    if (!resources.devices.empty()) apply_devices(placement_, device_allowlist(resources.devices));
+    if (!resources.devices.empty()) police_devices(opts_, placement_, device_allowlist(resources.devices));
 }
 
 void FsManager::set_frozen(bool on) {

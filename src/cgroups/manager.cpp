@@ -3,6 +3,7 @@
 #include "cgroups/fs_manager.hpp"
 #include "cgroups/none_manager.hpp"
 #include "cgroups/systemd_manager.hpp"
+#include "cgroups/systemd_user.hpp"
 
 namespace skiff::cgroups {
 
@@ -12,8 +13,10 @@ std::unique_ptr<Manager> open(const Options& opts) {
     return std::make_unique<FsManager>(opts);
 }
 
-void prestart(bool systemd) {
-    if (systemd) systemd::prestart_companion();
+void prestart(bool systemd, bool rootless) {
+    if (!systemd) return;
+    systemd::use_user_manager(rootless);
+    systemd::prestart_companion();
 }
 
 }  // namespace skiff::cgroups

@@ -19,6 +19,9 @@ struct Options {
     std::string cgroups_path;          // linux.cgroupsPath ("" = default under "skiff")
     std::string container_id;
     bool systemd = false;              // --systemd-cgroup
+    // runc's rootless cgroups: the systemd driver asks the user's own manager (systemd_user.hpp),
+    // and a device program the user may not attach is skipped, as runc does.
+    bool rootless = false;
     std::string root = "/sys/fs/cgroup";  // tests point this at a temp tree
     // "" detects the layout from /proc/self/mountinfo; "unified" | "legacy" | "hybrid" takes
     // it from the directories under root instead (unit tests on a temp tree).
@@ -114,7 +117,8 @@ std::unique_ptr<Manager> open(const Options& opts);
 // Called first thing by the commands that create a cgroup, before the config is read: the
 // systemd driver starts its D-Bus companion here, so that the companion's start and its
 // connection to systemd overlap with everything the runtime does until the init exists.
-// Never fails (a companion that cannot start is reported by create()).
-void prestart(bool systemd);
+// Never fails (a companion that cannot start is reported by create()). `rootless`: the user's
+// manager (Options::rootless).
+void prestart(bool systemd, bool rootless = false);
 
 }  // namespace skiff::cgroups

@@ -14,6 +14,7 @@
 
 #include "base/error.hpp"
 #include "cgroups/systemd_prestart.hpp"
+#include "cgroups/systemd_user.hpp"
 
 extern char** environ;
 
@@ -93,6 +94,14 @@ void Companion::name_unit(const std::string& unit) {
 
 void Companion::spawn() {
     std::string path = companion_path();
+    // The user's manager: its bus addresses go to the companion in its environment (and
+    // only ours: inherited ones would send a system request to some user's manager).
+    std::vector<std::string> user_env = user_manager_used() ? user_bus_environment() : std::vector<std::string>{};
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "SKIFF_SYSTEMD_USER_", 19) != 0) envp.push_back(*e);
+    for (auto& e : user_env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) < 0) throw_errno("pipe");
     if (::pipe2(out, O_CLOEXEC) < 0) {
@@ -120,7 +129,7 @@ void Companion::spawn() {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     pid_t pid = -1;
-    int e = ::posix_spawn(&pid, path.c_str(), &fa, &attr, const_cast<char**>(argv), environ);
+    int e = ::posix_spawn(&pid, path.c_str(), &fa, &attr, const_cast<char**>(argv), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (e != 0) {
@@ -209,6 +218,9 @@ void prestart_across_exec(int argc, char** argv) {
 void prestart_companion() {
     if (prestarted) prestarted->hand_back();  // no exec happened since prestart_across_exec
     else prestarted = adopt_handed_over();
+    // main() starts it before the rootless decision, for the system manager: a user's
+    // container needs one that was given the user bus.
+    if (prestarted && user_manager_used()) prestarted.reset();
     if (prestarted || !host_runs_systemd()) return;  // the driver's own error comes later
     try {
         prestarted = std::make_unique<Companion>();

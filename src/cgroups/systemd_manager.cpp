@@ -14,6 +14,7 @@
 #include "cgroups/resources.hpp"
 #include "cgroups/systemd_legacy.hpp"
 #include "cgroups/systemd_props.hpp"
+#include "cgroups/systemd_user.hpp"
 #include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/log.hpp"
@@ -93,10 +94,25 @@ Options files_options(const Options& opts, const UnitPlace& place) {
     return o;
 }
 
+// The system's manager, or the user's for a rootless caller (systemd_user.hpp).
+UnitPlace place_for(const Options& opts) {
+    if (!opts.rootless) return parse_cgroups_path(opts.cgroups_path, opts.container_id);
+    return parse_user_cgroups_path(opts.cgroups_path, opts.container_id, user_manager_cgroup(host_uid()));
+}
+
+// A user's manager may run elsewhere than user@UID.service's usual cgroup (a systemd in a
+// container, say): the scope's cgroup is the one systemd put the init in.
+void follow_init(pid_t pid, const Options& opts, UnitPlace& place, std::unique_ptr<FsManager>& fs) {
+    std::string actual = unified_cgroup_of(pid);
+    if (actual.empty() || actual == place.cgroup) return;
+    place.cgroup = actual;
+    fs = std::make_unique<FsManager>(files_options(opts, place));
+}
+
 }  // namespace
 
-SystemdManager::SystemdManager(const Options& opts)
-    : opts_(opts), place_(parse_cgroups_path(opts.cgroups_path, opts.container_id)) {
+SystemdManager::SystemdManager(const Options& opts) : opts_(opts), place_(place_for(opts)) {
+    use_user_manager(opts.rootless);
     if (!host_runs_systemd())
         throw Error("linux.cgroupsPath: systemd cgroup driver is not available: no systemd on this host "
                     "(/run/systemd/system is missing)",
@@ -139,6 +155,7 @@ void SystemdManager::attach_init(pid_t pid) {
     }
     owns_unit_ = true;
     log::phase("systemd unit");
+    if (opts_.rootless && !place_.is_slice && fs_->mode() == Mode::Unified) follow_init(pid, opts_, place_, fs_);
     // The same files as the cgroupfs driver, into the scope systemd made and delegated.
     fs_->create(resources_ ? &*resources_ : nullptr);
     log::phase("cgroup files");

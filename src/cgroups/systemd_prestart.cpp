@@ -31,6 +31,7 @@ int move_high(int fd, int at) {
 bool wants_early_companion(int argc, char** argv) {
     const char* cmd = skiff_command_word(argc, argv);
     if (!cmd || (std::strcmp(cmd, "create") != 0 && std::strcmp(cmd, "run") != 0)) return false;
+    if (::geteuid() != 0) return false;  // a user's container talks to the user's manager
     for (int i = 1; i < argc && argv[i] != cmd; ++i) {
         const char* a = argv[i];
         while (*a == '-') ++a;

@@ -133,7 +133,7 @@ std::string read_config_text(const std::string& bundle) { return text::read_file
 Prepared prepare(const Globals& g, const CreateOptions& o) {
     Prepared prepared;
     log::phase("start");
-    cgroups::prestart(g.systemd_cgroup);  // the systemd driver's companion works meanwhile
+    cgroups::prestart(g.systemd_cgroup, g.rootless);  // the systemd driver's companion works meanwhile
     validate_id(o.id);
     prepared.bundle = absolute(o.bundle, "bundle");
     prepared.config_text = read_config_text(prepared.bundle);
@@ -186,6 +186,7 @@ Record save_creating_record(Store& store, const Globals& g, const CreateOptions&
     rec.annotations = spec.annotations;
     rec.cgroups_path = spec.linux->cgroups_path;
     rec.systemd_cgroup = g.systemd_cgroup;
+    rec.rootless_cgroup = g.rootless;
     rec.has_poststart = spec.hooks && !spec.hooks->poststart.empty();
     rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
     rec.config = prepared.config_text;
@@ -211,6 +212,7 @@ void create_cgroup(const Globals& g, const CreateOptions& o, const oci::Spec& sp
     options.cgroups_path = spec.linux->cgroups_path;
     options.container_id = o.id;
     options.systemd = g.systemd_cgroup;
+    options.rootless = g.rootless;
     options.annotations = spec.annotations;
     options.warn = [](const std::string& m) { log::warn(m); };
     // A cgroup that is already frozen would stop the init before its first step and `create`

@@ -235,10 +235,21 @@ int exec(const Globals& g, const ExecOptions& o) {
         // execCPUAffinity.initial holds from here: on a v1 host the child inherits it before it
         // joins the cgroup; a v2 CLONE_INTO_CGROUP resets it, so the child sets it again.
         init::apply_initial_cpu_affinity(*spec.process);
-        process = clone_process(0, cgroup->clone_into_fd(), [&] {
+        auto child = [&] {
             parent_end.close();
             init::exec_init(ctx, namespaces.for_process);
-        });
+        };
+        int cgroup_fd = cgroup->clone_into_fd();
+        try {
+            process = clone_process(0, cgroup_fd, child);
+        } catch (const Error& e) {
+            // runc's rule for rootless cgroups: a caller whose own cgroup lies outside the
+            // user's delegated tree (a login session's scope, a system service) may not move
+            // a process into the container's; the process then runs where the caller is.
+            if (!r.rootless_cgroup || cgroup_fd < 0 || (e.errnum() != EACCES && e.errnum() != EPERM)) throw;
+            log::debug("exec: cannot enter the container's cgroup (" + std::string(e.what()) + "); running outside it");
+            process = clone_process(0, -1, child);
+        }
     }
     log::phase("clone");
     child_end.close();

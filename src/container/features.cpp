@@ -76,7 +76,7 @@ std::string features_json() {
         {"namespaces", namespace_types()},
         {"capabilities", caps::all_names()},
         {"cgroup",
-         {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}, {"rdma", true}}},
+         {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", true}, {"rdma", true}}},
         {"seccomp", std::move(seccomp)},
         // What this host can have applied: create refuses
         // linux.intelRdt (naming it) where resctrl is not mounted.

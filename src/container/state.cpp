@@ -159,6 +159,7 @@ std::optional<Record> Store::try_load(const std::string& id) const {
         for (auto& [k, v] : j["cgroup_paths"].items())
             if (v.is_string()) r.cgroup_paths[k] = v.get<std::string>();
     r.systemd_cgroup = j.value("systemd_cgroup", false);
+    r.rootless_cgroup = j.value("rootless_cgroup", false);
     r.no_cgroup = j.value("no_cgroup", false);
     r.creating = j.value("creating", false);
     r.owner = j.value("owner", "root");
@@ -191,6 +192,7 @@ void Store::save(const Record& r) const {
                         {"cgroups_path", r.cgroups_path},
                         {"cgroup_paths", r.cgroup_paths},
                         {"systemd_cgroup", r.systemd_cgroup},
+                        {"rootless_cgroup", r.rootless_cgroup},
                         {"no_cgroup", r.no_cgroup},
                         {"creating", r.creating},
                         {"owner", r.owner},
@@ -314,6 +316,7 @@ std::unique_ptr<cgroups::Manager> cgroup_of(const Record& r) {
     o.cgroups_path = r.cgroups_path;
     o.container_id = r.id;
     o.systemd = r.systemd_cgroup;
+    o.rootless = r.rootless_cgroup;
     o.paths = r.cgroup_paths;
     o.none = r.no_cgroup;
     o.init_pid = r.pid;

@@ -29,6 +29,7 @@ struct Record {
     std::string cgroups_path;
     std::map<std::string, std::string> cgroup_paths;  // Manager::paths(): reopen exactly these
     bool systemd_cgroup = false;
+    bool rootless_cgroup = false;  // cgroups::Options::rootless (the user's systemd, ...)
     bool no_cgroup = false;  // rootless without a delegated cgroup (cgroups/none_manager.hpp)
     bool creating = true;    // true until create finished
     std::string owner = "root";

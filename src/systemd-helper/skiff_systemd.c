@@ -199,9 +199,42 @@ static sd_bus* connect_private(int* err) {
     return NULL;
 }
 
+/* The user's manager (skiff's rootless --systemd-cgroup; src/cgroups/systemd_user.hpp says
+ * where the addresses come from): its own socket first, as `systemctl --user` does, else the
+ * user's bus. Through a bus daemon systemd sends its job signals only to subscribers, so that
+ * connection subscribes. */
+static sd_bus* connect_user(const char* private_address, const char* bus_address) {
+    sd_bus* bus = NULL;
+    int r_private = -ENOENT, r_bus = -ENOENT;
+    if (private_address) {
+        r_private = sd_bus_new(&bus);
+        if (r_private >= 0) r_private = sd_bus_set_address(bus, private_address);
+        if (r_private >= 0) r_private = sd_bus_start(bus);
+        if (r_private >= 0) return bus;
+        bus = sd_bus_unref(bus);
+    }
+    if (bus_address) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        r_bus = sd_bus_new(&bus);
+        if (r_bus >= 0) r_bus = sd_bus_set_address(bus, bus_address);
+        if (r_bus >= 0) r_bus = sd_bus_set_bus_client(bus, 1);
+        if (r_bus >= 0) r_bus = sd_bus_start(bus);
+        if (r_bus >= 0) r_bus = sd_bus_call_method(bus, DEST, PATH, IFACE, "Subscribe", &e, NULL, "");
+        sd_bus_error_free(&e);
+        if (r_bus >= 0) return bus;
+        sd_bus_unref(bus);
+    }
+    fail("cannot connect to the user's systemd (%s: %s; %s: %s)",
+         private_address ? private_address : "its own socket", strerror(-r_private),
+         bus_address ? bus_address : "the user bus", strerror(-r_bus));
+    return NULL;
+}
+
 static sd_bus* connect_bus(void) {
     int r_private = -EPERM, r_system;
     sd_bus* bus = NULL;
+    const char *user_private = getenv("SKIFF_SYSTEMD_USER_PRIVATE"), *user_bus = getenv("SKIFF_SYSTEMD_USER_BUS");
+    if (user_private || user_bus) return connect_user(user_private, user_bus);
     if (geteuid() == 0 && (bus = connect_private(&r_private))) return bus;
     r_system = sd_bus_open_system(&bus);
     if (r_system >= 0) return bus;
