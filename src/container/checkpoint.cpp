@@ -96,7 +96,10 @@ void checkpoint(const Globals& g, const std::string& id, const CheckpointOptions
     if (o.leave_running && !o.pre_dump) a.push_back("--leave-running");
     if (o.tcp_established) a.push_back("--tcp-established");
     if (o.ext_unix_sk) a.push_back("--ext-unix-sk");
-    if (o.shell_job) a.push_back("--shell-job");
+    // A terminal's master is outside the container (with the console socket's receiver): CRIU
+    // dumps the lone slave only as a shell job (runc's RPC asks for orphan_pts_master, which has
+    // the same effect on a dump and which the command line lacks). The restore gives it a new pty.
+    if (o.shell_job || (spec.process && spec.process->terminal)) a.push_back("--shell-job");
     if (o.file_locks) a.push_back("--file-locks");
     if (o.auto_dedup) a.push_back("--auto-dedup");
     if (!o.empty_ns.empty()) a.insert(a.end(), {"--empty-ns", "net"});

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "container/criu_externals.hpp"
@@ -107,16 +108,23 @@ void check_manifest(const std::string& images, const oci::Spec& spec) {
     };
     if (saved.value("terminal", false) != now["terminal"].get<bool>()) differs("process.terminal");
     if (saved["namespaces"] != now["namespaces"]) differs("linux.namespaces");
-    const auto& a = saved["mounts"];
-    const auto& b = now["mounts"];
-    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-        if (i >= b.size()) differs("mounts: " + a[i]["destination"].get<std::string>() + " is missing");
-        if (i >= a.size()) differs("mounts: " + b[i]["destination"].get<std::string>() + " was not checkpointed");
-        if (a[i] != b[i])
-            differs("mounts[" + std::to_string(i) + "]: " + b[i]["destination"].get<std::string>() + " (" +
-                    b[i]["type"].get<std::string>() + ") instead of " + a[i]["destination"].get<std::string>() +
-                    " (" + a[i]["type"].get<std::string>() + ")");
+    // By destination, not by position: a client that writes the config anew for the restore
+    // (podman's --import) may list the same mounts in another order, and CRIU matches the
+    // external ones by their mount point.
+    auto by_destination = [](const nlohmann::json& list) {
+        std::map<std::string, std::string> out;
+        for (const auto& m : list) out[m["destination"].get<std::string>()] = m["type"].get<std::string>();
+        return out;
+    };
+    const auto a = by_destination(saved["mounts"]);
+    const auto b = by_destination(now["mounts"]);
+    for (const auto& [dest, type] : a) {
+        auto it = b.find(dest);
+        if (it == b.end()) differs("mounts: " + dest + " is missing");
+        if (it->second != type) differs("mounts: " + dest + " is " + it->second + ", it was " + type);
     }
+    for (const auto& [dest, type] : b)
+        if (!a.count(dest)) differs("mounts: " + dest + " (" + type + ") was not checkpointed");
 }
 
 std::vector<std::pair<std::string, std::string>> hierarchy_paths(cgroups::Manager& cg) {

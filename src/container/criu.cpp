@@ -4,6 +4,8 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -16,6 +18,7 @@
 #include <set>
 
 #include "base/error.hpp"
+#include "container/criu_rpc.hpp"
 #include "linux/fd.hpp"
 #include "linux/program.hpp"
 #include "linux/syscalls.hpp"
@@ -113,6 +116,38 @@ void make_hook_channel(HookChannel& h, const std::string& dir) {
     h.ack_fd.reset(a);
 }
 
+// The criu swrk end of the RPC socket: its fd number in criu.
+constexpr int kRpcFd = 3;
+constexpr int kRpcOurFd = 4;
+
+// One RPC message and the fd that came with it (orphan-pts-master); "" at the socket's end.
+std::string recv_rpc(int sk, Fd& fd_out) {
+    std::string buf(1 << 16, '\0');
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {buf.data(), buf.size()};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n;
+    do n = ::recvmsg(sk, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw_errno("read from criu");
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+            fd_out.reset(fd);
+        }
+    buf.resize(size_t(n));
+    return buf;
+}
+
+void send_rpc(int sk, const std::string& m) {
+    if (::send(sk, m.data(), m.size(), MSG_NOSIGNAL) != ssize_t(m.size())) throw_errno("write to criu");
+}
+
 }  // namespace
 
 std::string locate(const std::string& criu_flag, const char* command) {
@@ -181,9 +216,18 @@ std::string last_error(const std::string& log_path) {
 
 void run(const std::string& criu, const Invocation& inv) {
     std::vector<std::string> argv = {criu};
-    argv.insert(argv.end(), inv.args.begin(), inv.args.end());
+    const bool use_rpc = bool(inv.on_pts_master);
+    Fd rpc_sk;
+    rpc::Plan plan;
+    std::string rpc_request;
+    if (use_rpc) {
+        rpc_request = rpc::restore_request(inv.args, plan);
+        argv.insert(argv.end(), {"swrk", std::to_string(kRpcFd)});
+    } else {
+        argv.insert(argv.end(), inv.args.begin(), inv.args.end());
+    }
     HookChannel hooks;
-    if (inv.on_setup_namespaces) {
+    if (inv.on_setup_namespaces && !use_rpc) {
         make_hook_channel(hooks, inv.hook_dir);
         argv.insert(argv.end(), {"--action-script", hooks.script});
     }
@@ -215,6 +259,20 @@ void run(const std::string& criu, const Invocation& inv) {
         std::vector<std::pair<int, int>> moves;
         for (int i = 0; i < 3; ++i) moves.push_back({inv.stdio[i], i});
         for (auto [from, to] : inv.pass_fds) moves.push_back({from, to});
+        if (use_rpc) {
+            // In criu's mount namespace (in_child made it): CRIU reaches the directories
+            // through /proc/<the socket pair's creator>/fd/N and mounts in the work directory.
+            // Our end of the pair waits at kRpcOurFd until the runtime takes it (pidfd_getfd).
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                child_fail(err_fd, std::string("socketpair for criu: ") + strerror(errno));
+            int images_fd = ::open(plan.images.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            int work_fd = ::open(plan.work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (images_fd < 0 || work_fd < 0)
+                child_fail(err_fd, "open " + plan.images + " or " + plan.work + " for criu: " + strerror(errno));
+            moves.insert(moves.end(), {{sv[1], kRpcFd}, {sv[0], kRpcOurFd}, {images_fd, rpc::kImagesFd},
+                                       {work_fd, rpc::kWorkFd}});
+        }
         std::set<int> targets;
         for (auto& m : moves) {
             int high = ::fcntl(m.first, F_DUPFD_CLOEXEC, 100);
@@ -258,6 +316,8 @@ void run(const std::string& criu, const Invocation& inv) {
     // Until criu exits: its setup errors (before exec), and the hook requests of its script.
     std::string setup_error;
     std::optional<Error> hook_error;
+    std::optional<rpc::Response> rpc_result;
+    bool rpc_open = false;
     int raw_pidfd = sys::pidfd_open(pid);
     if (raw_pidfd < 0) {
         ::kill(pid, SIGKILL);
@@ -268,16 +328,33 @@ void run(const std::string& criu, const Invocation& inv) {
     bool err_open = true;
     char buf[512];
     for (;;) {
-        struct pollfd p[3] = {{criu_exit.get(), POLLIN, 0},
+        struct pollfd p[4] = {{criu_exit.get(), POLLIN, 0},
                               {err_open ? err_r.get() : -1, POLLIN, 0},
-                              {hooks.req_fd ? hooks.req_fd.get() : -1, POLLIN, 0}};
-        int n = ::poll(p, 3, -1);
+                              {hooks.req_fd ? hooks.req_fd.get() : -1, POLLIN, 0},
+                              {rpc_open ? rpc_sk.get() : -1, POLLIN, 0}};
+        int n = ::poll(p, 4, -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw_errno("poll criu");
         if (p[1].revents) {
             ssize_t got = ::read(err_r.get(), buf, sizeof buf);
             if (got > 0) setup_error.append(buf, size_t(got));
             else if (got == 0 || errno != EINTR) err_open = false;  // closed by exec
+            if (!err_open && use_rpc && setup_error.empty() && !rpc_sk) {
+                // criu runs and waits for the request: our end of its socket, then the request
+                int sk = int(::syscall(SYS_pidfd_getfd, criu_exit.get(), kRpcOurFd, 0));
+                if (sk >= 0) {
+                    rpc_sk.reset(sk);
+                    try {
+                        send_rpc(rpc_sk.get(), rpc_request);
+                        rpc_open = true;
+                    } catch (const Error&) {
+                        // criu died at once: its log or status says why
+                    }
+                } else {
+                    setup_error = std::string("take criu's socket: ") + strerror(errno);
+                    ::kill(pid, SIGKILL);
+                }
+            }
         }
         if (p[2].revents & POLLIN) {
             ssize_t got = ::read(hooks.req_fd.get(), buf, sizeof buf - 1);
@@ -294,8 +371,44 @@ void run(const std::string& criu, const Invocation& inv) {
                 (void)ignored;
             }
         }
-        if (p[0].revents && !err_open) break;
-        if (p[0].revents) {
+        if (p[3].revents) {
+            // A notification (answered at once, after our action for it) or the result.
+            Fd passed;
+            std::string m;
+            try {
+                m = recv_rpc(rpc_sk.get(), passed);
+            } catch (const Error&) {
+            }
+            if (m.empty()) {
+                rpc_open = false;
+            } else {
+                rpc::Response r = rpc::parse_response(m);
+                if (r.type != rpc::kNotify) {
+                    rpc_result = r;
+                    rpc_open = false;
+                } else {
+                    bool ok = true;
+                    try {
+                        if (r.notify_script == "orphan-pts-master") {
+                            if (!passed) throw Error("criu sent no pty master", EPROTO);
+                            inv.on_pts_master(passed.get());
+                        } else if (r.notify_script == "setup-namespaces" && inv.on_setup_namespaces) {
+                            inv.on_setup_namespaces(r.notify_pid);
+                        }
+                    } catch (const Error& e) {
+                        hook_error = e;
+                        ok = false;
+                    }
+                    try {
+                        send_rpc(rpc_sk.get(), rpc::notify_reply(ok));
+                    } catch (const Error&) {
+                        rpc_open = false;
+                    }
+                }
+            }
+        }
+        if (p[0].revents && !err_open && !rpc_open) break;
+        if (p[0].revents && err_open) {
             // exited before exec: what it wrote is all there is
             while ((n = int(::read(err_r.get(), buf, sizeof buf))) > 0) setup_error.append(buf, size_t(n));
             break;
@@ -304,8 +417,18 @@ void run(const std::string& criu, const Invocation& inv) {
     int status = reap();
     if (!setup_error.empty()) throw Error("criu " + verb + ": " + setup_error, EIO);
     if (hook_error) throw *hook_error;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    if (use_rpc && rpc_result && rpc_result->success && rpc_result->restored_pid > 0) {
+        // where the command line would have written it
+        if (!plan.pidfile.empty()) {
+            std::ofstream out(plan.pidfile);
+            out << rpc_result->restored_pid;
+            if (!out.flush()) throw Error("write " + plan.pidfile, EIO);
+        }
+        return;
+    }
+    if (!use_rpc && WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
     std::string why = last_error(inv.log_path);
+    if (why.empty() && rpc_result && !rpc_result->cr_errmsg.empty()) why = rpc_result->cr_errmsg;
     if (why.empty()) why = program::describe_status(status);
     throw Error("criu " + verb + " failed: " + why + " (see " + inv.log_path + ")", EIO);
 }

@@ -43,11 +43,16 @@ struct Invocation {
     // CRIU then fails and run() rethrows that error instead of CRIU's.
     std::function<void(pid_t)> on_setup_namespaces;
     std::string hook_dir;
+    // Restore of a terminal container: CRIU is driven through its RPC (criu_rpc.hpp) instead
+    // of its command line, with the same options, and hands over the new pty master of the
+    // restored terminal here (the fd is closed afterwards). on_setup_namespaces then comes
+    // from CRIU's notification instead of an action script.
+    std::function<void(int)> on_pts_master;
     // criu's stdin/stdout/stderr: ours unless given (a restored process inherits them).
     int stdio[3] = {0, 1, 2};
 };
 
-// Runs criu to its end; throws "criu <verb> failed: <CRIU's last error line> (see <log>)".
+// Runs criu to its end (through its RPC when inv.on_pts_master is set); throws "criu <verb> failed: <CRIU's last error line> (see <log>)".
 void run(const std::string& criu, const Invocation& inv);
 
 // The first "Error" line of a CRIU log (the cause), without its timestamp; "" when there is none.

@@ -52,6 +52,10 @@ std::vector<std::string> dump_externals(const oci::Spec& spec, pid_t init_pid) {
                 out.push_back("mnt[" + mount_key(p) + "]:/dev/null");
             }
         }
+        // /dev/console is a bind of the terminal's pty slave, whose master is outside (the
+        // console socket's): CRIU cannot dump that bind ("Unable to find a master"). The
+        // restore binds /dev/null there; the processes get CRIU's new pty as their terminal.
+        if (spec.process && spec.process->terminal) out.push_back("mnt[/dev/console]:/dev/null");
         for (const auto& d : spec.linux->devices)
             out.push_back("mnt[" + mount_key(d.path) + "]:" + mount_key(d.path));
         for (const auto& [key, path] : joined_namespaces(spec)) {
@@ -71,7 +75,8 @@ std::vector<std::string> restore_mounts(const oci::Spec& spec, const std::string
             out.push_back("mnt[" + mount_key(m.destination) + "]:" +
                           (m.source.empty() || m.source[0] == '/' ? m.source : bundle + "/" + m.source));
     if (spec.linux) {
-        if (spec.linux->masked_paths && !spec.linux->masked_paths->empty())
+        if ((spec.linux->masked_paths && !spec.linux->masked_paths->empty()) ||
+            (spec.process && spec.process->terminal))
             out.push_back("mnt[/dev/null]:/dev/null");
         for (const auto& d : spec.linux->devices)
             out.push_back("mnt[" + mount_key(d.path) + "]:" + mount_key(d.path));

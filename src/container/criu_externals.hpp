@@ -25,7 +25,8 @@ struct CgroupBind {
 std::vector<CgroupBind> cgroup_binds(const oci::Spec& spec, const std::vector<std::pair<std::string, std::string>>&
                                                                  hierarchies /* (name, host path) */);
 
-// `--external` values for a dump: bind mounts, masked files (bound from /dev/null), device
+// `--external` values for a dump: bind mounts, masked files (bound from /dev/null), a
+// terminal's /dev/console, device
 // nodes, and the network and pid namespaces joined by path (net[inode]:extRootNetNS).
 std::vector<std::string> dump_externals(const oci::Spec& spec, pid_t init_pid);
 

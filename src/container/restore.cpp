@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <memory>
 
 #include "cgroups/manager.hpp"
 #include "container/checkpoint.hpp"
@@ -111,10 +112,10 @@ int restore(const Globals& g, const RestoreOptions& o) {
     const std::string mode = criu::cgroups_mode(o.manage_cgroups_mode);
     if (!o.empty_ns.empty() && o.empty_ns != "network")
         throw Error("invalid --empty-ns " + o.empty_ns + ": only network is supported", EINVAL);
-    if (spec.process->terminal)
-        throw Error("restore of a terminal container (process.terminal) is not supported: the CRIU command line "
-                    "cannot hand the new pty master to a console socket",
-                    ENOTSUP);
+    // A terminal container gets a new pty from CRIU (through its RPC), whose master goes to
+    // the console socket, as runc does.
+    if (spec.process->terminal && o.console_socket.empty())
+        throw Error("process.terminal is true but no --console-socket was given", EINVAL);
     char buf[PATH_MAX];
     std::string images_arg = o.image_path.empty() ? "checkpoint" : o.image_path;
     if (!::realpath(images_arg.c_str(), buf))
@@ -203,6 +204,12 @@ int restore(const Globals& g, const RestoreOptions& o) {
         for (size_t i = 0; i < stdio.size() && i < 3; ++i)
             if (stdio[i].find("pipe:") != std::string::npos)
                 a.insert(a.end(), {"--inherit-fd", "fd[" + std::to_string(i) + "]:" + stdio[i]});
+        if (spec.process->terminal) {
+            Fd console(connect_unix(o.console_socket, "console socket"));
+            inv.on_pts_master = [console = std::make_shared<Fd>(std::move(console))](int master) {
+                send_fds(console->get(), "orphan-pts-master", {master});
+            };
+        }
         const std::string rootfs = p.rootfs, bundle = p.bundle;
         inv.in_child = [&spec, rootfs, bundle] { prepare_root_for_criu(spec, rootfs, bundle); };
         // criu itself goes into the cgroup first, so what it forks starts there.

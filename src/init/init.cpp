@@ -224,6 +224,7 @@ void container_init(Context& ctx) {
         // whose session leader is outside the container's pid namespace.
         if (!console && ::setsid() < 0) throw_errno("setsid");
         make_console_stdio(console);
+        reopen_stdio_dev_null();
         // rlimits now, not after start: a limit that cannot be set fails `create`, as in runc.
         ProcessImage image = take_process_attributes(proc);
         apply_personality(spec);

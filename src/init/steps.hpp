@@ -45,6 +45,8 @@ void detach_from_runtime(bool stay_dumpable);
 void connect_seccomp_listener(Context& ctx);
 // The console's peer (if any) becomes the controlling terminal and stdio; then closed.
 void make_console_stdio(Fd& console);
+// stdio_null.cpp: stdio on the host's /dev/null becomes the container's /dev/null (after pivot).
+void reopen_stdio_dev_null();
 // What execve gets, found with the container's PATH.
 struct ProcessImage {
     std::string executable;

@@ -6,8 +6,8 @@
 #
 #   tests/vm/test-criu.sh [pytest args...]
 #
-# Needs root and criu (scripts/install-deps.sh). Uses build/skiff (or SKIFF_RUNTIME); builds it
-# with cmake first when missing.
+# Needs root and criu (scripts/install-deps.sh), podman and containerd (tests/clients/setup.sh).
+# Uses build/skiff (or SKIFF_RUNTIME); builds it with cmake first when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUNTIME=${SKIFF_RUNTIME:-build/skiff}
@@ -17,6 +17,10 @@ if [ ! -x "$RUNTIME" ]; then
 fi
 command -v criu >/dev/null || [ -x /usr/sbin/criu ] || {
     echo "test-criu: criu is not installed (scripts/install-deps.sh)" >&2; exit 1; }
+# podman, conmon, containerd for test_criu_clients.py: installed on this host (the guest's
+# read-only root) by the client tier's idempotent set-up, which keeps their daemons from
+# starting here; nothing is installed inside the guest.
+[ "${SKIFF_CLIENTS_NO_INSTALL:-0}" = 1 ] || bash tests/clients/setup.sh >/dev/null
 export SKIFF_RUNTIME=$(readlink -f "$RUNTIME")
 exec tests/vm/run-in-vm.sh --timeout "${SKIFF_VM_TIMEOUT:-900}" -- bash -c '
     echo "== $(uname -r): $(criu --version | head -n1), criu check: $(criu check 2>&1 | tail -n1)"

@@ -6,8 +6,10 @@ outside the container's mounts, where CRIU cannot follow them (as with runc).
 import glob
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -371,3 +373,78 @@ def test_criu_killed_during_restore_leaves_nothing(rt, bundle, workdir):
     restore(rt, bundle, cid, images)
     assert rt.state(cid)["status"] == "running"
     rt.delete(cid, force=True)
+
+
+# ---- a terminal container: CRIU's new pty master reaches the console socket ----------------
+
+class ConsoleSocket:
+    """A --console-socket listener: masters() returns each pty master sent to it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.sock.settimeout(120)
+
+    def master(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            _, fds, _, _ = socket.recv_fds(conn, 4096, 4)
+        assert len(fds) == 1, fds
+        return fds[0]
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+
+
+def talk(master, line, expect, timeout=60):
+    """Writes a line to the terminal and reads until `expect` shows."""
+    os.write(master, line)
+    out = b""
+    deadline = time.monotonic() + timeout
+    while expect not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            out += os.read(master, 4096)
+    assert expect in out, out
+    return out
+
+
+def test_terminal_container_gets_a_new_console(rt, bundle, workdir):
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["args"] = ["sh"]
+    sock = ConsoleSocket(os.path.join(workdir, "console.sock"))
+    try:
+        cid, _ = rt.create(bundle, extra=["--console-socket", sock.path])
+        first = sock.master()
+        rt.start(cid)
+        # a shell variable only the running shell knows
+        talk(first, b"kept=ab$((6*7))cd\n", b"#")
+        talk(first, b"echo v=$kept\n", b"v=ab42cd")
+        images = os.path.join(workdir, "images")
+        checkpoint(rt, cid, images)
+        os.close(first)
+        assert rt.state(cid, check=False) is None
+        restore(rt, bundle, cid, images, "--console-socket", sock.path)
+        second = sock.master()
+        assert rt.state(cid)["status"] == "running"
+        # the same shell, on the new terminal
+        out = talk(second, b"echo w=$kept; tty\n", b"w=ab42cd")
+        talk(second, b"tty\n", b"/dev/pts/")
+        os.close(second)
+        rt.delete(cid, force=True)
+    finally:
+        sock.close()
+
+
+def test_terminal_restore_needs_a_console_socket(rt, bundle, workdir):
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+    images = os.path.join(workdir, "images")
+    os.mkdir(images)
+    cid = rt.new_id()
+    res = restore(rt, bundle, cid, images, check=False)
+    assert res.returncode != 0 and "--console-socket" in one_line(res), res
+    assert rt.state(cid, check=False) is None
