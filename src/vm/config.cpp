@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "linux/log.hpp"
 #include "base/text.hpp"
+#include "vm/agent_channel.hpp"
 #include "vm/paths.hpp"
 #include "vm/vm.hpp"
 
@@ -49,8 +50,6 @@ void check_supported(const oci::Spec& spec, int preserve_fds) {
         throw Error("linux.netDevices: network devices cannot be passed into the VM", EINVAL);
     if (lx.seccomp && !lx.seccomp->listener_path.empty())
         throw Error("linux.seccomp.listenerPath: a seccomp agent cannot reach into the VM", EINVAL);
-    if (spec.process->terminal)
-        throw Error("process.terminal: a terminal is not supported with VM isolation yet", EINVAL);
     for (size_t i = 0; i < spec.mounts.size(); ++i) {
         const auto& m = spec.mounts[i];
         bool bind = m.type == "bind";
@@ -96,6 +95,18 @@ std::string guest_memory(const oci::Spec& spec) {
     return std::to_string(mib) + "M";
 }
 
+// The agent channel's session ports (agent_channel.hpp), on a virtio-serial device of their
+// own: each a socket that `exec` and `ps` connect to on the host.
+void add_agent_ports(std::vector<std::string>& a, const std::string& dir) {
+    a.insert(a.end(), {"-device", "virtio-serial-pci,id=agentser,max_ports=" + std::to_string(channel::kSessions + 1)});
+    for (int i = 0; i < channel::kSessions; ++i) {
+        std::string n = "agent" + std::to_string(i);
+        a.insert(a.end(), {"-chardev", "socket,id=" + n + ",path=" + dir + "/" + n + ".sock,server=on,wait=off",
+                           "-device", "virtserialport,bus=agentser.0,chardev=" + n + ",name=skiff." + n + ",nr=" +
+                                          std::to_string(i + 1)});
+    }
+}
+
 std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
     std::string mem = guest_memory(spec);
     std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id, "-machine", "q35,memory-backend=mem"};
@@ -122,6 +133,7 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     port("file,id=stderr,path=/proc/self/fd/2,append=on", "stderr", 3);
     port("file,id=status,path=" + p.dir + "/status", "status", 4);
     port("pipe,id=ctl,path=" + p.dir + "/ctl", "ctl", 5);
+    add_agent_ports(a, p.dir);
     return a;
 }
 
@@ -153,6 +165,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
         std::vector<std::string>{};
     host.no_new_privileges = true;
     host.oom_score_adj = proc.oom_score_adj;
+    host.terminal = proc.terminal;  // QEMU's stdio is the pty; the guest agent bridges it (agent_terminal.hpp)
     proc = std::move(host);
     spec.root->path = p.dir + "/root";
     spec.root->readonly = true;
@@ -168,6 +181,13 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
                    bind_mount(p.dir, kGuestVmDir, false)};
     for (const auto& d : host_root_links())
         if (!d.second) spec.mounts.push_back(bind_mount("/" + d.first, "/" + d.first, true));  // not merged-usr
+    if (spec.process->terminal) {  // the pty is made in QEMU's own devpts
+        oci::Mount pts;
+        pts.destination = "/dev/pts";
+        pts.type = pts.source = "devpts";
+        pts.options = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
+        spec.mounts.push_back(pts);
+    }
     spec.hostname.clear();
     spec.domainname.clear();
     auto& lx = *spec.linux;
