@@ -171,6 +171,7 @@ int run_container(const std::string& id) {
         ::_exit(127);
     }
     write_all(g_ports["status"], "up\n");
+    std::string pending;
     if (terminal) {
         int status = 0;
         bool ended = false;
@@ -178,8 +179,17 @@ int run_container(const std::string& id) {
             if (!ended) ::waitpid(child, &status, 0);
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
+        // The host sent the window size at start: in place before the process looks at it.
+        struct pollfd c = {g_ports["ctl"], POLLIN, 0};
+        char buf[64];
+        ssize_t n;
+        unsigned rows, cols;
+        if (::poll(&c, 1, 0) > 0 && (n = ::read(g_ports["ctl"], buf, sizeof buf - 1)) > 0) {
+            buf[n] = 0;
+            if (std::sscanf(buf, "winsize %u %u", &rows, &cols) == 2) g_terminal.set_size(rows, cols);
+            else pending.assign(buf, size_t(n));  // signals: the loop below delivers them
+        }
     }
-    std::string pending;
     bool ctl_open = true;
     for (;;) {
         std::vector<struct pollfd> p = {{sfd, POLLIN, 0}, {ctl_open ? g_ports["ctl"] : -1, POLLIN, 0}};
