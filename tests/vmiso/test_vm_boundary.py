@@ -65,7 +65,7 @@ def test_guest_kernel_changes_stay_in_the_guest_and_a_crash_ends_only_it(rt, bun
     assert os.path.exists("/sys/module/dummy") == host_has_dummy
     # None of the host's block devices, processes or mounts.
     assert lines.get("blockdevs") == "0", out
-    assert int(lines.get("procs", "99")) <= 3, out  # sh, and the commands of its pipeline
+    assert int(lines.get("procs", "99")) <= 5, out  # sh, and the commands of its pipeline
     assert "host-path-visible" not in out, out
     assert int(lines.get("virtiofs", "0")) >= 1, out  # the root is the share, not a host mount
     # The guest kernel crashed: the container ended with an error, at once.

@@ -102,9 +102,11 @@ def test_terminal_exec_tty_pause_resume_events(rt, bundle, workdir):
         assert rt.state(cid)["status"] == "running"
         res = rt.run(["exec", cid, "echo", "after-resume"], timeout=BOOT)
         assert res.stdout.strip() == "after-resume", res
+        # (before the master closes: that hangs up QEMU's terminal, which ends it as SIGHUP
+        # ends any container process on a terminal)
+        rt.kill(cid, "KILL")
+        rt.wait_status(cid, "stopped", timeout=60)
     finally:
         os.close(master)
-    rt.kill(cid, "KILL")
-    rt.wait_status(cid, "stopped", timeout=60)
     rt.delete(cid)
     assert state_root_entries(rt) == []
