@@ -223,7 +223,7 @@ int run_container(const std::string& id) {
             }
         }
         if (p[0].revents) {
-            struct signalfd_siginfo si;
+            struct signalfd_siginfo si = {};
             if (::read(sfd, &si, sizeof si) < 0 && errno != EAGAIN) throw_errno("read signalfd");
             if (si.ssi_signo == SIGIO) g_sessions.recheck();
             int status;
