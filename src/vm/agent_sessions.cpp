@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -289,11 +290,14 @@ void AgentSessions::launch(Session& s, const std::string& request) {
     if (follow) {
         // The host may ask as soon as the guest is up: wait until the guest's `skiff run` has
         // started the container (its record is written and its exec fifo is gone).
+        // (create holds a lock on the record until the process runs.)
         std::string rec = "/run/skiff/" + id_;
-        struct stat st;
         for (int i = 0; i < 6000; ++i) {
-            if (::stat(rec.c_str(), &st) == 0 && st.st_size > 0 && ::access((rec + ":exec.fifo").c_str(), F_OK) != 0)
-                break;
+            int fd = ::open(rec.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            struct stat st;
+            bool unlocked = fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size > 0 && ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+            if (fd >= 0) ::close(fd);
+            if (unlocked && ::access((rec + ":exec.fifo").c_str(), F_OK) != 0) break;
             struct timespec ts = {0, 10000000};
             ::nanosleep(&ts, nullptr);
         }

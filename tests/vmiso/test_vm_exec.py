@@ -40,6 +40,9 @@ def test_exec_ps_in_the_guest(rt, bundle, workdir):
     assert rc != 0 and "cannot exec before it" in err, (rc, err)
     rt.start(cid)
     qemu = rt.state(cid)["pid"]
+    # At once after start: exec waits for the guest to boot and its container to run.
+    rc, out, err = exec_cmd(rt, cid, cid, "echo", "early")
+    assert rc == 0 and out.strip() == "early", (rc, out, err)
     wait_for(out_path, b"ready", qemu, "the container process")
 
     # The guest's kernel, the namespaces and root of the container's process 1.
