@@ -10,6 +10,7 @@
 #include "cli/cli.hpp"
 #include "container/control.hpp"
 #include "container/intel_rdt.hpp"
+#include "container/ps_vm.hpp"
 #include "base/error.hpp"
 #include "base/text.hpp"
 #include "oci/config.hpp"
@@ -31,6 +32,10 @@ int cmd_resume(const Globals& g, const Args& a) {
 
 int cmd_ps(const Globals& g, const Args& a) {
     std::string id = container_id(a, "ps");
+    if (auto vm_out = container::ps_in_vm(g, id, a.value("format", "table"))) {  // pids in the guest
+        fputs(vm_out->c_str(), stdout);
+        return 0;
+    }
     auto pids = container::pids(g, id);
     std::string format = a.value("format", "table");
     if (format == "json") {

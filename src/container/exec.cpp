@@ -1,6 +1,7 @@
 // `exec`: a new process in a running container, born inside its pid (and time) namespace
 // by a clone3 from the runtime, joining the rest itself.
 #include "container/exec.hpp"
+#include "container/exec_vm.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -28,6 +29,7 @@
 #include "linux/syscalls.hpp"
 #include "oci/config.hpp"
 #include "oci/namespace_types.hpp"
+#include "vm/agent_client.hpp"
 
 namespace skiff::container {
 namespace {
@@ -205,13 +207,13 @@ int exec(const Globals& g, const ExecOptions& o) {
     validate_id(o.id);
     Store store(g.root);
     Record r = store.load(o.id);
-    vm::refuse_exec(g.root, o.id);  // it would run beside QEMU on the host, not in the guest
     Status s = check_exec_allowed(store, r, o);
     oci::Spec spec = oci::parse_config(r.config);
     spec.process = exec_process(spec, o);
     log::phase("parse");
     if (spec.process->terminal && o.console_socket.empty() && o.detach)
         throw Error("cannot allocate tty if runc will detach without setting console socket", EINVAL);
+    if (vm::is_vm(g.root, o.id)) return exec_in_vm(g, o, s, spec.process->terminal);  // through the guest agent
 
     ContainerNamespaces namespaces = open_container_namespaces(r);
     auto cgroup = exec_cgroup(r, o.sub_cgroups);

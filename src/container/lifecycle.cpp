@@ -20,6 +20,7 @@
 #include "init/hooks.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
+#include "vm/agent_client.hpp"
 #include "base/error.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
@@ -108,6 +109,7 @@ void start(const Globals& g, const std::string& id) {
     while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
     }
     f.reset();
+    vm::send_window_size(g.root, id, r.pid);  // a VM's terminal: the guest's pty starts at the host's size
     log::phase("start: exec");
     if (r.has_poststart) {
         oci::Spec spec = oci::parse_config(r.config);
@@ -209,6 +211,7 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     try {
         if (tty) tty->take_master();
         if (!detach) vm::await_guest(g.root, o.id, pidfd.get());
+        vm::send_window_size(g.root, o.id, pid);
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (prepared.spec.hooks && !prepared.spec.hooks->poststart.empty())
             init::run_hooks_warn(prepared.spec.hooks->poststart, state_document(rec, Status::running, false),

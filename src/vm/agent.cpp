@@ -20,19 +20,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "base/error.hpp"
 #include "base/text.hpp"
 #include "vm/network.hpp"
+#include "vm/agent_sessions.hpp"
+#include "vm/agent_terminal.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
 namespace {
 
 std::map<std::string, int> g_ports;  // skiff.<name> -> fd
+AgentSessions g_sessions;            // exec and ps from the host (agent_sessions.hpp)
+GuestTerminal g_terminal;            // process.terminal (agent_terminal.hpp)
 
 void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -130,30 +136,72 @@ int run_container(const std::string& id) {
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    sigaddset(&chld, SIGIO);  // the host connected to a session port
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
     int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC);
     if (sfd < 0) throw_errno("signalfd");
+    bool terminal = false;
+    try {
+        auto config = nlohmann::json::parse(text::read_file("/bundle/config.json"));
+        terminal = config.value("process", nlohmann::json::object()).value("terminal", false);
+    } catch (const std::exception&) {
+    }
+    std::vector<std::string> args = {"skiff", "--root", "/run/skiff", "run", "--bundle", "/bundle"};
+    if (terminal) {
+        auto more = g_terminal.listen();
+        if (more.empty()) throw Error("cannot make the console socket for process.terminal", EIO);
+        args.insert(args.end(), more.begin(), more.end());
+    }
+    args.push_back(id);
     pid_t child = ::fork();
     if (child < 0) throw_errno("fork");
     if (child == 0) {
         ::sigprocmask(SIG_UNBLOCK, &chld, nullptr);
-        ::dup2(g_ports["stdin"], 0);
+        if (terminal) ::dup2(::open("/dev/null", O_RDONLY), 0);  // the terminal is the agent's to feed
+        else ::dup2(g_ports["stdin"], 0);
         ::dup2(g_ports["stdout"], 1);
         ::dup2(g_ports["stderr"], 2);
         ::syscall(SYS_close_range, 3U, ~0U, 0U);
         ::setsid();
-        const char* argv[] = {"skiff", "--root", "/run/skiff", "run", "--bundle", "/bundle", id.c_str(), nullptr};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
         const char* envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SKIFF_VM_GUEST=1", nullptr};
-        ::execve("/skiff", const_cast<char**>(argv), const_cast<char**>(envp));
+        ::execve("/skiff", argv.data(), const_cast<char**>(envp));
         write_all(2, std::string("skiff-vm agent: exec /skiff: ") + std::strerror(errno) + "\n");
         ::_exit(127);
     }
     write_all(g_ports["status"], "up\n");
     std::string pending;
+    if (terminal) {
+        int status = 0;
+        bool ended = false;
+        if (!g_terminal.take_master(child, status, ended)) {
+            if (!ended) ::waitpid(child, &status, 0);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        // The host sent the window size at start: in place before the process looks at it.
+        struct pollfd c = {g_ports["ctl"], POLLIN, 0};
+        char buf[64];
+        ssize_t n;
+        unsigned rows, cols;
+        if (::poll(&c, 1, 0) > 0 && (n = ::read(g_ports["ctl"], buf, sizeof buf - 1)) > 0) {
+            buf[n] = 0;
+            if (std::sscanf(buf, "winsize %u %u", &rows, &cols) == 2) g_terminal.set_size(rows, cols);
+            else pending.assign(buf, size_t(n));  // signals: the loop below delivers them
+        }
+    }
     bool ctl_open = true;
     for (;;) {
-        struct pollfd p[2] = {{sfd, POLLIN, 0}, {ctl_open ? g_ports["ctl"] : -1, POLLIN, 0}};
-        if (::poll(p, 2, -1) < 0 && errno != EINTR) throw_errno("poll");
+        std::vector<struct pollfd> p = {{sfd, POLLIN, 0}, {ctl_open ? g_ports["ctl"] : -1, POLLIN, 0}};
+        g_terminal.add_polls(p, g_ports["stdin"]);
+        size_t sessions_from = p.size();
+        g_sessions.add_polls(p);
+        int ready = ::poll(p.data(), p.size(), g_sessions.poll_timeout());
+        if (ready < 0 && errno != EINTR) throw_errno("poll");
+        if (ready == 0) g_sessions.recheck();
+        if (ready > 0) g_terminal.handle(p, 2, g_ports["stdin"], g_ports["stdout"]);
+        g_sessions.handle(p, sessions_from);
         if (p[1].revents) {
             char buf[64];
             ssize_t n = ::read(g_ports["ctl"], buf, sizeof buf);
@@ -163,19 +211,31 @@ int run_container(const std::string& id) {
                 pending.append(buf, size_t(n));
                 size_t nl;
                 while ((nl = pending.find('\n')) != std::string::npos) {
-                    int sig = std::atoi(pending.substr(0, nl).c_str());
+                    std::string line = pending.substr(0, nl);
                     pending.erase(0, nl + 1);
+                    unsigned rows = 0, cols = 0;
+                    if (std::sscanf(line.c_str(), "winsize %u %u", &rows, &cols) == 2) {
+                        g_terminal.set_size(rows, cols);
+                        continue;
+                    }
+                    int sig = std::atoi(line.c_str());
                     if (sig > 0 && sig < 65) ::kill(child, sig);
                 }
             }
         }
         if (p[0].revents) {
-            struct signalfd_siginfo si;
+            struct signalfd_siginfo si = {};
             if (::read(sfd, &si, sizeof si) < 0 && errno != EAGAIN) throw_errno("read signalfd");
+            if (si.ssi_signo == SIGIO) g_sessions.recheck();
             int status;
             pid_t w;
-            while ((w = ::waitpid(-1, &status, WNOHANG)) > 0)  // PID 1 reaps every orphan
-                if (w == child) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            while ((w = ::waitpid(-1, &status, WNOHANG)) > 0) {  // PID 1 reaps every orphan
+                if (w == child) {
+                    g_terminal.drain(g_ports["stdout"]);
+                    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                }
+                g_sessions.child_exited(w, status);  // exec'd processes are orphans of the guest skiff
+            }
         }
     }
 }
@@ -204,6 +264,7 @@ void agent_main() {
         open_ports();
         configure_guest_network();  // before the move: its files are in the initramfs
         std::string id = enter_guest_root();
+        g_sessions.open_ports(id);
         code = run_container(id);
     } catch (const Error& e) {
         say(e.what());

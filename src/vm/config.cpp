@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "linux/log.hpp"
 #include "base/text.hpp"
+#include "vm/agent_channel.hpp"
 #include "vm/paths.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
@@ -51,8 +52,6 @@ void check_supported(const oci::Spec& spec, int preserve_fds) {
         throw Error("linux.netDevices: network devices cannot be passed into the VM", EINVAL);
     if (lx.seccomp && !lx.seccomp->listener_path.empty())
         throw Error("linux.seccomp.listenerPath: a seccomp agent cannot reach into the VM", EINVAL);
-    if (spec.process->terminal)
-        throw Error("process.terminal: a terminal is not supported with VM isolation yet", EINVAL);
     if (preserve_fds > 0)
         throw Error("--preserve-fds: file descriptors cannot be passed into the VM", EINVAL);
 }
@@ -78,6 +77,18 @@ bool kvm_usable() {
 std::string annotation(const oci::Spec& spec, const std::string& key, const std::string& dflt) {
     auto it = spec.annotations.find(key);
     return it == spec.annotations.end() ? dflt : it->second;
+}
+
+// The agent channel's session ports (agent_channel.hpp), on a virtio-serial device of their
+// own: each a socket that `exec` and `ps` connect to on the host.
+void add_agent_ports(std::vector<std::string>& a, const std::string& dir) {
+    a.insert(a.end(), {"-device", "virtio-serial-pci,id=agentser,max_ports=" + std::to_string(channel::kSessions + 1)});
+    for (int i = 0; i < channel::kSessions; ++i) {
+        std::string n = "agent" + std::to_string(i);
+        a.insert(a.end(), {"-chardev", "socket,id=" + n + ",path=" + dir + "/" + n + ".sock,server=on,wait=off",
+                           "-device", "virtserialport,bus=agentser.0,chardev=" + n + ",name=skiff." + n + ",nr=" +
+                                          std::to_string(i + 1)});
+    }
 }
 
 std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
@@ -112,6 +123,7 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
         auto net = qemu_net_args(*p.net);
         a.insert(a.end(), net.begin(), net.end());
     }
+    add_agent_ports(a, p.dir);
     return a;
 }
 
@@ -143,6 +155,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
         std::vector<std::string>{};
     host.no_new_privileges = true;
     host.oom_score_adj = proc.oom_score_adj;
+    host.terminal = proc.terminal;  // QEMU's stdio is the pty; the guest agent bridges it (agent_terminal.hpp)
     proc = std::move(host);
     spec.root->path = p.dir + "/root";
     spec.root->readonly = true;
@@ -158,6 +171,13 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
                    bind_mount(p.dir, kGuestVmDir, false)};
     for (const auto& d : host_root_links())
         if (!d.second) spec.mounts.push_back(bind_mount("/" + d.first, "/" + d.first, true));  // not merged-usr
+    if (spec.process->terminal) {  // the pty is made in QEMU's own devpts
+        oci::Mount pts;
+        pts.destination = "/dev/pts";
+        pts.type = pts.source = "devpts";
+        pts.options = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
+        spec.mounts.push_back(pts);
+    }
     spec.hostname.clear();
     spec.domainname.clear();
     auto& lx = *spec.linux;

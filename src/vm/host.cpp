@@ -264,11 +264,6 @@ void teardown(const std::string& root, const std::string& id) {
     remove_tree(dir);
 }
 
-void refuse_exec(const std::string& root, const std::string& id) {
-    if (exists(vm_dir(root, id)))
-        throw Error("exec: not supported in a VM-isolated container yet", ENOTSUP);
-}
-
 bool forward_signal(const std::string& root, const std::string& id, int signal) {
     // KILL ends the VM itself; 0 probes QEMU as for any container.
     if (signal == SIGKILL || signal == 0) return false;
@@ -304,7 +299,9 @@ void await_guest(const std::string& root, const std::string& id, int pidfd) {
 int exit_status(const std::string& root, const std::string& id, int fallback) {
     std::string s = read_or_empty(vm_dir(root, id) + "/status");
     size_t at = s.find("exit ");
-    if (at == std::string::npos) return fallback;
+    // The guest came up but never reported: its kernel died (a panic reboots it, and QEMU
+    // exits 0 at a reboot). An error, not QEMU's 0.
+    if (at == std::string::npos) return fallback == 0 && s.find("up\n") != std::string::npos ? 255 : fallback;
     return std::atoi(s.c_str() + at + 5);
 }
 

@@ -69,10 +69,6 @@ void stop_helpers(const std::string& state_root, const std::string& id, pid_t vm
 // Kills virtiofsd and removes <root>/<id>:vm; a no-op for other containers.
 void teardown(const std::string& state_root, const std::string& id);
 
-// `exec` into a VM-isolated container is refused (the agent has no exec channel yet; on the
-// host it would run beside QEMU). A no-op for other containers.
-void refuse_exec(const std::string& state_root, const std::string& id);
-
 // `kill`: forwards the signal to the container process through the agent. False when the
 // container is not a running VM (the caller signals the init as usual).
 bool forward_signal(const std::string& state_root, const std::string& id, int signal);
