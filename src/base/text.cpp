@@ -76,6 +76,14 @@ std::string read_fd(int fd, const std::string& what) {
     return out;
 }
 
+std::string read_file_or_empty(const std::string& path) {
+    try {
+        return read_file(path);
+    } catch (const Error&) {
+        return "";
+    }
+}
+
 std::string read_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("open " + path);

@@ -35,6 +35,8 @@ std::string unescape_mountinfo(std::string_view field);
 
 // The whole file; throws Error naming the path (open, read, EISDIR for a directory).
 std::string read_file(const std::string& path);
+// The whole file, or "" when it cannot be read (gone, not yet written: polled state files).
+std::string read_file_or_empty(const std::string& path);
 
 // Writes all of data to the existing file at path in one write (procfs and cgroup files take
 // one write per value); throws naming the path.

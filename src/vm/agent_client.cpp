@@ -25,24 +25,11 @@
 #include "linux/channel.hpp"
 #include "linux/fd.hpp"
 #include "vm/agent_channel.hpp"
+#include "vm/clock.hpp"
 #include "vm/paths.hpp"
 
 namespace skiff::vm {
 namespace {
-
-std::string read_or_empty(const std::string& p) {
-    try {
-        return text::read_file(p);
-    } catch (const Error&) {
-        return "";
-    }
-}
-
-double now_s() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
 
 // One session port of the VM, held for the whole conversation.
 class Session {
@@ -54,7 +41,7 @@ public:
         // socket address holds.
         dir_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!dir_) throw_errno("open " + dir);
-        double until = now_s() + 600;
+        double until = monotonic_seconds() + 600;
         for (;;) {
             for (slot_ = 0; slot_ < channel::kSessions; ++slot_) {
                 std::string name = "agent" + std::to_string(slot_);
@@ -70,7 +57,7 @@ public:
                 return;
             }
             // Every port busy: wait for one (each is held only while its process runs).
-            if (now_s() > until) throw Error("VM isolation: every agent session of the VM stays busy", EBUSY);
+            if (monotonic_seconds() > until) throw Error("VM isolation: every agent session of the VM stays busy", EBUSY);
             struct timespec ts = {0, 50000000};
             ::nanosleep(&ts, nullptr);
         }
@@ -108,12 +95,12 @@ private:
     static void wait_for_guest(const std::string& dir) {
         const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
         double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
-        double until = now_s() + limit;
+        double until = monotonic_seconds() + limit;
         for (;;) {
-            std::string st = read_or_empty(dir + "/status");
+            std::string st = text::read_file_or_empty(dir + "/status");
             if (st.find("exit ") != std::string::npos) throw Error("cannot exec in a stopped container", EINVAL);
             if (st.find("up\n") != std::string::npos) return;
-            if (now_s() > until)
+            if (monotonic_seconds() > until)
                 throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) + " s",
                             ETIMEDOUT);
             struct timespec ts = {0, 20000000};
@@ -344,8 +331,8 @@ void send_window_size(const std::string& root, const std::string& id, pid_t qemu
     if (ws.empty()) return;
     // QEMU opens the control fifo as it starts: until then a writer gets ENXIO.
     std::string msg = "winsize " + ws + "\n", ctl = vm_dir(root, id) + "/ctl.in";
-    double until = now_s() + 10;
-    while (now_s() < until && ::kill(qemu, 0) == 0) {
+    double until = monotonic_seconds() + 10;
+    while (monotonic_seconds() < until && ::kill(qemu, 0) == 0) {
         Fd f(::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
         if (f) {
             channel::write_all(f.get(), msg);

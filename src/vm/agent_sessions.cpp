@@ -26,14 +26,6 @@
 namespace skiff::vm {
 namespace {
 
-std::string read_or_empty(const std::string& p) {
-    try {
-        return text::read_file(p);
-    } catch (const Error&) {
-        return "";
-    }
-}
-
 void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -97,8 +89,8 @@ std::string describe_processes(const std::string& pid_list) {
         if (!p.is_number_integer()) continue;
         long pid = p.get<long>();
         std::string base = "/proc/" + std::to_string(pid);
-        std::string stat = read_or_empty(base + "/stat"), status = read_or_empty(base + "/status");
-        std::string cmd = read_or_empty(base + "/cmdline");
+        std::string stat = text::read_file_or_empty(base + "/stat"), status = text::read_file_or_empty(base + "/status");
+        std::string cmd = text::read_file_or_empty(base + "/cmdline");
         if (stat.empty()) continue;
         for (auto& c : cmd)
             if (c == '\0') c = ' ';
@@ -127,7 +119,7 @@ void AgentSessions::open_ports(const std::string& id) {
         if (DIR* d = ::opendir("/sys/class/virtio-ports")) {
             while (struct dirent* e = ::readdir(d)) {
                 if (e->d_name[0] == '.') continue;
-                std::string name = read_or_empty(std::string("/sys/class/virtio-ports/") + e->d_name + "/name");
+                std::string name = text::read_file_or_empty(std::string("/sys/class/virtio-ports/") + e->d_name + "/name");
                 while (!name.empty() && (name.back() == '\n' || name.back() == '\0')) name.pop_back();
                 if (name.rfind("skiff.agent", 0) != 0) continue;
                 int nr = std::atoi(name.c_str() + 11);
@@ -354,7 +346,7 @@ void AgentSessions::launch(Session& s, const std::string& request) {
     close_fd(listener);
     while (!done && ::waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    std::string pid_text = read_or_empty(dir + "/pid");
+    std::string pid_text = text::read_file_or_empty(dir + "/pid");
     pid_t pid = pid_t(std::atoi(pid_text.c_str()));
     if (status != 0 || pid <= 0 || (tty && s.master < 0)) {
         while (s.err >= 0 && pump(s, s.err, channel::errout)) {

@@ -198,23 +198,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     lx.rootfs_propagation.clear();
     lx.devices.clear();
     if (p.net) allow_tun(spec);
-    if (kvm) {
-        oci::Device node;
-        node.type = "c";
-        node.path = "/dev/kvm";
-        node.major = 10;
-        node.minor = 232;
-        node.file_mode = 0660;
-        lx.devices.push_back(node);
-        if (!lx.resources) lx.resources.emplace();
-        oci::DeviceRule kvm_rule;
-        kvm_rule.allow = true;
-        kvm_rule.type = "c";
-        kvm_rule.major = 10;
-        kvm_rule.minor = 232;
-        kvm_rule.access = "rwm";
-        lx.resources->devices.push_back(kvm_rule);
-    }
+    if (kvm) grant_char_device(spec, "/dev/kvm", 10, 232, 0660);
 }
 
 // The container's config as the guest's skiff runs it: the rootfs is the virtio-fs share at
@@ -240,6 +224,25 @@ std::string make_guest_config(const std::string& config_text, const std::vector<
 }
 
 }  // namespace
+
+void grant_char_device(oci::Spec& spec, const std::string& path, int major, int minor, unsigned mode) {
+    auto& lx = *spec.linux;
+    oci::Device node;
+    node.type = "c";
+    node.path = path;
+    node.major = major;
+    node.minor = minor;
+    node.file_mode = mode;
+    lx.devices.push_back(node);
+    if (!lx.resources) lx.resources.emplace();
+    oci::DeviceRule rule;
+    rule.allow = true;
+    rule.type = "c";
+    rule.major = major;
+    rule.minor = minor;
+    rule.access = "rwm";
+    lx.resources->devices.push_back(rule);
+}
 
 void set_invoked_as(const char* argv0) {
     const char* base = argv0 ? std::strrchr(argv0, '/') : nullptr;

@@ -18,6 +18,7 @@
 #include "linux/fd.hpp"
 #include "linux/syscalls.hpp"
 #include "base/text.hpp"
+#include "vm/clock.hpp"
 #include "vm/paths.hpp"
 #include "vm/shares.hpp"
 #include "vm/vm.hpp"
@@ -26,20 +27,6 @@ namespace skiff::vm {
 namespace {
 
 bool exists(const std::string& p) { return ::access(p.c_str(), F_OK) == 0; }
-
-std::string read_or_empty(const std::string& p) {
-    try {
-        return text::read_file(p);
-    } catch (const Error&) {
-        return "";
-    }
-}
-
-double now_s() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
-}
 
 void write_file(const std::string& path, const std::string& data, mode_t mode) {
     Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
@@ -118,10 +105,10 @@ pid_t spawn_virtiofsd(const Plan& p) {
     if (n != sizeof pid || pid <= 0) throw Error("VM isolation: cannot start virtiofsd", ECHILD);
     write_file(p.dir + "/virtiofsd.pid", std::to_string(pid), 0600);
     // QEMU connects to the socket when it starts: wait until virtiofsd listens.
-    double until = now_s() + 10;
+    double until = monotonic_seconds() + 10;
     while (!exists(sock)) {
-        if (::kill(pid, 0) < 0 || now_s() > until) {
-            std::string why = read_or_empty(log);
+        if (::kill(pid, 0) < 0 || monotonic_seconds() > until) {
+            std::string why = text::read_file_or_empty(log);
             throw Error("VM isolation: virtiofsd did not start" + (why.empty() ? "" : ": " + why), ECHILD);
         }
         struct timespec ts = {0, 2000000};
@@ -132,7 +119,7 @@ pid_t spawn_virtiofsd(const Plan& p) {
 
 // Whether `pid` is still the virtiofsd serving `dir` (not a recycled pid).
 bool is_our_virtiofsd(pid_t pid, const std::string& dir) {
-    std::string cmd = read_or_empty("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmd = text::read_file_or_empty("/proc/" + std::to_string(pid) + "/cmdline");
     return cmd.find(dir + "/fs.sock") != std::string::npos;
 }
 
@@ -204,12 +191,12 @@ void start_host_side(const Plan& p) {
 
 std::vector<pid_t> helper_pids(const std::string& root, const std::string& id) {
     std::string dir = vm_dir(root, id);
-    pid_t pid = pid_t(std::atoi(read_or_empty(dir + "/virtiofsd.pid").c_str()));
+    pid_t pid = pid_t(std::atoi(text::read_file_or_empty(dir + "/virtiofsd.pid").c_str()));
     std::vector<pid_t> out;
     if (pid <= 0 || !is_our_virtiofsd(pid, dir)) return out;
     out.push_back(pid);
     // Its sandboxed child (namespace sandbox): forked right after it started listening.
-    std::string kids = read_or_empty("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    std::string kids = text::read_file_or_empty("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
     for (auto f : text::fields(kids))
         out.push_back(pid_t(std::atoi(std::string(f).c_str())));
     return out;
@@ -222,7 +209,7 @@ void await_threads(pid_t pid) {
     if (pid <= 0) return;
     std::string base = "/proc/" + std::to_string(pid);
     for (int i = 0; i < 2500; ++i) {
-        std::string st = read_or_empty(base + "/stat");
+        std::string st = text::read_file_or_empty(base + "/stat");
         size_t paren = st.rfind(')');
         if (st.empty() || paren == std::string::npos || paren + 2 >= st.size() || st[paren + 2] != 'Z') return;
         int threads = 0;
@@ -246,7 +233,7 @@ void stop_helpers(const std::string& root, const std::string& id, pid_t vm_pid) 
     for (pid_t pid : pids)
         for (int i = 0; i < 2500; ++i) {
             ::waitpid(pid, nullptr, WNOHANG);  // ours when `run` is its subreaper
-            std::string st = read_or_empty("/proc/" + std::to_string(pid) + "/stat");
+            std::string st = text::read_file_or_empty("/proc/" + std::to_string(pid) + "/stat");
             size_t paren = st.rfind(')');
             if (st.empty() || (paren != std::string::npos && paren + 2 < st.size() &&
                                (st[paren + 2] == 'Z' || st[paren + 2] == 'X')))
@@ -280,14 +267,14 @@ void await_guest(const std::string& root, const std::string& id, int pidfd) {
     if (!exists(dir)) return;
     const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
     double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
-    double until = now_s() + limit;
+    double until = monotonic_seconds() + limit;
     for (;;) {
-        if (read_or_empty(dir + "/status").find("up\n") != std::string::npos) return;
+        if (text::read_file_or_empty(dir + "/status").find("up\n") != std::string::npos) return;
         struct pollfd pf = {pidfd, POLLIN, 0};
         if (::poll(&pf, 1, 20) > 0) return;  // QEMU ended: the caller's wait reports it
-        if (now_s() > until) {
+        if (monotonic_seconds() > until) {
             sys::pidfd_send_signal(pidfd, SIGKILL);
-            std::string console = read_or_empty(dir + "/console.log");
+            std::string console = text::read_file_or_empty(dir + "/console.log");
             if (console.size() > 600) console = "..." + console.substr(console.size() - 600);
             throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) +
                             " s" + (console.empty() ? "" : "; its console:\n" + console),
@@ -297,7 +284,7 @@ void await_guest(const std::string& root, const std::string& id, int pidfd) {
 }
 
 int exit_status(const std::string& root, const std::string& id, int fallback) {
-    std::string s = read_or_empty(vm_dir(root, id) + "/status");
+    std::string s = text::read_file_or_empty(vm_dir(root, id) + "/status");
     size_t at = s.find("exit ");
     // The guest came up but never reported: its kernel died (a panic reboots it, and QEMU
     // exits 0 at a reboot). An error, not QEMU's 0.

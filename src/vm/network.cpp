@@ -1,6 +1,7 @@
 // A VM-isolated container's network (network.hpp): host half at create and delete, guest
 // half in the agent.
 #include "vm/network.hpp"
+#include "vm/vm.hpp"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -105,24 +106,7 @@ std::optional<NetPlan> plan_network(const oci::Spec& spec) {
     return n;
 }
 
-void allow_tun(oci::Spec& spec) {
-    auto& lx = *spec.linux;
-    oci::Device node;
-    node.type = "c";
-    node.path = "/dev/net/tun";
-    node.major = 10;
-    node.minor = 200;
-    node.file_mode = 0666;
-    lx.devices.push_back(node);
-    if (!lx.resources) lx.resources.emplace();
-    oci::DeviceRule rule;
-    rule.allow = true;
-    rule.type = "c";
-    rule.major = 10;
-    rule.minor = 200;
-    rule.access = "rwm";
-    lx.resources->devices.push_back(rule);
-}
+void allow_tun(oci::Spec& spec) { grant_char_device(spec, "/dev/net/tun", 10, 200, 0666); }
 
 void drop_joined_network_namespace(nlohmann::json& j, bool connected) {
     if (!j.contains("linux") || !j["linux"].contains("namespaces") || !j["linux"]["namespaces"].is_array()) return;

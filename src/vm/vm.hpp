@@ -47,6 +47,10 @@ struct Plan {
 // Whether the config (or the handler name) asks for VM isolation.
 bool wanted(const oci::Spec& spec);
 
+// Adds a character device node and its allow rule to the host side's config (QEMU's
+// /dev/kvm, the tap's /dev/net/tun).
+void grant_char_device(oci::Spec& spec, const std::string& path, int major, int minor, unsigned mode);
+
 // Validates that the VM mode can honour `spec` (errors name the JSON field), checks the host
 // has QEMU, virtiofsd and a guest kernel, and rewrites `spec` into the host side's: QEMU as
 // the process, the host's root read-only as its root. `rootfs` becomes "/". Touches nothing.

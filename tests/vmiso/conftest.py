@@ -40,8 +40,8 @@ def guest_kernel():
     return kdir
 
 
-def vm_processes(*markers):
-    """pids of QEMU or virtiofsd whose command line names one of `markers`."""
+def vm_processes(*markers, programs=("qemu-system", "virtiofsd")):
+    """pids of QEMU or virtiofsd (or `programs`) whose command line names one of `markers`."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -51,7 +51,7 @@ def vm_processes(*markers):
                 cmd = f.read().decode(errors="replace")
         except OSError:
             continue
-        if ("qemu-system" in cmd or "virtiofsd" in cmd) and any(m in cmd for m in markers):
+        if any(p in cmd for p in programs) and any(m in cmd for m in markers):
             found.append(int(pid))
     return found
 

@@ -10,15 +10,7 @@ import signal
 import subprocess
 import time
 
-from test_vmiso import BOOT, gone, state_root_entries, vm_bundle
-
-
-def wait_for(path, text, pid, what):
-    deadline = time.monotonic() + BOOT
-    while text not in open(path, "rb").read():
-        assert time.monotonic() < deadline, f"{what}: never saw {text!r}"
-        assert os.path.exists(f"/proc/{pid}"), open(path, "rb").read()
-        time.sleep(0.2)
+from test_vmiso import BOOT, create_detached, gone, state_root_entries, vm_bundle, wait_for
 
 
 def exec_cmd(rt, cid, *args, stdin=b"", timeout=BOOT):
@@ -30,11 +22,7 @@ def exec_cmd(rt, cid, *args, stdin=b"", timeout=BOOT):
 def test_exec_ps_in_the_guest(rt, bundle, workdir):
     vm_bundle(bundle, 'trap "exit 5" TERM; echo ready; while :; do sleep 1; done')
     out_path = os.path.join(workdir, "vm.out")
-    cid = rt.track(rt.new_id())
-    with open(out_path, "wb") as out:
-        subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
-                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
-                       timeout=60)
+    cid = create_detached(rt, bundle, out_path)
     # Not booted before start: refused with a clear error.
     rc, out, err = exec_cmd(rt, cid, cid, "true")
     assert rc != 0 and "cannot exec before it" in err, (rc, err)

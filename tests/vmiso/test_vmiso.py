@@ -3,7 +3,6 @@ process runs in a guest kernel booted by QEMU, which is the container's process 
 
 Boots are slow under software emulation, so each test boots once and checks several things."""
 
-import json
 import os
 import subprocess
 import time
@@ -42,6 +41,25 @@ def gone(pid):
         return True
 
 
+def create_detached(rt, bundle, out_path):
+    """`create` of a new VM container whose stdout and stderr go to out_path; its id."""
+    cid = rt.track(rt.new_id())
+    with open(out_path, "wb") as out:
+        subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+                       timeout=60)
+    return cid
+
+
+def wait_for(path, text, pid, what):
+    """Waits (up to BOOT) until `text` is in the file at path, while pid (QEMU) lives."""
+    deadline = time.monotonic() + BOOT
+    while text not in open(path, "rb").read():
+        assert time.monotonic() < deadline, f"{what}: never saw {text!r}"
+        assert os.path.exists(f"/proc/{pid}"), open(path, "rb").read()
+        time.sleep(0.2)
+
+
 def state_root_entries(rt):
     return sorted(os.listdir(rt.root)) if os.path.isdir(rt.root) else []
 
@@ -69,11 +87,7 @@ def test_create_start_state_kill_delete(rt, bundle):
     # process through the agent (its trap runs); delete leaves nothing.
     vm_bundle(bundle, 'trap "echo got-term; exit 5" TERM; echo ready; while :; do sleep 1; done')
     out_path = os.path.join(rt.workdir, "vm.out")
-    cid = rt.track(rt.new_id())
-    with open(out_path, "wb") as out:
-        subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
-                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
-                       timeout=60)
+    cid = create_detached(rt, bundle, out_path)
     st = rt.state(cid)
     assert st["status"] == "created"
     rt.start(cid)
@@ -81,11 +95,7 @@ def test_create_start_state_kill_delete(rt, bundle):
     assert st["status"] == "running"
     pid = st["pid"]
     assert os.path.basename(os.readlink(f"/proc/{pid}/exe")) == "qemu-system-x86_64"
-    deadline = time.monotonic() + BOOT
-    while b"ready" not in open(out_path, "rb").read():
-        assert time.monotonic() < deadline, "the guest never ran the container process"
-        assert os.path.exists(f"/proc/{pid}"), open(out_path, "rb").read()
-        time.sleep(0.2)
+    wait_for(out_path, b"ready", pid, "the container process")
     rt.kill(cid, "TERM")
     rt.wait_status(cid, "stopped", timeout=120)
     assert b"got-term" in open(out_path, "rb").read()

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from test_vmiso import BOOT, vm_bundle, state_root_entries
+from test_vmiso import BOOT, create_detached, state_root_entries, vm_bundle, wait_for
 
 HOST_IP, GUEST_IP = "10.213.7.1", "10.213.7.2"
 
@@ -51,18 +51,10 @@ def test_podman_style_network_namespace_reaches_the_guest(rt, bundle, workdir):
                           f'echo "to-host-from-$(uname -r)" | nc {HOST_IP} 9090; '
                           f'echo ready; echo "served-by-$(uname -r)" | nc -l -p 8080; sleep 1000')
         out_path = os.path.join(workdir, "vm.out")
-        cid = rt.track(rt.new_id())
-        with open(out_path, "wb") as out:
-            subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
-                           stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
-                           timeout=60)
+        cid = create_detached(rt, bundle, out_path)
         rt.start(cid)
         pid = rt.state(cid)["pid"]
-        deadline = time.monotonic() + BOOT
-        while b"ready" not in open(out_path, "rb").read():
-            assert time.monotonic() < deadline, "the guest never ran the container process"
-            assert os.path.exists(f"/proc/{pid}"), open(out_path, "rb").read()
-            time.sleep(0.2)
+        wait_for(out_path, b"ready", pid, "the container process")
         served = b""
         for _ in range(60):  # nc in the guest listens a moment after "ready"
             try:

@@ -3,10 +3,9 @@ config's resources while the host cgroup keeps QEMU and virtiofsd. One boot chec
 
 import math
 import os
-import subprocess
-import time
 
-from test_vmiso import BOOT, vm_bundle, state_root_entries
+from conftest import vm_processes
+from test_vmiso import create_detached, state_root_entries, vm_bundle, wait_for
 
 MIB = 1024 * 1024
 OVERHEAD_MIB = 32  # src/vm/sizing.hpp kOverheadMiB
@@ -15,21 +14,6 @@ OVERHEAD_MIB = 32  # src/vm/sizing.hpp kOverheadMiB
 def cgroup_of(pid):
     with open(f"/proc/{pid}/cgroup") as f:
         return f.read()
-
-
-def virtiofsd_pids(marker):
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        if "virtiofsd" in cmd and marker in cmd:
-            out.append(int(pid))
-    return out
 
 
 def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
@@ -60,22 +44,14 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
                       'else echo file-write=refused; fi; '
                       'echo ready; while :; do sleep 1; done')
     out_path = os.path.join(workdir, "vm.out")
-    cid = rt.track(rt.new_id())
-    with open(out_path, "wb") as out:
-        subprocess.run([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path, cid],
-                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
-                       timeout=60)
+    cid = create_detached(rt, bundle, out_path)
     rt.start(cid)
     pid = rt.state(cid)["pid"]
-    deadline = time.monotonic() + BOOT
-    while b"ready" not in open(out_path, "rb").read():
-        assert time.monotonic() < deadline, "the guest never ran the container process"
-        assert os.path.exists(f"/proc/{pid}"), open(out_path, "rb").read()
-        time.sleep(0.2)
+    wait_for(out_path, b"ready", pid, "the container process")
     text = open(out_path, "rb").read().decode(errors="replace")
     lines = dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
     # The host side while it runs: virtiofsd (and its sandboxed child) in QEMU's cgroup.
-    helpers = virtiofsd_pids(rt.root)
+    helpers = vm_processes(rt.root, programs=("virtiofsd",))
     assert helpers, "no virtiofsd"
     qemu_cg = cgroup_of(pid)
     assert all(cgroup_of(h) == qemu_cg for h in helpers), (qemu_cg, [cgroup_of(h) for h in helpers])
