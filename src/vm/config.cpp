@@ -13,6 +13,7 @@
 #include "base/text.hpp"
 #include "vm/agent_channel.hpp"
 #include "vm/paths.hpp"
+#include "vm/pod.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
 #include "vm/vm.hpp"
@@ -24,11 +25,16 @@ std::string g_invoked_as;
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
 
-// The namespaces the guest stands for: the host's own cannot be shared with a VM.
-void check_namespaces(const oci::Linux& lx) {
+// The namespaces the guest stands for: the host's own cannot be shared with a VM. A CRI
+// pod's app container joins its sandbox's by path: the network one QEMU joins (network.hpp),
+// ipc, uts and pid become the guest's own (pod.hpp).
+void check_namespaces(const oci::Spec& spec) {
+    const auto& lx = *spec.linux;
     static const char* const kNeeded[] = {"pid", "mount", "network", "ipc", "uts"};
+    bool pod_member = is_cri_app_container(spec);
     for (size_t i = 0; i < lx.namespaces.size(); ++i)
-        if (!lx.namespaces[i].path.empty() && lx.namespaces[i].type != "network")  // QEMU joins it (network.hpp)
+        if (!lx.namespaces[i].path.empty() && lx.namespaces[i].type != "network" &&
+            !(pod_member && pod_namespace_becomes_guests(lx.namespaces[i].type)))
             throw Error("linux.namespaces[" + std::to_string(i) + "].path: a namespace joined by path (" +
                             lx.namespaces[i].path + ") cannot cross the VM boundary",
                         EINVAL);
@@ -45,7 +51,7 @@ void check_namespaces(const oci::Linux& lx) {
 // What this first version of the VM mode cannot carry into the guest: refused by name.
 void check_supported(const oci::Spec& spec, int preserve_fds) {
     const auto& lx = *spec.linux;
-    check_namespaces(lx);
+    check_namespaces(spec);
     if (!lx.devices.empty())
         throw Error("linux.devices[0]: device " + lx.devices[0].path + " cannot be passed into the VM", EINVAL);
     if (!lx.net_devices.empty())
@@ -209,6 +215,7 @@ std::string make_guest_config(const std::string& config_text, const std::vector<
     j["root"]["path"] = std::string(kGuestShare) + "/rootfs";
     share_guest_mounts(j, shares);
     drop_joined_network_namespace(j, connected);
+    make_pod_namespaces_the_guests(j);
     j.erase("hooks");
     if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
     if (j.contains("linux") && j["linux"].is_object()) {
@@ -251,6 +258,7 @@ void set_invoked_as(const char* argv0) {
 
 bool wanted(const oci::Spec& spec) {
     if (::getenv("SKIFF_VM_GUEST")) return false;  // the guest's own skiff runs it plainly
+    if (is_cri_sandbox(spec)) return false;        // it only holds the pod's namespaces (pod.hpp)
     auto it = spec.annotations.find(kAnnotation);
     if (it != spec.annotations.end()) {
         if (it->second == "vm") return true;

@@ -91,8 +91,14 @@ std::optional<NetPlan> plan_network(const oci::Spec& spec) {
     if (!ns) throw_errno("linux.namespaces: network namespace " + *path);
     auto route = netlink::Route::in_netns(ns.get());
     std::vector<netlink::Route::LinkInfo> ether;
-    for (auto& l : route.links())
-        if (!l.loopback && !l.mac.empty() && l.name != kTapName) ether.push_back(l);
+    for (auto& l : route.links()) {
+        // Another VM's tap: a second VM in a pod would take the same interface (pod.hpp).
+        if (l.name == kTapName)
+            throw Error("linux.namespaces: network namespace " + *path +
+                            " is already connected to a VM-isolated container; only one per pod (network namespace) can take its interface",
+                        EBUSY);
+        if (!l.loopback && !l.mac.empty()) ether.push_back(l);
+    }
     if (ether.empty()) return std::nullopt;
     if (ether.size() > 1)
         log::warn("VM isolation: network namespace " + *path + " has " + std::to_string(ether.size()) +
