@@ -138,6 +138,15 @@ REFUSED = [
      "linux.namespaces: VM isolation cannot share the host's pid namespace"),
     ("ns_by_path", lambda c: c["linux"]["namespaces"].append({"type": "cgroup", "path": "/proc/1/ns/cgroup"}),
      "linux.namespaces[5].path: a namespace joined by path"),
+    # Only a CRI pod's app container has its ipc/uts/pid joins made the guest's own (pod.hpp).
+    ("ipc_by_path_outside_a_pod", lambda c: c["linux"]["namespaces"].__setitem__(
+        slice(None), [n for n in c["linux"]["namespaces"] if n["type"] != "ipc"]
+        + [{"type": "ipc", "path": "/proc/1/ns/ipc"}]),
+     "linux.namespaces[4].path: a namespace joined by path"),
+    ("cgroup_by_path_in_a_pod", lambda c: (
+        c["annotations"].update({"io.kubernetes.cri.container-type": "container"}),
+        c["linux"]["namespaces"].append({"type": "cgroup", "path": "/proc/1/ns/cgroup"})),
+     "linux.namespaces[5].path: a namespace joined by path"),
     ("device", lambda c: c["linux"].update(
         devices=[{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229}]),
      "linux.devices[0]: device /dev/fuse cannot be passed into the VM"),
