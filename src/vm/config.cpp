@@ -213,9 +213,9 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
 std::string make_guest_config(const std::string& config_text, const std::vector<Share>& shares, bool connected) {
     nlohmann::json j = nlohmann::json::parse(config_text);
     j["root"]["path"] = std::string(kGuestShare) + "/rootfs";
+    make_pod_namespaces_the_guests(j);  // reads the host's hostname file: before the mounts move to the share
     share_guest_mounts(j, shares);
     drop_joined_network_namespace(j, connected);
-    make_pod_namespaces_the_guests(j);
     j.erase("hooks");
     if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
     if (j.contains("linux") && j["linux"].is_object()) {

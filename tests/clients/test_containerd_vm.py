@@ -109,7 +109,7 @@ def test_cri_pod_with_a_vm_isolated_handler(vm_ctrd, token):
             assert b"sleep" in f.read(), "the sandbox is not the plain pause process"
 
         script = ('echo "uname=$(uname -r)"; echo "addr=$(ip -4 -o addr show eth0 | awk \'{print $4}\')"; '
-                  'echo ready; echo "served-by-$(uname -r)" | nc -l -p 8080; sleep 1000')
+                  'echo "hostname=$(hostname)"; echo ready; echo "served-by-$(uname -r)" | nc -l -p 8080; sleep 1000')
         cid = svc.create_container(pod, cfg, "app", IMAGE, ["sh", "-c", script], "app.log")
         svc.start_container(cid)
         assert vm_pids(cid), "the app container is not a VM"
@@ -127,6 +127,7 @@ def test_cri_pod_with_a_vm_isolated_handler(vm_ctrd, token):
                 time.sleep(1)
         text = open(log).read()
         assert f"addr={POD_IP}/24" in text, text
+        assert "hostname=vmpod" in text, text  # the pod's, in the guest's own uts namespace
         assert f"uname={os.uname().release}" not in text and "uname=6." in text, text
         assert served.startswith(b"served-by-") and \
             served != f"served-by-{os.uname().release}\n".encode(), served

@@ -73,6 +73,12 @@ def test_cri_pod_sandbox_plain_app_container_vm(rt, make_bundle, workdir):
         app = make_bundle()
         app.config["annotations"] = {CRI_TYPE: "container"}
         app.config.pop("hostname", None)
+        # containerd binds the pod's hostname file; the guest's own uts namespace takes it.
+        with open(os.path.join(workdir, "hostname"), "w") as f:
+            f.write("the-pod\n")
+        app.config["mounts"].append({"destination": "/etc/hostname", "type": "bind",
+                                     "source": os.path.join(workdir, "hostname"),
+                                     "options": ["rbind", "ro"]})
         app.ns("network", path=f"/run/netns/{netns}")
         for kind in ("ipc", "uts", "pid"):
             app.ns(kind, path=f"/proc/{spid}/ns/{kind}")
@@ -112,9 +118,10 @@ def test_cri_pod_sandbox_plain_app_container_vm(rt, make_bundle, workdir):
         lines = dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
         assert lines.get("uname") != os.uname().release and lines.get("uname"), text
         assert lines.get("addr") == POD_IP + "/24", text
-        # ipc, uts, pid: the guest's own, not the sandbox's (documented in README).
+        # ipc, uts, pid: the guest's own, not the sandbox's (documented in README); the uts
+        # namespace has the pod's hostname.
         assert lines.get("pid") == "1", text
-        assert lines.get("hostname") != "the-pod", text
+        assert lines.get("hostname") == "the-pod", text
         assert served.startswith(b"served-by-") and served != f"served-by-{os.uname().release}".encode(), served
 
         handler_cmd(handler, rt, "kill", aid, "KILL")
