@@ -53,7 +53,7 @@ bool wait_exit(int pidfd, int timeout_ms) {
 // What delete does after the init is gone: leftovers of the cgroup, poststop, the record.
 // hook_cwd: where poststop runs ("" = here; `run` passes the bundle, as runc).
 void destroy(const Store& store, const Record& r, const std::string& hook_cwd = "") {
-    return_net_devices(r.config, r.net_device_indexes, 0);
+    return_net_devices(r.config, r.net_device_indexes, r.net_device_identities, 0);
     remove_intel_rdt(r.config, r.id);
     vm::stop_helpers(store.root(), r.id, r.pid);  // out of the cgroup before it goes
     try {
@@ -159,7 +159,7 @@ void remove(const Globals& g, const std::string& id, bool force) {
         if (s == Status::paused) {
             try { cgroup_of(r)->thaw(); } catch (const Error&) {}
         }
-        return_net_devices(r.config, r.net_device_indexes, r.pid);  // while its network namespace lives
+        return_net_devices(r.config, r.net_device_indexes, r.net_device_identities, r.pid);  // while its network namespace lives
         sys::pidfd_send_signal(pidfd.get(), SIGKILL);
         if (!wait_exit(pidfd.get(), 10000)) log::warn("container " + id + " init did not exit after SIGKILL");
     }
