@@ -302,7 +302,7 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
     else if (!kvm)
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
-    p.net = plan_network(spec);
+    p.net = plan_network(spec, state_root);
     p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
     rootfs = spec.root->path;  // made by start_host_side
