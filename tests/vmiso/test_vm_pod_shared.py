@@ -2,7 +2,7 @@
 run.oci.skiff.vm.pod=shared becomes its pod's one VM (the pause process in the guest, the VM
 on the pod's interface), and the pod's app containers are made inside it: two at once, each
 with its own rootfs, sharing the pod's network and the pause container's pid namespace; exec
-reaches the right one; each exits with its own status; deleting everything leaves no QEMU,
+and ps reach the right one; each exits with its own status; deleting everything leaves no QEMU,
 virtiofsd, tap, staged tree or state. One boot."""
 
 import json
@@ -101,6 +101,9 @@ def test_two_app_containers_in_one_pod_vm(rt, make_bundle, workdir):
             assert "sleep 1000" in lines.get("pid1", ""), text  # and its pid namespace
             assert lines.get("marker") == marker, text          # its own rootfs
 
+        # ps lists the container's own processes, as the guest sees them.
+        table = handler_cmd(handler, rt, "ps", aid2)[1]
+        assert "/tmp/stop" in table and "exit 7" not in table, table
         # exec reaches the right container; two then ends with its own status.
         rc, out, err = handler_cmd(handler, rt, "exec", aid2, "sh", "-c", "cat /marker; touch /tmp/stop", check=False)
         assert rc == 0 and out.strip() == "two", (rc, out, err)
