@@ -216,16 +216,16 @@ bool teardown_pod_member(const std::string& root, const std::string& id) {
         std::string id = text::read_file(std::string(kRelayApp) + "/id");
         auto config = nlohmann::json::parse(text::read_file(std::string(kRelayApp) + "/config.json"));
         // The guest pause container's pid: the app's joins of ipc, uts and pid go to it. The
-        // guest reports "up" as its skiff starts making that container: until it runs, wait.
+        // guest reports "up" as its skiff starts making that container (a pod just started
+        // may not have its record yet): until it runs, wait.
         long pause = 0;
-        std::string status;
+        std::string status = "not there";
         for (int i = 0; i < 600 && pause <= 0; ++i) {
             std::string out;
             nlohmann::json state_req = {{"args", nlohmann::json::array({"state", sandbox})}};
-            if (agent_session(kRelayPodRoot, kRelayPodId, state_req, &out) != 0)
-                throw Error("the pod VM's pause container is not there", ESRCH);
-            auto st = nlohmann::json::parse(out);
-            status = st.value("status", "");
+            nlohmann::json st = nlohmann::json::object();
+            if (agent_session(kRelayPodRoot, kRelayPodId, state_req, &out) == 0) st = nlohmann::json::parse(out);
+            status = st.value("status", "not there");
             if (status == "stopped") break;
             if (status == "running") pause = st.value("pid", 0L);
             if (pause <= 0) {

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/syscalls.hpp"
+#include "vm/clock.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod_vm.hpp"
 #include "vm/vm.hpp"
@@ -23,10 +25,18 @@ namespace skiff::vm {
 namespace {
 
 // The mount namespace virtiofsd serves from: its sandboxed child's, whose root is the share.
-Fd serving_namespace(const std::string& root, const std::string& sandbox) {
-    std::vector<pid_t> pids = helper_pids(root, sandbox);
-    if (pids.size() < 2) return Fd();
-    return Fd(::open(("/proc/" + std::to_string(pids.back()) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+// virtiofsd forks that child once QEMU has connected: a pod VM just started may not have it
+// yet, so wait for it (`wait_s`) while virtiofsd lives.
+Fd serving_namespace(const std::string& root, const std::string& sandbox, double wait_s) {
+    double until = monotonic_seconds() + wait_s;
+    for (;;) {
+        std::vector<pid_t> pids = helper_pids(root, sandbox);
+        if (pids.size() >= 2)
+            return Fd(::open(("/proc/" + std::to_string(pids.back()) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+        if (pids.empty() || monotonic_seconds() > until) return Fd();
+        struct timespec ts = {0, 20000000};
+        ::nanosleep(&ts, nullptr);
+    }
 }
 
 // The share's tmpfs is read-only once staged (shares.cpp): writable only while we add.
@@ -70,7 +80,7 @@ void in_namespace_child(int ns, Body body) {
 }  // namespace
 
 void stage_into_pod_vm(const std::string& root, const std::string& sandbox, const std::vector<StagedTree>& trees) {
-    Fd ns = serving_namespace(root, sandbox);
+    Fd ns = serving_namespace(root, sandbox, 120);
     if (!ns) throw Error("VM isolation: the pod VM " + sandbox + " is not running (its virtiofsd is gone)", ESRCH);
     // Cloned here, in the host's mount namespace, where the paths mean what the config says.
     std::vector<Fd> clones;
@@ -103,7 +113,7 @@ void stage_into_pod_vm(const std::string& root, const std::string& sandbox, cons
 }
 
 void unstage_from_pod_vm(const std::string& root, const std::string& sandbox, const std::vector<std::string>& names) {
-    Fd ns = serving_namespace(root, sandbox);
+    Fd ns = serving_namespace(root, sandbox, 0);
     if (!ns || names.empty()) return;
     try {
         in_namespace_child(ns.get(), [&]() -> std::string {
