@@ -14,6 +14,7 @@
 #include "vm/agent_channel.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod.hpp"
+#include "vm/pod_vm.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
 #include "vm/vm.hpp"
@@ -258,7 +259,8 @@ void set_invoked_as(const char* argv0) {
 
 bool wanted(const oci::Spec& spec) {
     if (::getenv("SKIFF_VM_GUEST")) return false;  // the guest's own skiff runs it plainly
-    if (is_cri_sandbox(spec)) return false;        // it only holds the pod's namespaces (pod.hpp)
+    // It only holds the pod's namespaces (pod.hpp), unless it is to be the pod's VM (pod_vm.hpp).
+    if (is_cri_sandbox(spec) && !wants_pod_vm(spec)) return false;
     auto it = spec.annotations.find(kAnnotation);
     if (it != spec.annotations.end()) {
         if (it->second == "vm") return true;
@@ -272,6 +274,8 @@ bool wanted(const oci::Spec& spec) {
 
 Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs, const std::string& bundle,
              const std::string& state_root, const std::string& id, int preserve_fds) {
+    if (auto sandbox = pod_vm_of(spec, state_root))  // into its pod's VM, not one of its own
+        return prepare_pod_member(spec, config_text, rootfs, bundle, state_root, id, *sandbox);
     check_supported(spec, preserve_fds);
     std::vector<Share> shares = plan_shares(spec, bundle);
     Plan p;
@@ -302,7 +306,8 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
     else if (!kvm)
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
-    p.net = plan_network(spec);
+    p.pod_vm = wants_pod_vm(spec);
+    p.net = plan_network(spec, state_root);
     p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
     rootfs = spec.root->path;  // made by start_host_side

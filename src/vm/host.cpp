@@ -20,6 +20,7 @@
 #include "base/text.hpp"
 #include "vm/clock.hpp"
 #include "vm/paths.hpp"
+#include "vm/pod_vm.hpp"
 #include "vm/shares.hpp"
 #include "vm/vm.hpp"
 
@@ -163,6 +164,7 @@ std::vector<std::pair<std::string, bool>> host_root_links() {
 }
 
 void start_host_side(const Plan& p) {
+    if (!p.pod_sandbox.empty()) return start_pod_member(p);
     if (::mkdir(p.dir.c_str(), 0700) < 0) throw_errno("mkdir " + p.dir);
     // QEMU's root: mount points and the host's merged-/usr links.
     std::string root = p.dir + "/root";
@@ -185,6 +187,7 @@ void start_host_side(const Plan& p) {
     for (const char* f : {"/ctl.in", "/ctl.out"})
         if (::mkfifo((p.dir + f).c_str(), 0600) < 0) throw_errno("mkfifo " + p.dir + f);
     write_file(p.dir + "/status", "", 0600);
+    if (p.pod_vm) write_file(p.dir + "/pod-vm", "", 0600);  // its pod's app containers come in (pod_vm.hpp)
     if (p.net) connect_network(*p.net, p.dir);
     spawn_virtiofsd(p);
 }
@@ -246,6 +249,7 @@ void stop_helpers(const std::string& root, const std::string& id, pid_t vm_pid) 
 void teardown(const std::string& root, const std::string& id) {
     std::string dir = vm_dir(root, id);
     if (!exists(dir)) return;
+    teardown_pod_member(root, id);
     stop_helpers(root, id, 0);
     disconnect_network(dir);
     remove_tree(dir);
@@ -264,7 +268,7 @@ bool forward_signal(const std::string& root, const std::string& id, int signal) 
 
 void await_guest(const std::string& root, const std::string& id, int pidfd) {
     std::string dir = vm_dir(root, id);
-    if (!exists(dir)) return;
+    if (!exists(dir) || exists(dir + "/pod")) return;  // an app container of a pod VM: it booted with the pod
     const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
     double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
     double until = monotonic_seconds() + limit;

@@ -1,6 +1,7 @@
 // A VM-isolated container's network (network.hpp): host half at create and delete, guest
 // half in the agent.
 #include "vm/network.hpp"
+#include "vm/pod.hpp"
 #include "vm/vm.hpp"
 
 #include <arpa/inet.h>
@@ -82,7 +83,7 @@ void sleep_ms(int ms) {
 
 }  // namespace
 
-std::optional<NetPlan> plan_network(const oci::Spec& spec) {
+std::optional<NetPlan> plan_network(const oci::Spec& spec, const std::string& state_root) {
     const std::string* path = namespace_path(spec);
     if (!path) return std::nullopt;
     NetPlan n;
@@ -93,7 +94,8 @@ std::optional<NetPlan> plan_network(const oci::Spec& spec) {
     std::vector<netlink::Route::LinkInfo> ether;
     for (auto& l : route.links()) {
         // Another VM's tap: a second VM in a pod would take the same interface (pod.hpp).
-        if (l.name == kTapName)
+        if (l.name == kTapName && tap_left_by_ended_vm(*path, l.index, state_root)) n.replace_tap = true;
+        else if (l.name == kTapName)
             throw Error("linux.namespaces: network namespace " + *path +
                             " is already connected to a VM-isolated container; only one per pod (network namespace) can take its interface",
                         EBUSY);
@@ -131,21 +133,33 @@ std::vector<std::string> qemu_net_args(const NetPlan& net) {
             "virtio-net-pci,netdev=net0,romfile=,mac=" + net.mac};
 }
 
+namespace {
+
+void record_network(const NetPlan& net, const std::string& vm_dir, int tap) {
+    int fd = ::open((vm_dir + "/net").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("create " + vm_dir + "/net");
+    std::string rec = net.netns + "\n" + net.veth + "\n" + (tap > 0 ? std::to_string(tap) + "\n" : "");
+    ssize_t w = ::write(fd, rec.data(), rec.size());
+    ::close(fd);
+    if (w != ssize_t(rec.size())) throw Error("write " + vm_dir + "/net", EIO);
+}
+
+}  // namespace
+
 void connect_network(const NetPlan& net, const std::string& vm_dir) {
-    {
-        int fd = ::open((vm_dir + "/net").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) throw_errno("create " + vm_dir + "/net");
-        std::string rec = net.netns + "\n" + net.veth + "\n";
-        ssize_t w = ::write(fd, rec.data(), rec.size());
-        ::close(fd);
-        if (w != ssize_t(rec.size())) throw Error("write " + vm_dir + "/net", EIO);
-    }
+    record_network(net, vm_dir, 0);  // before the tap: a failure below is undone by delete
     InNetns in(net.netns);
     netlink::Route route;
     auto veth = route.link_index(net.veth);
     if (!veth) throw Error("VM isolation: interface " + net.veth + " left network namespace " + net.netns, ENODEV);
+    if (net.replace_tap)  // an ended VM's (plan_network): its redirects go with it
+        if (auto old = route.link_index(kTapName)) {
+            route.delete_link(*old);
+            route.remove_ingress(*veth);
+        }
     make_tap(kTapName, net.mtu);
     int tap = *route.link_index(kTapName);
+    record_network(net, vm_dir, tap);
     route.set_mtu_and_mac(tap, net.mtu, "");
     route.set_up(tap);
     route.redirect_ingress(*veth, tap);
@@ -162,10 +176,14 @@ void disconnect_network(const std::string& vm_dir) {
     auto parts = text::lines(rec);
     if (parts.size() < 2) return;
     std::string netns(parts[0]), veth(parts[1]);
+    int ours = parts.size() > 2 ? std::atoi(std::string(parts[2]).c_str()) : 0;
     try {
         InNetns in(netns);
         netlink::Route route;
-        if (auto tap = route.link_index(kTapName)) route.delete_link(*tap);
+        auto tap = route.link_index(kTapName);
+        // The pod's next VM replaced our tap (plan_network): its tap and redirects stay.
+        if (tap && ours > 0 && *tap != ours) return;
+        if (tap) route.delete_link(*tap);
         if (auto v = route.link_index(veth)) route.remove_ingress(*v);
     } catch (const Error& e) {
         if (e.errnum() != ENOENT) log::warn(std::string("VM isolation: network teardown: ") + e.what());

@@ -24,11 +24,13 @@ struct NetPlan {
     int mtu = 0;
     std::string address;  // a.b.c.d/prefix, or empty
     std::string gateway;  // a.b.c.d, or empty
+    bool replace_tap = false;  // an ended VM's tap is there: connect_network replaces it
 };
 
 // Nothing when the config has no network namespace joined by path, or it has no interface
-// but loopback. Reads the namespace; changes nothing.
-std::optional<NetPlan> plan_network(const oci::Spec& spec);
+// but loopback. Reads the namespace; changes nothing. A tap left there by an ended VM of
+// `state_root` (pod.hpp) is marked for replacing; one of a live VM is refused.
+std::optional<NetPlan> plan_network(const oci::Spec& spec, const std::string& state_root = "");
 // QEMU needs /dev/net/tun in its root (and the device rule to open it).
 void allow_tun(oci::Spec& host_spec);
 // The guest's config: a namespace joined by path exists on the host only; the container
@@ -38,7 +40,8 @@ void drop_joined_network_namespace(nlohmann::json& guest_config, bool connected)
 std::vector<std::string> qemu_net_args(const NetPlan& net);
 
 // In the namespace: the tap (owned by uid 0, so QEMU opens it without capabilities) and the
-// redirects. Records what to undo in <vm dir>/net.
+// redirects. Records what to undo in <vm dir>/net (with the tap's index: `delete` removes
+// that tap only, not one a later VM of the pod made).
 void connect_network(const NetPlan& net, const std::string& vm_dir);
 // Undoes connect_network; quiet when the namespace is already gone.
 void disconnect_network(const std::string& vm_dir);

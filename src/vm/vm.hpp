@@ -42,6 +42,8 @@ struct Plan {
     std::string dir;           // <state root>/<id>:vm
     std::vector<Share> shares;  // bind mounts, served with the rootfs
     std::optional<NetPlan> net;  // the interface of a network namespace joined by path
+    bool pod_vm = false;      // a CRI sandbox as its pod's VM (pod_vm.hpp)
+    std::string pod_sandbox;  // an app container in that pod VM: the sandbox's id
 };
 
 // Whether the config (or the handler name) asks for VM isolation.
