@@ -12,6 +12,7 @@
 #include "linux/log.hpp"
 #include "base/text.hpp"
 #include "vm/agent_channel.hpp"
+#include "vm/boot_limit.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod.hpp"
 #include "vm/shares.hpp"
@@ -302,6 +303,7 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
     else if (!kvm)
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
+    p.boot_limit = configured_boot_limit(spec);
     p.net = plan_network(spec);
     p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
