@@ -17,6 +17,7 @@
 #include "vm/pod.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
+#include "vm/terminal_watch.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -155,6 +156,8 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     inside.kernel_dir = kGuestKernelDir;
     inside.dir = kGuestVmDir;
     host.args = qemu_argv(spec, inside, qemu, kvm);
+    // Resizes of the host's pty after start reach the guest through a watcher (terminal_watch.hpp).
+    if (proc.terminal) host.args = behind_terminal_watch(host.args, inside.dir + "/ctl.in");
     host.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     host.cwd = "/";
     host.capabilities = oci::Capabilities{};
