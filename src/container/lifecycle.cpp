@@ -112,15 +112,17 @@ void start(const Globals& g, const std::string& id) {
     vm::send_window_size(g.root, id, r.pid);  // a VM's terminal: the guest's pty starts at the host's size
     if (vm::is_vm(g.root, id)) {
         // A VM-isolated container has started once its guest is up; one that does not come up
-        // in time is not left half there (no QEMU, virtiofsd, tap or record).
+        // in time is not left half there (no QEMU, virtiofsd, tap or record). Unlocked while it
+        // boots, so that delete --force need not wait for the limit.
+        lock.reset();
         try {
             Fd qemu = open_init(r);
             vm::await_guest(g.root, id, qemu ? qemu.get() : -1, true);
         } catch (const Error&) {
-            lock.reset();
             try { remove(g, id, true); } catch (const Error&) {}
             throw;
         }
+        lock = store.lock(id);
     }
     log::phase("start: exec");
     if (r.has_poststart) {
