@@ -110,6 +110,20 @@ void start(const Globals& g, const std::string& id) {
     }
     f.reset();
     vm::send_window_size(g.root, id, r.pid);  // a VM's terminal: the guest's pty starts at the host's size
+    if (vm::is_vm(g.root, id)) {
+        // A VM-isolated container has started once its guest is up; one that does not come up
+        // in time is not left half there (no QEMU, virtiofsd, tap or record). Unlocked while it
+        // boots, so that delete --force need not wait for the limit.
+        lock.reset();
+        try {
+            Fd qemu = open_init(r);
+            vm::await_guest(g.root, id, qemu ? qemu.get() : -1, true);
+        } catch (const Error&) {
+            try { remove(g, id, true); } catch (const Error&) {}
+            throw;
+        }
+        lock = store.lock(id);
+    }
     log::phase("start: exec");
     if (r.has_poststart) {
         oci::Spec spec = oci::parse_config(r.config);
@@ -210,7 +224,7 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     pid_t pid = create_prepared(g, run_options, prepared, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
-        if (!detach) vm::await_guest(g.root, o.id, pidfd.get());
+        vm::await_guest(g.root, o.id, pidfd.get(), detach);
         vm::send_window_size(g.root, o.id, pid);
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (prepared.spec.hooks && !prepared.spec.hooks->poststart.empty())

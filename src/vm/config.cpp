@@ -12,11 +12,13 @@
 #include "linux/log.hpp"
 #include "base/text.hpp"
 #include "vm/agent_channel.hpp"
+#include "vm/boot_limit.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod.hpp"
 #include "vm/pod_vm.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
+#include "vm/terminal_watch.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -155,6 +157,8 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     inside.kernel_dir = kGuestKernelDir;
     inside.dir = kGuestVmDir;
     host.args = qemu_argv(spec, inside, qemu, kvm);
+    // Resizes of the host's pty after start reach the guest through a watcher (terminal_watch.hpp).
+    if (proc.terminal) host.args = behind_terminal_watch(host.args, inside.dir + "/ctl.in");
     host.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     host.cwd = "/";
     host.capabilities = oci::Capabilities{};
@@ -307,6 +311,7 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
     p.pod_vm = wants_pod_vm(spec);
+    p.boot_limit = configured_boot_limit(spec);
     p.net = plan_network(spec, state_root);
     p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);

@@ -52,7 +52,7 @@ def test_podman_style_network_namespace_reaches_the_guest(rt, bundle, workdir):
                           f'echo ready; echo "served-by-$(uname -r)" | nc -l -p 8080; sleep 1000')
         out_path = os.path.join(workdir, "vm.out")
         cid = create_detached(rt, bundle, out_path)
-        rt.start(cid)
+        rt.start(cid, timeout=BOOT)  # start returns once the guest is up
         pid = rt.state(cid)["pid"]
         wait_for(out_path, b"ready", pid, "the container process")
         served = b""

@@ -5,7 +5,7 @@ import math
 import os
 
 from conftest import vm_processes
-from test_vmiso import create_detached, state_root_entries, vm_bundle, wait_for
+from test_vmiso import BOOT, create_detached, state_root_entries, vm_bundle, wait_for
 
 MIB = 1024 * 1024
 OVERHEAD_MIB = 32  # src/vm/sizing.hpp kOverheadMiB
@@ -45,7 +45,7 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
                       'echo ready; while :; do sleep 1; done')
     out_path = os.path.join(workdir, "vm.out")
     cid = create_detached(rt, bundle, out_path)
-    rt.start(cid)
+    rt.start(cid, timeout=BOOT)  # start returns once the guest is up
     pid = rt.state(cid)["pid"]
     wait_for(out_path, b"ready", pid, "the container process")
     text = open(out_path, "rb").read().decode(errors="replace")
