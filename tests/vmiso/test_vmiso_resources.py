@@ -54,11 +54,23 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
     helpers = vm_processes(rt.root, programs=("virtiofsd",))
     assert helpers, "no virtiofsd"
     qemu_cg = cgroup_of(pid)
+    # Host memory beyond the guest's RAM: QEMU keeps the initrd it boots mapped for the VM's
+    # life, so the per-VM file is gzip'd (the agent binary alone is ~3 MiB uncompressed), and
+    # QEMU's own memory (TCG's translation cache, bounded by tb-size, heap, code) stays bounded.
+    initrd = os.path.join(rt.root, cid + ":vm", "initrd")
+    initrd_size = os.path.getsize(initrd)
+    with open(initrd, "rb") as f:
+        initrd_magic = f.read(2)
+    qemu_status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+    beyond_ram_kib = int(qemu_status["RssAnon"].split()[0]) + int(qemu_status["RssFile"].split()[0])
     assert all(cgroup_of(h) == qemu_cg for h in helpers), (qemu_cg, [cgroup_of(h) for h in helpers])
     rt.kill(cid, "KILL")
     rt.wait_status(cid, "stopped", timeout=60)
     rt.delete(cid)
     assert state_root_entries(rt) == []
+
+    assert initrd_magic == b"\x1f\x8b" and initrd_size < 2 * MIB, (initrd_magic, initrd_size)
+    assert beyond_ram_kib < 96 * 1024, f"QEMU uses {beyond_ram_kib} KiB beyond the guest's RAM"
 
     # Binds: rw written through to the host, ro refused, a single file shared.
     assert open(os.path.join(vol, "written")).read() == "from-guest\n", text
