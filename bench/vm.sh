@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # VM isolation against its floor: a VM-isolated `skiff run` of /bin/true (start to exit),
 # side by side with a bare `qemu-system-x86_64 -kernel` boot of the same guest kernel, the
-# same machine options, and an initramfs whose init (busybox sh) only powers off. Rounds are
+# same machine options, and an initramfs whose init (busybox sh) only resets the machine (-no-reboot: QEMU exits). Rounds are
 # interleaved; medians in seconds; the ratio is the median of the per-round ratios. Then the
 # host memory a running VM costs beyond its guest RAM: QEMU's and virtiofsd's RSS, PSS and
 # private memory by kind (bench/vm_mem.py), and what one more VM adds with three running.
@@ -34,21 +34,21 @@ trap cleanup EXIT
 jq '.annotations={"run.oci.skiff.isolation":"vm"} | .process.args=["/bin/true"]' "$W/b/config.json" > "$W/c"
 mv "$W/c" "$W/b/config.json"
 
-# The floor's initramfs: busybox and an init that powers off.
+# The floor's initramfs: busybox and an init that resets (no ACPI to power off with).
 mkdir -p "$W/floor/bin" "$W/floor/dev" "$W/floor/proc"
 cp /bin/busybox "$W/floor/bin/"
-printf '#!/bin/busybox sh\n/bin/busybox poweroff -f\n' > "$W/floor/init"
+printf '#!/bin/busybox sh\n/bin/busybox reboot -f\n' > "$W/floor/init"
 chmod 0755 "$W/floor/init"
 (cd "$W/floor" && find . | busybox cpio -o -H newc 2>/dev/null > "$W/floor.cpio")
 # The machine skiff builds (src/vm/sizing.cpp: machine, accel, size), without the devices the
 # floor has no use for.
 floor() {
-    qemu-system-x86_64 -machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off \
+    qemu-system-x86_64 -machine q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off,acpi=off \
         -accel tcg,thread=multi,tb-size=${SKIFF_VM_TB_SIZE:-16} -cpu max \
         -m 256M -smp 1 -object memory-backend-memfd,id=mem,size=256M,share=on \
         -nodefaults -no-user-config -display none -no-reboot \
         -kernel "$KDIR/vmlinuz" -initrd "$W/floor.cpio" \
-        -append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on" \
+        -append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on reboot=t" \
         -serial "file:$W/floor-console.log" </dev/null >/dev/null 2>&1
 }
 now() { date +%s.%N; }

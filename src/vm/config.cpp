@@ -112,7 +112,8 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     a.insert(a.end(),
              {"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
               "-kernel", p.kernel_dir + "/vmlinuz", "-initrd", p.dir + "/initrd",
-              "-append", "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on",
+              "-append", std::string("console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on ") +
+                             kGuestReboot,
               "-serial", "file:" + p.dir + "/console.log",
               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
               "-chardev", "socket,id=fs,path=" + p.dir + "/fs.sock",

@@ -39,7 +39,7 @@ std::vector<std::string> qemu_size_args(const GuestSize& size) {
 }
 
 std::vector<std::string> qemu_machine_args() {
-    return {"-machine", "q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off"};
+    return {"-machine", "q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off,acpi=off"};
 }
 
 std::vector<std::string> qemu_accel_args(bool kvm) {

@@ -61,6 +61,8 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
     initrd_size = os.path.getsize(initrd)
     with open(initrd, "rb") as f:
         initrd_magic = f.read(2)
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        qemu_args = f.read().decode(errors="replace").split("\0")
     qemu_status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
     beyond_ram_kib = int(qemu_status["RssAnon"].split()[0]) + int(qemu_status["RssFile"].split()[0])
     assert all(cgroup_of(h) == qemu_cg for h in helpers), (qemu_cg, [cgroup_of(h) for h in helpers])
@@ -70,6 +72,8 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
     assert state_root_entries(rt) == []
 
     assert initrd_magic == b"\x1f\x8b" and initrd_size < 2 * MIB, (initrd_magic, initrd_size)
+    machine = qemu_args[qemu_args.index("-machine") + 1].split(",")
+    assert "acpi=off" in machine, machine  # its table blob was a 2 MiB huge page per VM
     assert beyond_ram_kib < 96 * 1024, f"QEMU uses {beyond_ram_kib} KiB beyond the guest's RAM"
 
     # Binds: rw written through to the host, ro refused, a single file shared.
