@@ -40,6 +40,9 @@ cp /bin/busybox "$W/floor/bin/"
 printf '#!/bin/busybox sh\n/bin/busybox reboot -f\n' > "$W/floor/init"
 chmod 0755 "$W/floor/init"
 (cd "$W/floor" && find . | busybox cpio -o -H newc 2>/dev/null > "$W/floor.cpio")
+# The kernel file skiff boots (src/vm/sizing.cpp boot_kernel_name).
+KIMG=vmlinuz
+[ -r "$KDIR/vmlinux" ] && KIMG=vmlinux
 # The machine skiff builds (src/vm/sizing.cpp: machine, accel, size), without the devices the
 # floor has no use for.
 floor() {
@@ -47,7 +50,7 @@ floor() {
         -accel tcg,thread=multi,tb-size=${SKIFF_VM_TB_SIZE:-16} -cpu max \
         -m 256M -smp 1 -object memory-backend-memfd,id=mem,size=256M,share=on \
         -nodefaults -no-user-config -display none -no-reboot \
-        -kernel "$KDIR/vmlinuz" -initrd "$W/floor.cpio" \
+        -kernel "$KDIR/$KIMG" -initrd "$W/floor.cpio" \
         -append "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on reboot=t" \
         -serial "file:$W/floor-console.log" </dev/null >/dev/null 2>&1
 }

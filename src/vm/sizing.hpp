@@ -35,6 +35,10 @@ std::vector<std::string> qemu_size_args(const GuestSize& size);
 // host memory per VM; the guest finds its CPUs in the MP table and resets instead of powering
 // off, see kGuestReboot), its RAM from the backend qemu_size_args makes.
 std::vector<std::string> qemu_machine_args();
+// The kernel file QEMU boots, in `kernel_dir` (the host's): vmlinux when scripts/vm-kernel.sh
+// extracted it (a PVH boot: QEMU maps the ELF, page cache shared by every VM, where a bzImage
+// is copied into each QEMU; and no decompression in the guest), else vmlinuz.
+std::string boot_kernel_name(const std::string& kernel_dir);
 // -accel and -cpu: KVM with the host's CPU, or TCG with a bounded translation cache.
 std::vector<std::string> qemu_accel_args(bool kvm);
 

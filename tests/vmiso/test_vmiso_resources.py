@@ -74,6 +74,10 @@ def test_binds_and_resources_in_one_boot(rt, bundle, workdir):
     assert initrd_magic == b"\x1f\x8b" and initrd_size < 2 * MIB, (initrd_magic, initrd_size)
     machine = qemu_args[qemu_args.index("-machine") + 1].split(",")
     assert "acpi=off" in machine, machine  # its table blob was a 2 MiB huge page per VM
+    # A PVH boot of the ELF kernel: QEMU maps it (page cache every VM shares) where it copies a
+    # bzImage into its own memory. scripts/vm-kernel.sh (the guest_kernel fixture) extracts it.
+    kernel = qemu_args[qemu_args.index("-kernel") + 1]
+    assert kernel.endswith("/vmlinux"), kernel
     assert beyond_ram_kib < 96 * 1024, f"QEMU uses {beyond_ram_kib} KiB beyond the guest's RAM"
 
     # Binds: rw written through to the host, ro refused, a single file shared.
