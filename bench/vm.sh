@@ -78,7 +78,9 @@ awk '{ r[NR] = $2; f[NR] = $3; q[NR] = $4 }
 # reads smaps). The guest's RAM is QEMU's shared memfd, private to its VM: excluded. File pages
 # (QEMU's code and libraries) are shared by every VM on the host: RSS counts them whole, PSS
 # splits them. So: one VM's RSS, PSS and private memory beyond its RAM, by kind; then three VMs
-# at once, and the host cost of one more VM: the increase of the total PSS per added VM.
+# at once, and the host cost of one more VM: the private memory per VM with three running (the
+# pages no other process maps: what each added VM brings), and the increase of the total PSS
+# per added VM (which also moves when VMs outside the bench share the same pages).
 jq '.process.args=["sleep","600"]' "$W/b/config.json" > "$W/c" && mv "$W/c" "$W/b/config.json"
 vm_up() {
     "$SKIFF" --root "$W/state" run -d --bundle "$W/b" "$1" </dev/null >/dev/null 2>"$W/err" ||
@@ -97,4 +99,5 @@ sleep 2
 read -r pss3 priv3 _ <<<"$("$HERE/vm_mem.py" --total $(vm_pids vmrss) $(vm_pids vmrss2) $(vm_pids vmrss3))"
 awk -v a="$pss1" -v b="$pss3" -v p="$priv3" 'BEGIN {
     printf "three VMs beyond guest RAM: PSS %.1f MiB, private %.1f MiB\n", b / 1024, p / 1024
-    printf "host cost of one more VM (PSS increase per added VM): %.1f MiB\n", (b - a) / 2 / 1024 }'
+    printf "host cost of one more VM: private %.1f MiB per VM with three running; PSS increase %.1f MiB per added VM\n",
+           p / 3 / 1024, (b - a) / 2 / 1024 }'

@@ -12,8 +12,9 @@ Kinds, told apart by the mapping's shape (QEMU 7.2 on x86-64):
   buffers     other anonymous mappings of 1 MiB or more: QEMU's own copies of the kernel
               (fw_cfg, for -kernel), option ROMs, firmware
   anon small  the rest of the anonymous memory
+  kernel      the ELF kernel QEMU maps for a PVH boot: clean page cache, shared between VMs
   code        file-backed mappings: the binaries and shared libraries (shared between VMs)
-  files       other file-backed mappings (the -initrd file QEMU maps)
+  files       other file-backed mappings (the -initrd file QEMU maps, one per VM)
 """
 import os
 import sys
@@ -50,7 +51,7 @@ def classify(pid):
             kind = "guest RAM"
         elif not anon:
             is_code = ".so" in name or name.endswith(("qemu-system-x86_64", "virtiofsd"))
-            kind = "code" if is_code else "files"
+            kind = "code" if is_code else "kernel" if name.endswith("/vmlinux") else "files"
         elif name == "[heap]":
             kind = "heap"
         elif name.startswith("["):
@@ -91,7 +92,7 @@ def one_vm(qemu, helpers):
     total = {"Rss": 0, "Pss": 0, "Private": 0}
     print(f"  {'process':<10} {'kind':<11} {'RSS':>6} {'PSS':>6} {'private':>7}  (MiB)")
     for label, sums in rows:
-        for kind in ("guest RAM", "tcg cache", "buffers", "heap", "stacks", "anon small", "files", "code"):
+        for kind in ("guest RAM", "tcg cache", "buffers", "heap", "stacks", "anon small", "files", "kernel", "code"):
             if kind not in sums:
                 continue
             v = sums[kind]
