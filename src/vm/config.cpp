@@ -100,7 +100,8 @@ void add_agent_ports(std::vector<std::string>& a, const std::string& dir) {
     }
 }
 
-std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
+std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm,
+                                   const std::string& kernel) {
     std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id};
     auto machine = qemu_machine_args();
     a.insert(a.end(), machine.begin(), machine.end());
@@ -114,8 +115,9 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     };
     a.insert(a.end(),
              {"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-              "-kernel", p.kernel_dir + "/vmlinuz", "-initrd", p.dir + "/initrd",
-              "-append", "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on",
+              "-kernel", p.kernel_dir + "/" + kernel, "-initrd", p.dir + "/initrd",
+              "-append", std::string("console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on ") +
+                             kGuestReboot,
               "-serial", "file:" + p.dir + "/console.log",
               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
               "-chardev", "socket,id=fs,path=" + p.dir + "/fs.sock",
@@ -156,7 +158,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     Plan inside = p;  // the paths QEMU sees
     inside.kernel_dir = kGuestKernelDir;
     inside.dir = kGuestVmDir;
-    host.args = qemu_argv(spec, inside, qemu, kvm);
+    host.args = qemu_argv(spec, inside, qemu, kvm, boot_kernel_name(p.kernel_dir));
     // Resizes of the host's pty after start reach the guest through a watcher (terminal_watch.hpp).
     if (proc.terminal) host.args = behind_terminal_watch(host.args, inside.dir + "/ctl.in");
     host.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
