@@ -1,0 +1,40 @@
+#!/bin/sh
+# crun's own test suite (tests/test_*.py of the crun Debian ships, 1.8.1) against a runtime.
+#   scripts/crun-suite/run.sh WORKDIR NAME RUNTIME [ns]
+# WORKDIR (outside the repo) gets crun's source from Debian (apt-get source, deb-src lists
+# kept in WORKDIR: the host's apt configuration is not touched), the suite's init built
+# static, and results in WORKDIR/out-NAME (one TAP file per test file). RUNTIME is crun,
+# or skiff / runc, which run through runtime-wrap (crun-only flags dropped). With "ns" every
+# test file runs in a private mount namespace with a tmpfs over /sys/fs/cgroup/unified: crun
+# 1.8 refuses a hybrid cgroup host otherwise. A hung test file is stopped after 20 minutes.
+# Then: scripts/crun-suite/table.py WORKDIR/out-crun WORKDIR/out-skiff
+set -e
+W=$(realpath -m "$1"); NAME=$2; RT=$(realpath "$3"); NS=$4
+HERE=$(dirname "$(realpath "$0")")
+mkdir -p "$W"
+if [ ! -d "$W/crun-1.8.1/tests" ]; then
+    mkdir -p "$W/apt/lists/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" > "$W/apt/sources.list"
+    O="-o Dir::Etc::sourcelist=$W/apt/sources.list -o Dir::Etc::sourceparts=/dev/null -o Dir::State::Lists=$W/apt/lists"
+    apt-get $O update >/dev/null
+    (cd "$W" && apt-get $O source --download-only crun=1.8.1-1+deb12u1 >/dev/null && tar xf crun_1.8.1.orig.tar.xz)
+fi
+if [ ! -x "$W/init" ]; then
+    printf '#define HAVE_ERROR_H 1\n#define HAVE_SECCOMP 1\n' > "$W/config.h"
+    gcc -static -O2 -I"$W" -o "$W/init" "$W/crun-1.8.1/tests/init.c"
+fi
+case "$(basename "$RT")" in
+    crun*) export OCI_RUNTIME="$RT" ;;
+    *) export OCI_RUNTIME="$HERE/runtime-wrap" RUNTIME_BIN="$RT" ;;
+esac
+export INIT="$W/init" CRUN_FEATURES="${CRUN_FEATURES-}"
+D="$W/out-$NAME"; rm -rf "$D"; mkdir -p "$D/tests"; cp "$W/init" "$D/tests/init"; cd "$D"
+for t in "$W"/crun-1.8.1/tests/test_*.py; do
+    b=$(basename "$t" .py)
+    if [ "$NS" = ns ]; then
+        timeout 1200 unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec python3 $t" > "$b.tap" 2> "$b.err" || true
+    else
+        timeout 1200 python3 "$t" > "$b.tap" 2> "$b.err" || true
+    fi
+    echo "$b done"
+done
