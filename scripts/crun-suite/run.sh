@@ -6,7 +6,9 @@
 # static, and results in WORKDIR/out-NAME (one TAP file per test file). RUNTIME is crun,
 # or skiff / runc, which run through runtime-wrap (crun-only flags dropped). With "ns" every
 # test file runs in a private mount namespace with a tmpfs over /sys/fs/cgroup/unified: crun
-# 1.8 refuses a hybrid cgroup host otherwise. A hung test file is stopped after 20 minutes.
+# 1.8 refuses a hybrid cgroup host otherwise. A test file still running after $TIMEOUT seconds
+# (default 300) is stopped: seccomp-listener waits forever for a runtime that, as runc, sends
+# nothing to listenerPath without an SCMP_ACT_NOTIFY rule.
 # Then: scripts/crun-suite/table.py WORKDIR/out-crun WORKDIR/out-skiff
 set -e
 W=$(realpath -m "$1"); NAME=$2; RT=$(realpath "$3"); NS=$4
@@ -32,9 +34,9 @@ D="$W/out-$NAME"; rm -rf "$D"; mkdir -p "$D/tests"; cp "$W/init" "$D/tests/init"
 for t in "$W"/crun-1.8.1/tests/test_*.py; do
     b=$(basename "$t" .py)
     if [ "$NS" = ns ]; then
-        timeout 1200 unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec python3 $t" > "$b.tap" 2> "$b.err" || true
+        timeout ${TIMEOUT:-300} unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs tmpfs /sys/fs/cgroup/unified && exec python3 $t" > "$b.tap" 2> "$b.err" || true
     else
-        timeout 1200 python3 "$t" > "$b.tap" 2> "$b.err" || true
+        timeout ${TIMEOUT:-300} python3 "$t" > "$b.tap" 2> "$b.err" || true
     fi
     echo "$b done"
 done
