@@ -40,3 +40,22 @@ for t in "$W"/crun-1.8.1/tests/test_*.py; do
     fi
     echo "$b done"
 done
+# What the suite leaves behind. test_simple_delete moves a container's init into a host freezer
+# cgroup it makes (freezer/frozen), freezes it and expects `delete -f` to cope: the process
+# stays there, frozen, for every runtime. A test that stops half-way (a hung listener, a
+# runtime without crun's `delete --regex`) leaves its containers' cgroups. Container ids of
+# the suite are mkdtemp names, test-tmp*; rmdir leaves any cgroup that still has processes.
+F=/sys/fs/cgroup/freezer/frozen
+if [ -d "$F" ]; then
+    for p in $(cat "$F/tasks"); do kill -9 "$p" 2>/dev/null || true; done
+    echo THAWED > "$F/freezer.state"; sleep 1; rmdir "$F" || true
+fi
+for c in $(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'test-tmp*' | sort -r); do
+    for p in $(cat "$c/cgroup.procs" 2>/dev/null); do
+        # only the suite's own init (argv[0] /init), a container left running
+        [ "$(tr '\0' '\n' < /proc/"$p"/cmdline 2>/dev/null | head -n 1)" = /init ] && kill -9 "$p" 2>/dev/null || true
+    done
+done
+sleep 1
+find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'test-tmp*' -exec rmdir {} + 2>/dev/null || true
+rm -rf "$D"/.testsuite-run-*
