@@ -26,6 +26,7 @@
 #include "cgroups/none_manager.hpp"
 #include "container/state.hpp"
 #include "init/context.hpp"
+#include "init/device_nodes.hpp"
 #include "init/idmap.hpp"
 #include "init/mount_source.hpp"
 #include "linux/channel.hpp"
@@ -421,9 +422,14 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
         // inherited by the init across clone3, closed in the runtime right after it.
         init::IdmappedMounts idmapped = init::IdmappedMounts::prepare(prepared.spec, prepared.bundle);
         ctx.idmapped_trees = idmapped.fds();
+        // So are linux.devices nodes for a new user namespace (no mknod in there).
+        init::DeviceNodes device_nodes =
+            init::DeviceNodes::prepare(prepared.spec, prepared.ns.new_user && !prepared.vm);
+        ctx.device_trees = device_nodes.fds();
 
         init_process = clone_init(prepared, ctx, *cgroup, lock, parent_end);
         idmapped = {};
+        device_nodes = {};
         child_end.close();
         exec_fifo.reset();
         console_socket.reset();

@@ -65,6 +65,8 @@ struct Context {
     int listener_socket_fd = -1;  // linux.seccomp.listenerPath, connected before pivot
     // Per mounts[i]: a detached idmapped tree the runtime built (init/idmap.hpp), or -1.
     std::vector<int> idmapped_trees;
+    // Per linux.devices[i]: its node made by the runtime (init/device_nodes.hpp), or -1.
+    std::vector<int> device_trees;
     // Read-only tmpfs (and /dev) mounts, made read-only only once what goes below them exists.
     std::vector<std::string> readonly_later;
     LsmLabels lsm;

@@ -58,10 +58,18 @@ made:
         throw_errno("chown " + d.path);
 }
 
-void create_node(int root_fd, const oci::Device& d, bool in_user_ns) {
+// The node the runtime made for us (device_nodes.hpp), bound over the path.
+void bind_made_node(int root_fd, const oci::Device& d, int tree) {
+    Fd target = rootpath::ensure_file(root_fd, d.path, 0);
+    if (sys::move_mount(tree, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        throw_errno("bind device node " + d.path);
+}
+
+void create_node(int root_fd, const oci::Device& d, bool in_user_ns, int made) {
     auto [parent, name] = rootpath::split_parent(d.path);
     if (name.empty()) throw Error("device path " + d.path + " is not a file path", EINVAL);
     Fd dir = rootpath::mkdir_all(root_fd, parent);
+    if (made >= 0) return bind_made_node(root_fd, d, made);
     create_node_in(dir.get(), name, root_fd, d, in_user_ns);
 }
 
@@ -89,9 +97,12 @@ void create_devices(Context& ctx, int root_fd) {
             create_node_in(dev.get(), d.path.substr(5), root_fd, d, ctx.new_user_ns || ctx.runtime_in_user_ns);
     }
     if (ctx.spec->linux)
-        for (const auto& d : ctx.spec->linux->devices)
+        for (size_t i = 0; i < ctx.spec->linux->devices.size(); ++i) {
+            const auto& d = ctx.spec->linux->devices[i];
+            int made = i < ctx.device_trees.size() ? ctx.device_trees[i] : -1;
             with_context("linux.devices " + d.path,
-                         [&] { create_node(root_fd, d, ctx.new_user_ns || ctx.runtime_in_user_ns); });
+                         [&] { create_node(root_fd, d, ctx.new_user_ns || ctx.runtime_in_user_ns, made); });
+        }
     if (host_dev) return;
     int fd = ::openat(dev.get(), ".", O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throw_errno("open /dev");

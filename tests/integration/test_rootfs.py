@@ -145,6 +145,44 @@ def test_linux_devices_node(rt, bundle):
     assert (mode, uid, gid) == ("640", "1000", "1001")
 
 
+def _new_user_ns(bundle):
+    bundle.ns("user")
+    maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    bundle.config["linux"]["uidMappings"] = maps
+    bundle.config["linux"]["gidMappings"] = maps
+
+
+def test_linux_devices_node_in_a_user_namespace(rt, bundle):
+    """In a new user namespace (no mknod there) the node is still the config's: a path the
+    host has no node at, its type, numbers and mode, owned by the given ids as the container
+    sees them, and usable (1:5 reads zeros)."""
+    _new_user_ns(bundle)
+    bundle.config["linux"]["devices"] = [{"path": "/dev/skiff-no-such-host-node", "type": "c",
+                                          "major": 1, "minor": 5, "fileMode": 0o604,
+                                          "uid": 1000, "gid": 1001}]
+    out = rt.sh(bundle, "stat -c '%F|%t|%T|%a|%u|%g' /dev/skiff-no-such-host-node;"
+                        " head -c 3 /dev/skiff-no-such-host-node | od -An -tx1")
+    node, data = out.strip().splitlines()
+    kind, major, minor, mode, uid, gid = node.split("|")
+    assert kind == "character special file"
+    assert (int(major, 16), int(minor, 16)) == (1, 5)
+    assert (mode, uid, gid) == ("604", "1000", "1001")
+    assert data.split() == ["00", "00", "00"]
+
+
+def test_linux_devices_in_a_user_namespace_never_take_the_hosts_node(rt, bundle):
+    """A host node at the same path with other numbers (/dev/kmsg is 1:11) is not what the
+    container gets when the config says 1:5."""
+    if not os.path.exists("/dev/kmsg"):
+        pytest.skip("the host has no /dev/kmsg")
+    _new_user_ns(bundle)
+    bundle.config["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1,
+                                          "minor": 5, "fileMode": 0o600}]
+    out = rt.sh(bundle, "stat -c '%t|%T|%a' /dev/kmsg")
+    major, minor, mode = out.strip().split("|")
+    assert (int(major, 16), int(minor, 16), mode) == (1, 5, "600")
+
+
 def test_linux_devices_block_and_fifo(rt, bundle):
     bundle.config["linux"]["devices"] = [
         {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600},
