@@ -59,7 +59,12 @@ public:
         std::memcpy(&buf_[0], &len, sizeof len);  // nlmsg_len
         return buf_.data();
     }
-    uint32_t size() const { return uint32_t(buf_.size()); }
+    // Padded like data(): `transact(m.data(), m.size())` may evaluate either first, and a
+    // message shorter than its nlmsg_len is dropped by the kernel without an answer.
+    uint32_t size() {
+        data();
+        return uint32_t(buf_.size());
+    }
 
 private:
     void append(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
