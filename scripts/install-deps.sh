@@ -9,10 +9,11 @@ set -euo pipefail
 # uidmap: newuidmap/newgidmap for rootless multi-range id maps (tests/rootless).
 # apparmor: apparmor_parser, which the tests/vm guests (whose root is this host's, read-only)
 # use to load a test profile; inert on a kernel without AppArmor.
-# qemu-system-x86 and xz-utils: VM isolation (QEMU, virtiofsd) and the tests/vm tiers' guests.
+# qemu-system-x86 and xz-utils: VM isolation (QEMU, virtiofsd) and the tests/vm tiers' guests;
+# zstd: scripts/vm-kernel.sh unpacks the guest kernel's ELF (vmlinux) for a PVH boot.
 pkgs=(build-essential cmake libseccomp-dev nlohmann-json3-dev googletest libgtest-dev
       busybox-static python3-pytest jq clang libclang-rt-dev runc libsystemd-dev pkg-config
-      dpkg-dev debhelper lintian groff-base uidmap qemu-system-x86 xz-utils
+      dpkg-dev debhelper lintian groff-base uidmap qemu-system-x86 xz-utils zstd
       apparmor criu)
 missing=()
 for p in "${pkgs[@]}"; do

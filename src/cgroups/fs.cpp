@@ -278,14 +278,16 @@ static void unlink_plain_files(const std::string& dir) {
 void remove_dir(const std::string& path) {
     if (!exists(path)) return;
     if (!is_cgroupfs(path)) unlink_plain_files(path);
-    // Processes that were just killed may still be leaving the cgroup: retry briefly.
+    // Processes that were just killed may still be leaving the cgroup: retry, quickly at first.
+    // Up to about a second: a loaded host takes that long to reap a large process (a VM's
+    // QEMU), and giving up sooner leaks the directory.
     int delay_us = 500;
-    for (int attempt = 0;; ++attempt) {
+    for (int waited_us = 0;; waited_us += delay_us) {
         if (rmdir_at(path) == 0 || errno == ENOENT) return;
         int e = errno;
-        if ((e != EBUSY && e != ENOTEMPTY) || attempt >= 10) throw_errno("remove cgroup " + path, e);
+        if ((e != EBUSY && e != ENOTEMPTY) || waited_us >= 1000000) throw_errno("remove cgroup " + path, e);
         std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
-        delay_us = std::min(delay_us * 2, 20000);
+        delay_us = std::min(delay_us * 2, 50000);
     }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/global_flags.h"
+#include "linux/userns.hpp"
 
 namespace skiff::cgroups::systemd {
 namespace {
@@ -31,7 +32,9 @@ int move_high(int fd, int at) {
 bool wants_early_companion(int argc, char** argv) {
     const char* cmd = skiff_command_word(argc, argv);
     if (!cmd || (std::strcmp(cmd, "create") != 0 && std::strcmp(cmd, "run") != 0)) return false;
-    if (::geteuid() != 0) return false;  // a user's container talks to the user's manager
+    // A user's container talks to the user's manager; so does root of a user namespace
+    // (rootless podman), which would otherwise spawn a system companion only to drop it.
+    if (::geteuid() != 0 || userns::in_user_namespace()) return false;
     for (int i = 1; i < argc && argv[i] != cmd; ++i) {
         const char* a = argv[i];
         while (*a == '-') ++a;

@@ -434,6 +434,7 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
         if (prepared.ns.new_user) write_id_maps(init_process.pid, *prepared.spec.linux);
         net_devices.move_in(prepared.spec, init_process.pid);
         rec.net_device_indexes = net_devices.indexes();
+        rec.net_device_identities = net_devices.identities();
         apply_intel_rdt(prepared.spec, o.id, init_process.pid);
         rec.pid = init_process.pid;
         rec.pid_start = process_start_time(init_process.pid);

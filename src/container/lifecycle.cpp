@@ -53,7 +53,7 @@ bool wait_exit(int pidfd, int timeout_ms) {
 // What delete does after the init is gone: leftovers of the cgroup, poststop, the record.
 // hook_cwd: where poststop runs ("" = here; `run` passes the bundle, as runc).
 void destroy(const Store& store, const Record& r, const std::string& hook_cwd = "") {
-    return_net_devices(r.config, r.net_device_indexes, 0);
+    return_net_devices(r.config, r.net_device_indexes, r.net_device_identities, 0);
     remove_intel_rdt(r.config, r.id);
     vm::stop_helpers(store.root(), r.id, r.pid);  // out of the cgroup before it goes
     try {
@@ -110,6 +110,20 @@ void start(const Globals& g, const std::string& id) {
     }
     f.reset();
     vm::send_window_size(g.root, id, r.pid);  // a VM's terminal: the guest's pty starts at the host's size
+    if (vm::is_vm(g.root, id)) {
+        // A VM-isolated container has started once its guest is up; one that does not come up
+        // in time is not left half there (no QEMU, virtiofsd, tap or record). Unlocked while it
+        // boots, so that delete --force need not wait for the limit.
+        lock.reset();
+        try {
+            Fd qemu = open_init(r);
+            vm::await_guest(g.root, id, qemu ? qemu.get() : -1, true);
+        } catch (const Error&) {
+            try { remove(g, id, true); } catch (const Error&) {}
+            throw;
+        }
+        lock = store.lock(id);
+    }
     log::phase("start: exec");
     if (r.has_poststart) {
         oci::Spec spec = oci::parse_config(r.config);
@@ -159,7 +173,7 @@ void remove(const Globals& g, const std::string& id, bool force) {
         if (s == Status::paused) {
             try { cgroup_of(r)->thaw(); } catch (const Error&) {}
         }
-        return_net_devices(r.config, r.net_device_indexes, r.pid);  // while its network namespace lives
+        return_net_devices(r.config, r.net_device_indexes, r.net_device_identities, r.pid);  // while its network namespace lives
         sys::pidfd_send_signal(pidfd.get(), SIGKILL);
         if (!wait_exit(pidfd.get(), 10000)) log::warn("container " + id + " init did not exit after SIGKILL");
     }
@@ -210,7 +224,7 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     pid_t pid = create_prepared(g, run_options, prepared, &pidfd, &rec);
     try {
         if (tty) tty->take_master();
-        if (!detach) vm::await_guest(g.root, o.id, pidfd.get());
+        vm::await_guest(g.root, o.id, pidfd.get(), detach);
         vm::send_window_size(g.root, o.id, pid);
         // create_prepared returned after the execve: only poststart is left of `start`.
         if (prepared.spec.hooks && !prepared.spec.hooks->poststart.empty())

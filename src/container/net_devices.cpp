@@ -78,8 +78,9 @@ void NetDevices::move_in(const oci::Spec& spec, pid_t pid) {
             const std::string target = container_name(name, dev);
             // Recorded first: a move that fails half way (moved, address not added) is
             // still given back.
-            moved_.push_back({name, target});
+            moved_.push_back({name, target, 0, ""});
             moved_.back().container_index = move_keeping_addresses(host, inside, name, netns_.get(), target);
+            moved_.back().identity = inside.identity(moved_.back().container_index);
         }
     } catch (const Error& e) {
         give_back();
@@ -91,6 +92,13 @@ std::map<std::string, int> NetDevices::indexes() const {
     std::map<std::string, int> out;
     for (const auto& m : moved_)
         if (m.container_index > 0) out[m.host_name] = m.container_index;
+    return out;
+}
+
+std::map<std::string, std::string> NetDevices::identities() const {
+    std::map<std::string, std::string> out;
+    for (const auto& m : moved_)
+        if (!m.identity.empty()) out[m.host_name] = m.identity;
     return out;
 }
 
@@ -114,7 +122,8 @@ void NetDevices::give_back() noexcept {
     moved_.clear();
 }
 
-void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes, pid_t pid) {
+void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes,
+                        const std::map<std::string, std::string>& identities, pid_t pid) {
     // Most containers have none: do not parse the config for them.
     if (config.find("\"netDevices\"") == std::string::npos) return;
     try {
@@ -141,6 +150,11 @@ void return_net_devices(const std::string& config, const std::map<std::string, i
                     auto i = inside.link_index(container_name(name, dev));
                     if (i) inside.move_link(*i, home.get(), name);
                 } else if (inside.has_link(recorded->second)) {
+                    auto identity = identities.find(name);
+                    if (identity != identities.end() && inside.identity(recorded->second) != identity->second)
+                        throw Error("interface " + std::to_string(recorded->second) +
+                                        " is no longer the device that was moved in; it stays in the container's namespace",
+                                    EEXIST);
                     inside.move_link(recorded->second, home.get(), name);
                 }
             } catch (const Error& e) {

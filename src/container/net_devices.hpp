@@ -34,11 +34,14 @@ public:
     void keep() { moved_.clear(); }
     // Host name -> ifindex in the container's namespace, for the record (Record::net_device_indexes).
     std::map<std::string, int> indexes() const;
+    // Host name -> netlink::Route::identity() of the moved device (Record::net_device_identities).
+    std::map<std::string, std::string> identities() const;
 
 private:
     struct Moved {
         std::string host_name, container_name;
         int container_index = 0;  // 0 until the move is done
+        std::string identity;
     };
     std::vector<Moved> moved_;
     Fd netns_;
@@ -51,8 +54,11 @@ private:
 // namespace and destroyed its virtual ones (the kernel's rule); nothing is left to do then.
 // Each device is found by the ifindex create recorded (`indexes`), not by its name: a
 // container with CAP_NET_ADMIN may rename its device and give another one that name. A
-// record without indexes (made by an older skiff) falls back to the name.
+// record without indexes (made by an older skiff) falls back to the name. Nor may it delete
+// the device and make another one under its ifindex: a device whose identity is not the one
+// recorded (`identities`, where there is one) stays where it is.
 // Problems are warnings: delete must go on.
-void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes, pid_t pid);
+void return_net_devices(const std::string& config, const std::map<std::string, int>& indexes,
+                        const std::map<std::string, std::string>& identities, pid_t pid);
 
 }  // namespace skiff::container

@@ -156,6 +156,7 @@ int restore(const Globals& g, const RestoreOptions& o) {
         rec.annotations = spec.annotations;
         rec.cgroups_path = spec.linux->cgroups_path;
         rec.systemd_cgroup = g.systemd_cgroup;
+        rec.rootless_cgroup = g.rootless;  // as create records it: later commands ask the same manager
         rec.has_poststart = spec.hooks && !spec.hooks->poststart.empty();
         rec.has_poststop = spec.hooks && !spec.hooks->poststop.empty();
         rec.config = p.config_text;
@@ -165,6 +166,7 @@ int restore(const Globals& g, const RestoreOptions& o) {
         cgo.cgroups_path = rec.cgroups_path;
         cgo.container_id = o.id;
         cgo.systemd = g.systemd_cgroup;
+        cgo.rootless = g.rootless;
         cgo.annotations = spec.annotations;
         cgo.warn = [](const std::string& m) { log::warn(m); };
         cg = cgroups::open(cgo);

@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "linux/fd.hpp"
 #include "linux/program.hpp"
+#include "linux/userns.hpp"
 #include "base/text.hpp"
 
 namespace skiff::container::rootless {
@@ -106,16 +107,7 @@ std::string read_or_empty(const std::string& path) {
 
 }  // namespace
 
-bool in_user_namespace() {
-    // Asked by the flag defaults and again by create: one read per command.
-    static const bool inside = [] {
-        std::string map = read_or_empty("/proc/self/uid_map");
-        auto f = text::fields(map);
-        // The initial namespace maps the whole range in one line.
-        return !(f.size() == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295");
-    }();
-    return inside;
-}
+bool in_user_namespace() { return userns::in_user_namespace(); }
 
 bool resolve(const std::string& flag) {
     if (flag == "true") return true;

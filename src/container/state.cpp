@@ -169,6 +169,9 @@ std::optional<Record> Store::try_load(const std::string& id) const {
     if (j.contains("net_devices") && j["net_devices"].is_object())
         for (auto& [k, v] : j["net_devices"].items())
             if (v.is_number_integer()) r.net_device_indexes[k] = v.get<int>();
+    if (j.contains("net_device_identities") && j["net_device_identities"].is_object())
+        for (auto& [k, v] : j["net_device_identities"].items())
+            if (v.is_string()) r.net_device_identities[k] = v.get<std::string>();
     if (j.contains("annotations") && j["annotations"].is_object())
         for (auto& [k, v] : j["annotations"].items())
             if (v.is_string()) r.annotations[k] = v.get<std::string>();
@@ -199,6 +202,7 @@ void Store::save(const Record& r) const {
                         {"has_poststart", r.has_poststart},
                         {"has_poststop", r.has_poststop}};
     if (!r.net_device_indexes.empty()) j["net_devices"] = r.net_device_indexes;
+    if (!r.net_device_identities.empty()) j["net_device_identities"] = r.net_device_identities;
     std::string record = j.dump();
     write_in_place(path(r.id), {r.config, "\n", record});
 }

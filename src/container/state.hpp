@@ -39,6 +39,7 @@ struct Record {
     // linux.netDevices: host name -> the device's ifindex in the container's namespace after
     // create moved it. delete returns that device, not whatever then has the name.
     std::map<std::string, int> net_device_indexes;
+    std::map<std::string, std::string> net_device_identities;  // netlink::Route::identity()
 };
 
 enum class Status { creating, created, running, paused, stopped };

@@ -113,6 +113,34 @@ bool Route::has_link(int index) {
     return true;
 }
 
+std::string Route::identity(int index) {
+    LinkRequest req(RTM_GETLINK, 0);
+    req.info.ifi_index = index;
+    std::string reply;
+    int err = transact(&req, req.hdr.nlmsg_len, &reply);
+    if (err == ENODEV) return "";
+    if (err) throw_errno("look up interface " + std::to_string(index), err);
+    auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
+    if (reply.size() < NLMSG_LENGTH(sizeof(ifinfomsg))) throw Error("short rtnetlink reply", EPROTO);
+    auto* info = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+    std::string kind, permanent;
+    int len = int(IFLA_PAYLOAD(h));
+    for (auto* rta = IFLA_RTA(info); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+        if (rta->rta_type == IFLA_PERM_ADDRESS) {
+            static const char hex[] = "0123456789abcdef";
+            auto* b = static_cast<const unsigned char*>(RTA_DATA(rta));
+            for (size_t i = 0; i < RTA_PAYLOAD(rta); ++i) permanent += {hex[b[i] >> 4], hex[b[i] & 15]};
+        } else if (rta->rta_type == IFLA_LINKINFO) {
+            int inner = int(RTA_PAYLOAD(rta));
+            for (auto* k = static_cast<rtattr*>(RTA_DATA(rta)); RTA_OK(k, inner); k = RTA_NEXT(k, inner))
+                if (k->rta_type == IFLA_INFO_KIND)
+                    kind.assign(static_cast<const char*>(RTA_DATA(k)),
+                                strnlen(static_cast<const char*>(RTA_DATA(k)), RTA_PAYLOAD(k)));
+        }
+    }
+    return "type=" + std::to_string(info->ifi_type) + " kind=" + kind + " permanent=" + permanent;
+}
+
 std::vector<std::string> Route::dump(void* msg, uint32_t len) {
     auto* hdr = static_cast<nlmsghdr*>(msg);
     hdr->nlmsg_seq = ++seq_;

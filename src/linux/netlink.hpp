@@ -30,6 +30,10 @@ public:
     }
     // Whether a link with ifindex `index` exists here.
     bool has_link(int index);
+    // What a container cannot change about link `index`: its link type, its kind ("" for a
+    // physical device, "dummy", "veth", ...) and its permanent hardware address, as one text.
+    // Empty when there is no such link.
+    std::string identity(int index);
     // The permanent addresses of link `index` (not the ones the kernel or a DHCP client
     // made), each as the RTM_NEWADDR payload that adds it again: a move loses them.
     std::vector<std::string> permanent_addresses(int index);

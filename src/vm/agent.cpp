@@ -245,7 +245,9 @@ int run_container(const std::string& id) {
     if (it != g_ports.end()) write_all(it->second, "exit " + std::to_string(code) + "\n");
     ::sync();
     if (code != 0 && ::ioperm(0xf4, 4, 1) == 0) outl(unsigned(code) >> 1, 0xf4);  // QEMU exits (v<<1)|1
-    ::reboot(RB_POWER_OFF);
+    // A reset, not a power-off: the machine has no ACPI (sizing.hpp), and under -no-reboot
+    // QEMU exits 0 at a reset just as at a power-off.
+    ::reboot(RB_AUTOBOOT);
     for (;;) ::pause();
 }
 

@@ -36,6 +36,8 @@ class Session {
 public:
     Session(const std::string& root, const std::string& id) {
         std::string dir = vm_dir(root, id);
+        std::string pod = text::read_file_or_empty(dir + "/pod");  // an app container of a pod VM
+        if (!pod.empty()) dir = pod;
         wait_for_guest(dir);
         // Through the directory's fd: a state root can make the full path longer than a
         // socket address holds.
@@ -341,6 +343,30 @@ void send_window_size(const std::string& root, const std::string& id, pid_t qemu
         struct timespec ts = {0, 20000000};
         ::nanosleep(&ts, nullptr);
     }
+}
+
+}  // namespace skiff::vm
+
+namespace skiff::vm {
+
+int agent_session(const std::string& root, const std::string& id, nlohmann::json request, std::string* captured) {
+    Session s(root, id);
+    std::string gd = std::string(channel::kGuestDir) + "/" + std::to_string(s.slot());
+    if (request.contains("args"))
+        for (auto& a : request["args"])
+            if (a == "{dir}") a = gd;
+    s.send(channel::start, request.dump());
+    if (!captured) {
+        Endpoint e;
+        return relay(s, e);
+    }
+    char type;
+    std::string payload;
+    while (s.next(type, payload)) {
+        if (type == channel::output) *captured += payload;
+        else if (type == channel::exited) return std::atoi(payload.c_str());
+    }
+    throw Error("VM isolation: the guest agent went away", EPIPE);
 }
 
 }  // namespace skiff::vm

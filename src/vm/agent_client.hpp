@@ -3,6 +3,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,12 @@ struct GuestProcess {
     std::string cmd;
 };
 std::vector<GuestProcess> guest_processes(const std::string& root, const std::string& id);
+
+// One session with the agent of the VM `id`: `request` is the start frame ("{dir}" among its
+// args becomes the session's directory in the guest). With `captured`, the output is
+// collected there; else stdin, stdout, stderr and signals are relayed as for `exec`.
+// Returns the status the guest reports. (A pod VM's relay and teardown, pod_vm.hpp.)
+int agent_session(const std::string& root, const std::string& id, nlohmann::json request, std::string* captured);
 
 }  // namespace skiff::vm
 

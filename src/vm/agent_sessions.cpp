@@ -126,7 +126,7 @@ void AgentSessions::open_ports(const std::string& id) {
                 bool have = false;
                 for (auto& s : sessions_) have |= s.nr == nr;
                 if (have) continue;
-                int fd = ::open((std::string("/dev/") + e->d_name).c_str(), O_RDWR | O_CLOEXEC);
+                int fd = ::open((std::string("/dev/") + e->d_name).c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
                 if (fd < 0) continue;
                 ::fcntl(fd, F_SETOWN, ::getpid());
                 ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_ASYNC);
@@ -160,20 +160,39 @@ int AgentSessions::poll_timeout() const {
     return -1;
 }
 
+// Backpressure (agent_outbox.hpp): what fills a full box is not read; a box that waits asks
+// for POLLOUT. An fd with nothing to wait for is left out (-1: poll skips it), but the port,
+// whose hangup (the host's client gone) must still be seen.
 void AgentSessions::add_polls(std::vector<struct pollfd>& polls) {
     polled_.clear();
     for (size_t i = 0; i < sessions_.size(); ++i) {
         auto& s = sessions_[i];
-        for (int* fd : {&s.port, &s.out, &s.err, &s.master}) {
+        for (int* fd : {&s.port, &s.out, &s.err, &s.master, &s.in}) {
             if (*fd < 0 || (fd == &s.port && !s.connected)) continue;
-            polls.push_back({*fd, POLLIN, 0});
+            short events = 0;
+            if (fd == &s.port) events = short((s.to_process.full() ? 0 : POLLIN) | (s.to_host.waiting() ? POLLOUT : 0));
+            else if (fd == &s.in) events = s.to_process.waiting() ? POLLOUT : 0;
+            else events = s.to_host.full() ? 0 : POLLIN;
+            if (fd == &s.master && s.to_process.waiting()) events |= POLLOUT;
+            polls.push_back({events || fd == &s.port ? *fd : -1, events, 0});
             polled_.push_back({i, fd});
         }
     }
 }
 
 void AgentSessions::send(Session& s, char type, const std::string& payload) {
-    if (s.connected) channel::write_all(s.port, channel::encode(type, payload));
+    if (s.connected) s.to_host.put(s.port, channel::encode(type, payload));  // a failure: the port's hangup drops it
+}
+
+void AgentSessions::to_process(Session& s, const std::string& bytes) {
+    int& fd = s.in >= 0 ? s.in : s.master;
+    if (fd >= 0) flushed_to_process(s, fd, s.to_process.put(fd, bytes));
+}
+
+// The process closed its stdin (EPIPE): the rest is dropped. Its end of input follows what waited.
+void AgentSessions::flushed_to_process(Session& s, int& fd, bool ok) {
+    if (!ok) s.to_process.clear();
+    if (&fd == &s.in && (!ok || (s.in_end && !s.to_process.waiting()))) close_fd(s.in);
 }
 
 // Relays what `fd` has as `type` frames; false (and fd closed) at its end.
@@ -197,10 +216,19 @@ void AgentSessions::handle(const std::vector<struct pollfd>& polls, size_t from)
         Session& s = sessions_[polled_[k].first];
         int* fd = polled_[k].second;
         if (*fd != p.fd) continue;  // closed by an earlier entry of this round
+        if ((p.revents & POLLOUT) && fd == &s.port) s.to_host.flush(s.port);
+        if ((p.revents & POLLOUT) && (fd == &s.in || fd == &s.master) && s.to_process.waiting())
+            flushed_to_process(s, *fd, s.to_process.flush(*fd));
+        if (*fd < 0 || !(p.revents & ~POLLOUT)) continue;
+        if (fd == &s.in) {  // POLLERR: the process closed its stdin
+            s.to_process.clear();
+            close_fd(s.in);
+            continue;
+        }
         if (fd == &s.port) {
             char buf[65536];
             ssize_t n = (p.revents & POLLIN) ? ::read(s.port, buf, sizeof buf) : 0;
-            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
             if (n <= 0) {  // the host's client is gone
                 drop(s);
                 continue;
@@ -225,11 +253,11 @@ void AgentSessions::on_frame(Session& s, char type, const std::string& payload) 
         if (s.pid < 0) launch(s, payload);
         break;
     case channel::input:
-        if (s.in >= 0) channel::write_all(s.in, payload);
-        else if (s.master >= 0) channel::write_all(s.master, payload);
+        to_process(s, payload);
         break;
     case channel::input_end:
-        close_fd(s.in);
+        s.in_end = true;
+        if (!s.to_process.waiting()) close_fd(s.in);
         break;
     case channel::signal: {
         int sig = std::atoi(payload.c_str());
@@ -278,6 +306,8 @@ void AgentSessions::launch(Session& s, const std::string& request) {
     for (auto& a : j.value("args", nlohmann::json::array())) args.push_back(a.get<std::string>());
     bool follow = j.value("follow", false), tty = j.value("tty", false);
     s.describe = j.value("describe", false);
+    s.in_end = false;
+    s.to_process.clear();
     s.captured.clear();
     if (follow) {
         // The host may ask as soon as the guest is up: wait until the guest's `skiff run` has
@@ -328,6 +358,7 @@ void AgentSessions::launch(Session& s, const std::string& request) {
         ::_exit(127);
     }
     for (int* fd : {&in[0], &out[1], &err[1]}) close_fd(*fd);
+    set_nonblocking(in[1]);  // the agent's ends only: the process's are other open files
     s.in = in[1];
     s.out = out[0];
     s.err = err[0];
@@ -355,6 +386,7 @@ void AgentSessions::launch(Session& s, const std::string& request) {
         end_process(s, status != 0 ? status_code(status) : 255);
         return;
     }
+    set_nonblocking(s.master);
     if (s.master >= 0) {
         struct winsize ws = {};
         ws.ws_row = (unsigned short)j.value("rows", 0);
@@ -390,11 +422,16 @@ void AgentSessions::end_process(Session& s, int code) {
     s.pid = -1;
 }
 
-// The host's client went away: the process keeps running, without its stdio.
+// The host's client went away: the process keeps running, without its stdio (as with runc
+// when the caller's pipes close: EOF on its stdin, EPIPE or SIGPIPE when it writes, SIGHUP
+// from its terminal's hangup).
 void AgentSessions::drop(Session& s) {
     for (int* fd : {&s.in, &s.out, &s.err, &s.master}) close_fd(*fd);
     s.pid = -1;
     s.inbuf.clear();
+    s.to_host.clear();
+    s.to_process.clear();
+    s.in_end = false;
     s.connected = false;
 }
 

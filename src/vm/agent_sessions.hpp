@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "vm/agent_outbox.hpp"
+
 namespace skiff::vm {
 
 // Accepts on `listener` the connection of a skiff that sends a pty master over a console
@@ -41,6 +43,8 @@ private:
         int in = -1, out = -1, err = -1, master = -1;
         bool describe = false;  // stdout is a JSON pid list: send the processes it names
         std::string captured;
+        Outbox to_host, to_process;  // never a blocking write (agent_outbox.hpp)
+        bool in_end = false;         // close stdin once to_process is written
     };
     void on_frame(Session& s, char type, const std::string& payload);
     void launch(Session& s, const std::string& request);
@@ -48,6 +52,8 @@ private:
     void drop(Session& s);
     void send(Session& s, char type, const std::string& payload);
     bool pump(Session& s, int& fd, char type);
+    void to_process(Session& s, const std::string& bytes);
+    void flushed_to_process(Session& s, int& fd, bool ok);
 
     std::string id_;  // the container, as the guest's skiff knows it
     std::vector<Session> sessions_;

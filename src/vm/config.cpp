@@ -12,10 +12,13 @@
 #include "linux/log.hpp"
 #include "base/text.hpp"
 #include "vm/agent_channel.hpp"
+#include "vm/boot_limit.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod.hpp"
+#include "vm/pod_vm.hpp"
 #include "vm/shares.hpp"
 #include "vm/sizing.hpp"
+#include "vm/terminal_watch.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -97,7 +100,8 @@ void add_agent_ports(std::vector<std::string>& a, const std::string& dir) {
     }
 }
 
-std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm) {
+std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const std::string& qemu, bool kvm,
+                                   const std::string& kernel) {
     std::vector<std::string> a = {qemu, "-name", "skiff-" + p.id};
     auto machine = qemu_machine_args();
     a.insert(a.end(), machine.begin(), machine.end());
@@ -111,8 +115,9 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     };
     a.insert(a.end(),
              {"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-              "-kernel", p.kernel_dir + "/vmlinuz", "-initrd", p.dir + "/initrd",
-              "-append", "console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on",
+              "-kernel", p.kernel_dir + "/" + kernel, "-initrd", p.dir + "/initrd",
+              "-append", std::string("console=ttyS0 quiet panic=-1 rdinit=/init mitigations=off random.trust_cpu=on ") +
+                             kGuestReboot,
               "-serial", "file:" + p.dir + "/console.log",
               "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
               "-chardev", "socket,id=fs,path=" + p.dir + "/fs.sock",
@@ -153,7 +158,9 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     Plan inside = p;  // the paths QEMU sees
     inside.kernel_dir = kGuestKernelDir;
     inside.dir = kGuestVmDir;
-    host.args = qemu_argv(spec, inside, qemu, kvm);
+    host.args = qemu_argv(spec, inside, qemu, kvm, boot_kernel_name(p.kernel_dir));
+    // Resizes of the host's pty after start reach the guest through a watcher (terminal_watch.hpp).
+    if (proc.terminal) host.args = behind_terminal_watch(host.args, inside.dir + "/ctl.in");
     host.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     host.cwd = "/";
     host.capabilities = oci::Capabilities{};
@@ -258,7 +265,8 @@ void set_invoked_as(const char* argv0) {
 
 bool wanted(const oci::Spec& spec) {
     if (::getenv("SKIFF_VM_GUEST")) return false;  // the guest's own skiff runs it plainly
-    if (is_cri_sandbox(spec)) return false;        // it only holds the pod's namespaces (pod.hpp)
+    // It only holds the pod's namespaces (pod.hpp), unless it is to be the pod's VM (pod_vm.hpp).
+    if (is_cri_sandbox(spec) && !wants_pod_vm(spec)) return false;
     auto it = spec.annotations.find(kAnnotation);
     if (it != spec.annotations.end()) {
         if (it->second == "vm") return true;
@@ -272,6 +280,8 @@ bool wanted(const oci::Spec& spec) {
 
 Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootfs, const std::string& bundle,
              const std::string& state_root, const std::string& id, int preserve_fds) {
+    if (auto sandbox = pod_vm_of(spec, state_root))  // into its pod's VM, not one of its own
+        return prepare_pod_member(spec, config_text, rootfs, bundle, state_root, id, *sandbox);
     check_supported(spec, preserve_fds);
     std::vector<Share> shares = plan_shares(spec, bundle);
     Plan p;
@@ -302,7 +312,9 @@ Plan prepare(oci::Spec& spec, const std::string& config_text, std::string& rootf
     else if (!kvm)
         log::warn("VM isolation: /dev/kvm is absent or cannot boot a stock kernel; the guest runs under software emulation (slow)");
     p.shares = std::move(shares);
-    p.net = plan_network(spec);
+    p.pod_vm = wants_pod_vm(spec);
+    p.boot_limit = configured_boot_limit(spec);
+    p.net = plan_network(spec, state_root);
     p.guest_config = make_guest_config(config_text, p.shares, p.net.has_value());
     make_host_spec(spec, p, qemu, kvm);
     rootfs = spec.root->path;  // made by start_host_side

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -18,8 +19,10 @@
 #include "linux/fd.hpp"
 #include "linux/syscalls.hpp"
 #include "base/text.hpp"
+#include "vm/boot_limit.hpp"
 #include "vm/clock.hpp"
 #include "vm/paths.hpp"
+#include "vm/pod_vm.hpp"
 #include "vm/shares.hpp"
 #include "vm/vm.hpp"
 
@@ -163,6 +166,7 @@ std::vector<std::pair<std::string, bool>> host_root_links() {
 }
 
 void start_host_side(const Plan& p) {
+    if (!p.pod_sandbox.empty()) return start_pod_member(p);
     if (::mkdir(p.dir.c_str(), 0700) < 0) throw_errno("mkdir " + p.dir);
     // QEMU's root: mount points and the host's merged-/usr links.
     std::string root = p.dir + "/root";
@@ -185,6 +189,8 @@ void start_host_side(const Plan& p) {
     for (const char* f : {"/ctl.in", "/ctl.out"})
         if (::mkfifo((p.dir + f).c_str(), 0600) < 0) throw_errno("mkfifo " + p.dir + f);
     write_file(p.dir + "/status", "", 0600);
+    if (p.pod_vm) write_file(p.dir + "/pod-vm", "", 0600);  // its pod's app containers come in (pod_vm.hpp)
+    record_boot_limit(p.dir, p.boot_limit);
     if (p.net) connect_network(*p.net, p.dir);
     spawn_virtiofsd(p);
 }
@@ -246,6 +252,7 @@ void stop_helpers(const std::string& root, const std::string& id, pid_t vm_pid) 
 void teardown(const std::string& root, const std::string& id) {
     std::string dir = vm_dir(root, id);
     if (!exists(dir)) return;
+    teardown_pod_member(root, id);
     stop_helpers(root, id, 0);
     disconnect_network(dir);
     remove_tree(dir);
@@ -262,22 +269,30 @@ bool forward_signal(const std::string& root, const std::string& id, int signal) 
     return ::write(f.get(), msg.data(), msg.size()) == ssize_t(msg.size());
 }
 
-void await_guest(const std::string& root, const std::string& id, int pidfd) {
+void await_guest(const std::string& root, const std::string& id, int pidfd, bool at_start) {
     std::string dir = vm_dir(root, id);
-    if (!exists(dir)) return;
-    const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
-    double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
+    if (!exists(dir) || exists(dir + "/pod")) return;  // an app container of a pod VM: it booted with the pod
+    std::string source;
+    double limit = boot_limit(dir, &source);
     double until = monotonic_seconds() + limit;
+    auto console = [&] {
+        std::string c = text::read_file_or_empty(dir + "/console.log");
+        if (c.size() > 600) c = "..." + c.substr(c.size() - 600);
+        return c.empty() ? std::string() : "; its console:\n" + c;
+    };
     for (;;) {
         if (text::read_file_or_empty(dir + "/status").find("up\n") != std::string::npos) return;
         struct pollfd pf = {pidfd, POLLIN, 0};
-        if (::poll(&pf, 1, 20) > 0) return;  // QEMU ended: the caller's wait reports it
+        if (pidfd < 0 || ::poll(&pf, 1, 20) > 0) {  // QEMU ended: in the foreground the caller's wait reports it
+            if (!at_start || text::read_file_or_empty(dir + "/status").find("up\n") != std::string::npos) return;
+            throw Error("VM isolation: the guest did not come up: QEMU exited" + console(), ECHILD);
+        }
         if (monotonic_seconds() > until) {
             sys::pidfd_send_signal(pidfd, SIGKILL);
-            std::string console = text::read_file_or_empty(dir + "/console.log");
-            if (console.size() > 600) console = "..." + console.substr(console.size() - 600);
-            throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) +
-                            " s" + (console.empty() ? "" : "; its console:\n" + console),
+            char secs[32];
+            std::snprintf(secs, sizeof secs, "%g", limit);
+            throw Error("VM isolation: the guest did not come up within " + std::string(secs) + " s (" + source + ")" +
+                            console(),
                         ETIMEDOUT);
         }
     }

@@ -1,6 +1,7 @@
 // A VM-isolated container's network (network.hpp): the host half, at create and delete
 // (network_guest.cpp has the guest's).
 #include "vm/network.hpp"
+#include "vm/pod.hpp"
 #include "vm/vm.hpp"
 
 #include <arpa/inet.h>
@@ -72,21 +73,25 @@ void make_tap(const std::string& name) {
 
 }  // namespace
 
-std::optional<NetPlan> plan_network(const oci::Spec& spec) {
+std::optional<NetPlan> plan_network(const oci::Spec& spec, const std::string& state_root) {
     const std::string* path = namespace_path(spec);
     if (!path) return std::nullopt;
     Fd ns(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw_errno("linux.namespaces: network namespace " + *path);
-    return plan_network(ns.get(), *path);
+    return plan_network(ns.get(), *path, state_root);
 }
 
-std::optional<NetPlan> plan_network(int netns_fd, const std::string& netns_path) {
+std::optional<NetPlan> plan_network(int netns_fd, const std::string& netns_path, const std::string& state_root) {
     NetPlan n;
     n.netns = netns_path;
     auto route = netlink::Route::in_netns(netns_fd);
     std::vector<int> indexes;
     for (auto& l : route.links()) {
         // Another VM's tap: a second VM in a pod would take the same interfaces (pod.hpp).
+        if (l.name.rfind(kTapPrefix, 0) == 0 && tap_left_by_ended_vm(netns_path, l.index, state_root)) {
+            n.replace_tap = true;
+            continue;
+        }
         if (l.name.rfind(kTapPrefix, 0) == 0)
             throw Error("linux.namespaces: network namespace " + netns_path +
                             " is already connected to a VM-isolated container; only one per pod (network namespace) can take its interface",
@@ -161,28 +166,41 @@ std::vector<std::string> qemu_net_args(const NetPlan& net) {
     return out;
 }
 
+namespace {
+
+void record_network(const NetPlan& net, const std::string& vm_dir, const std::vector<int>& taps) {
+    int fd = ::open((vm_dir + "/net").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("create " + vm_dir + "/net");
+    std::string rec = net.netns + "\n";
+    for (size_t i = 0; i < net.interfaces.size(); ++i)
+        rec += net.interfaces[i].name + " " + net.interfaces[i].tap + " " +
+               std::to_string(i < taps.size() ? taps[i] : 0) + "\n";
+    ssize_t w = ::write(fd, rec.data(), rec.size());
+    ::close(fd);
+    if (w != ssize_t(rec.size())) throw Error("write " + vm_dir + "/net", EIO);
+}
+
+}  // namespace
+
 void connect_network(const NetPlan& net, const std::string& vm_dir) {
-    {
-        // Written first: what a failure half way made is undone from it.
-        int fd = ::open((vm_dir + "/net").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) throw_errno("create " + vm_dir + "/net");
-        std::string rec = net.netns + "\n";
-        for (const auto& nic : net.interfaces) rec += nic.name + " " + nic.tap + "\n";
-        ssize_t w = ::write(fd, rec.data(), rec.size());
-        ::close(fd);
-        if (w != ssize_t(rec.size())) throw Error("write " + vm_dir + "/net", EIO);
-    }
+    record_network(net, vm_dir, {});  // before the taps: a failure below is undone by delete
     InNetns in(net.netns);
     netlink::Route route;
+    if (net.replace_tap)  // an ended VM's (plan_network): its redirects go with it
+        for (const auto& l : route.links())
+            if (l.name.rfind(kTapPrefix, 0) == 0) route.delete_link(l.index);
+    std::vector<int> taps;
     for (const auto& nic : net.interfaces) {
         auto veth = route.link_index(nic.name);
         if (!veth) throw Error("VM isolation: interface " + nic.name + " left network namespace " + net.netns, ENODEV);
+        if (net.replace_tap) route.remove_ingress(*veth);
         make_tap(nic.tap);
-        int tap = *route.link_index(nic.tap);
-        route.set_mtu_and_mac(tap, nic.mtu, "");
-        route.set_up(tap);
-        route.redirect_ingress(*veth, tap);
-        route.redirect_ingress(tap, *veth);
+        taps.push_back(*route.link_index(nic.tap));
+        record_network(net, vm_dir, taps);
+        route.set_mtu_and_mac(taps.back(), nic.mtu, "");
+        route.set_up(taps.back());
+        route.redirect_ingress(*veth, taps.back());
+        route.redirect_ingress(taps.back(), *veth);
     }
 }
 
@@ -202,9 +220,13 @@ void disconnect_network(const std::string& vm_dir) {
         for (size_t i = 1; i < parts.size(); ++i) {
             auto f = text::fields(parts[i]);
             if (f.empty()) continue;
-            // "<interface> <tap>"; a record of before more than one interface: the interface alone.
+            // "<interface> <tap> <tap's index>" (connect_network).
             std::string veth(f[0]), tap(f.size() > 1 ? std::string(f[1]) : std::string(kTapPrefix) + "0");
-            if (auto t = route.link_index(tap)) route.delete_link(*t);
+            int ours = f.size() > 2 ? std::atoi(std::string(f[2]).c_str()) : 0;
+            auto t = route.link_index(tap);
+            // The pod's next VM replaced our tap (plan_network): its tap and redirects stay.
+            if (t && ours > 0 && *t != ours) continue;
+            if (t) route.delete_link(*t);
             if (auto v = route.link_index(veth)) route.remove_ingress(*v);
         }
     } catch (const Error& e) {

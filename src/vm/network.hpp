@@ -41,13 +41,15 @@ struct NetPlan {
     std::string netns;  // the namespace's path
     std::vector<NetInterface> interfaces;
     std::vector<NetRoute> routes;
+    bool replace_tap = false;  // an ended VM's taps are there: connect_network replaces them
 };
 
 // Nothing when the config has no network namespace joined by path, or it has no interface
 // but loopback. Reads the namespace; changes nothing.
-std::optional<NetPlan> plan_network(const oci::Spec& spec);
+// `state_root` finds the VM of a tap already there (pod.hpp: tap_left_by_ended_vm).
+std::optional<NetPlan> plan_network(const oci::Spec& spec, const std::string& state_root = "");
 // The same for the namespace of `netns_fd`, found again later at `netns_path`.
-std::optional<NetPlan> plan_network(int netns_fd, const std::string& netns_path);
+std::optional<NetPlan> plan_network(int netns_fd, const std::string& netns_path, const std::string& state_root = "");
 // QEMU needs /dev/net/tun in its root (and the device rule to open it).
 void allow_tun(oci::Spec& host_spec);
 // The guest's config: a namespace joined by path exists on the host only; the container
@@ -60,7 +62,8 @@ std::vector<std::string> qemu_net_args(const NetPlan& net);
 std::vector<std::string> qemu_nic_args(size_t n, const std::string& tap, const std::string& mac);
 
 // In the namespace: a tap per interface (owned by uid 0, so QEMU opens it without
-// capabilities) and the redirects. Records what to undo in <vm dir>/net.
+// capabilities) and the redirects. Records what to undo in <vm dir>/net: the namespace,
+// then "<interface> <tap> <tap's index>" a line (`delete` removes only taps still its own).
 void connect_network(const NetPlan& net, const std::string& vm_dir);
 // Undoes connect_network; quiet when the namespace is already gone.
 void disconnect_network(const std::string& vm_dir);

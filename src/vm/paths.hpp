@@ -24,8 +24,8 @@ std::string kernel_dir();
 // <state root>/<id>:vm (':' is never in an id, so the state store skips it).
 inline std::string vm_dir(const std::string& root, const std::string& id) { return root + "/" + id + ":vm"; }
 
-// The base initramfs (this binary as /init), built once per binary and cached in `dir`;
-// returns its path.
+// The base initramfs (this binary as /init), built once per binary, gzip'd (when the host has
+// gzip) and cached in `dir`; returns its path.
 std::string base_initramfs(const std::string& dir);
 // A newc archive (no trailer) of the given files: (name, mode, contents).
 struct CpioEntry {

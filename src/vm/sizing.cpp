@@ -2,6 +2,7 @@
 #include "vm/sizing.hpp"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -39,7 +40,11 @@ std::vector<std::string> qemu_size_args(const GuestSize& size) {
 }
 
 std::vector<std::string> qemu_machine_args() {
-    return {"-machine", "q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off"};
+    return {"-machine", "q35,memory-backend=mem,sata=off,smbus=off,vmport=off,i8042=off,acpi=off"};
+}
+
+std::string boot_kernel_name(const std::string& kernel_dir) {
+    return ::access((kernel_dir + "/vmlinux").c_str(), R_OK) == 0 ? "vmlinux" : "vmlinuz";
 }
 
 std::vector<std::string> qemu_accel_args(bool kvm) {

@@ -42,6 +42,9 @@ struct Plan {
     std::string dir;           // <state root>/<id>:vm
     std::vector<Share> shares;  // bind mounts, served with the rootfs
     std::optional<NetPlan> net;  // the interface of a network namespace joined by path
+    bool pod_vm = false;      // a CRI sandbox as its pod's VM (pod_vm.hpp)
+    std::string pod_sandbox;  // an app container in that pod VM: the sandbox's id
+    double boot_limit = 0;       // run.oci.skiff.vm.boot-timeout, 0 if absent (boot_limit.hpp)
 };
 
 // Whether the config (or the handler name) asks for VM isolation.
@@ -77,10 +80,11 @@ void teardown(const std::string& state_root, const std::string& id);
 // container is not a running VM (the caller signals the init as usual).
 bool forward_signal(const std::string& state_root, const std::string& id, int signal);
 
-// `run` in the foreground: waits until the guest reports that the container process started,
-// or kills the VM and throws after the time limit (SKIFF_VM_BOOT_TIMEOUT seconds, default
-// 120). A no-op for other containers.
-void await_guest(const std::string& state_root, const std::string& id, int pidfd);
+// `run`, and with `at_start` `start` and `run -d`: waits until the guest reports that the
+// container process started, or kills the VM and throws after the time limit (boot_limit.hpp).
+// QEMU ending first is the caller's to report in the foreground, an error `at_start`. A no-op
+// for other containers.
+void await_guest(const std::string& state_root, const std::string& id, int pidfd, bool at_start = false);
 
 // The container process's exit status as the guest reported it, else `fallback` (QEMU's).
 int exit_status(const std::string& state_root, const std::string& id, int fallback);

@@ -125,7 +125,8 @@ class RuntimeService:
                                                       (3, sandbox_config))), 1).decode()
 
     def start_container(self, cid):
-        self.call("StartContainer", msg((1, cid)))
+        # (a VM-isolated container's start returns once its guest is up: a boot under TCG)
+        self.call("StartContainer", msg((1, cid)), timeout=600)
 
     def container_status(self, cid):
         r = self.call("ContainerStatus", msg((1, cid), (2, True)))

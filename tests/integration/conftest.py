@@ -294,8 +294,8 @@ class Runtime:
         res = self.run(["create", "--bundle", bundle, *extra, cid], check=check, **kw)
         return cid, res
 
-    def start(self, cid, check=True):
-        return self.run(["start", cid], check=check)
+    def start(self, cid, check=True, timeout=30):
+        return self.run(["start", cid], check=check, timeout=timeout)
 
     def state(self, cid, check=True):
         res = self.run(["state", cid], check=check)

@@ -184,10 +184,16 @@ def test_killsig_signals_reach_process_and_id_is_reusable(rt, bundle):
     generator_config(bundle)
     cid = rt.new_id()
     for sig in ("TERM", "USR1", "USR2"):
-        bundle.args(f"trap 'touch /{sig}' {sig}; sleep 10 & wait $!")
+        ready = bundle.in_rootfs(f"ready-{sig}")
+        bundle.args(f"trap 'touch /{sig}' {sig}; touch /ready-{sig}; sleep 10 & wait $!")
         rt.create(bundle, cid=cid)
         rt.start(cid)
-        rt.wait_status(cid, "running")
+        # "running" comes before the shell has set its trap, and pid 1 ignores a signal it
+        # has no handler for: send it once the trap is there
+        deadline = time.monotonic() + 10
+        while not os.path.exists(ready) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(ready), "the container's shell never set its trap"
         rt.kill(cid, sig)
         rt.wait_status(cid, "stopped", timeout=5)
         rt.delete(cid)

@@ -179,6 +179,17 @@ def test_only_stdio_fds(rt, bundle):
     assert sorted(out.split(), key=int) == ["0", "1", "2"]
 
 
+def test_stdio_null_device_becomes_the_containers_own(rt, bundle):
+    """Stdin is the host's /dev/null here (the harness's, as conmon's and containerd's): the
+    init swaps it for the container's own null device, so nothing of the host's mounts stays
+    open in it (CRIU could not dump it), as runc does. Stdout, a file, is left as it was."""
+    out = rt.sh(bundle, "grep mnt_id /proc/self/fdinfo/0; exec 3</dev/null; grep mnt_id /proc/self/fdinfo/3; "
+                        "readlink /proc/self/fd/1; exit 0")
+    stdin_mount, own_null_mount, stdout_target = out.strip().splitlines()
+    assert stdin_mount == own_null_mount
+    assert stdout_target != "/dev/null"
+
+
 def test_preserve_fds(rt, bundle, workdir):
     paths = [os.path.join(workdir, f"extra{i}") for i in range(2)]
     files = [open(p, "w+") for p in paths]

@@ -115,6 +115,39 @@ def test_delete_returns_the_moved_device_not_one_renamed_to_its_name(rt, bundle,
 
 
 @pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
+def test_delete_does_not_return_another_device_made_under_the_moved_ones_index(rt, bundle, dummies):
+    # A container with CAP_NET_ADMIN deletes its device and makes another kind under the same
+    # ifindex (rtnetlink lets a creator choose it): delete must see that it is not the device
+    # create moved in, and leave it where it is. (Two devices of one virtual kind without a
+    # permanent address, such as two ifb, cannot be told apart; physical ones can.)
+    (a,) = dummies(1)
+    bundle.config["linux"]["netDevices"] = {a: {"name": "ctr0"}}
+    bundle.args("sleep 100")
+    cid, _ = rt.create(bundle)
+    rt.start(cid)
+    pid = rt.state(cid)["pid"]
+    netns = f"--net=/proc/{pid}/ns/net"
+    # "N: ctr0: <...>": the host's /sys shows the host's namespace, so ask rtnetlink there
+    index = subprocess.run(["nsenter", netns, "ip", "-o", "link", "show", "ctr0"],
+                           capture_output=True, text=True, check=True).stdout.split(":")[0].strip()
+    # what the container could do for itself, done from outside to need no iproute2 inside
+    subprocess.run(["nsenter", netns, "ip", "link", "del", "ctr0"], check=True)
+    # a veth whose peer lives in a namespace that outlives the container (one its processes
+    # keep): on the host that veth would be a way from the host's network into theirs
+    keep = "skns" + uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", keep], check=True)
+    try:
+        subprocess.run(["nsenter", netns, "ip", "link", "add", "ctr0", "index", index, "type", "veth",
+                        "peer", "name", "peer0", "netns", f"/run/netns/{keep}"], check=True)
+        res = rt.delete(cid, force=True)
+        back = subprocess.run(["ip", "-d", "link", "show", "dev", a], capture_output=True, text=True)
+    finally:
+        subprocess.run(["ip", "netns", "del", keep], check=True)
+    assert back.returncode != 0 or "veth" not in back.stdout, back.stdout
+    assert "no longer the device that was moved in" in res.stderr, res.stderr
+
+
+@pytest.mark.skiff_only(reason="linux.netDevices is runtime-spec 1.3; runc 1.1.5 ignores it")
 def test_net_device_in_a_namespace_joined_by_path(rt, bundle, dummies):
     (a,) = dummies(1)
     ns = "skns" + uuid.uuid4().hex[:8]

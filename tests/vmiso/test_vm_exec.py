@@ -26,7 +26,7 @@ def test_exec_ps_in_the_guest(rt, bundle, workdir):
     # Not booted before start: refused with a clear error.
     rc, out, err = exec_cmd(rt, cid, cid, "true")
     assert rc != 0 and "cannot exec before it" in err, (rc, err)
-    rt.start(cid)
+    rt.start(cid, timeout=BOOT)  # start returns once the guest is up
     qemu = rt.state(cid)["pid"]
     # At once after start: exec waits for the guest to boot and its container to run.
     rc, out, err = exec_cmd(rt, cid, cid, "echo", "early")

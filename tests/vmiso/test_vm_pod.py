@@ -28,7 +28,7 @@ def handler_cmd(handler, rt, *args, check=True):
     with open(os.path.join(rt.workdir, "cmd.out"), "w+b") as out, \
             open(os.path.join(rt.workdir, "cmd.err"), "w+b") as err:
         rc = subprocess.run([handler, "--root", rt.root, *args], stdin=subprocess.DEVNULL,
-                            stdout=out, stderr=err, timeout=120).returncode
+                            stdout=out, stderr=err, timeout=BOOT).returncode
         out.seek(0)
         err.seek(0)
         res = rc, out.read().decode(errors="replace"), err.read().decode(errors="replace")

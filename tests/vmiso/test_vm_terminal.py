@@ -1,6 +1,7 @@
 """Terminals and the cgroup verbs of a VM-isolated container, batched in one boot:
 process.terminal with --console-socket (the host's pty master goes to the socket, the guest
-agent bridges it to a pty in the guest, at the host pty's size), exec -t -d with its own
+agent bridges it to a pty in the guest, at the host pty's size, and follows the master's
+resizes after start), exec -t -d with its own
 console socket, then pause/resume (the VM's cgroup frozen) and events --stats from the host."""
 
 import fcntl
@@ -55,7 +56,7 @@ def read_until(fd, text, what, seen=b""):
 def test_terminal_exec_tty_pause_resume_events(rt, bundle, workdir):
     bundle.config["process"]["terminal"] = True
     vm_bundle(bundle, 'echo "tty=$(tty)"; echo ready; read l; echo "got=$l size=$(stty size)"; '
-                      'while :; do sleep 1; done')
+                      'while read l; do echo "line=$l size=$(stty size)"; done')
     cs = ConsoleSocket(os.path.join(workdir, "console.sock"))
     cid = rt.track(rt.new_id())
     create = subprocess.Popen([rt.binary, "--root", rt.root, "create", "--bundle", bundle.path,
@@ -66,12 +67,24 @@ def test_terminal_exec_tty_pause_resume_events(rt, bundle, workdir):
     try:
         assert create.wait(timeout=60) == 0, create.stderr.read()
         set_size(master, 33, 101)  # as a client does once it holds the master
-        rt.start(cid)
+        rt.start(cid, timeout=BOOT)  # start returns once the guest is up
         seen = read_until(master, b"ready", "the container process on its terminal")
         assert b"tty=/dev/pts/0" in seen, seen  # a pty of the guest's own
         os.write(master, b"through-the-pty\r")
         seen = read_until(master, b"size=33 101", "the guest's pty size", seen)
         assert b"got=through-the-pty" in seen, seen
+        # A resize of the master after start reaches the guest's pty (the kernel signals
+        # the host pty's foreground group; nothing polls): probe until the size shows.
+        set_size(master, 41, 117)
+        deadline = time.monotonic() + 120
+        for n in range(1000):
+            os.write(master, b"probe%d\r" % n)
+            seen = read_until(master, b"line=probe%d size=" % n, "the guest's reply", seen)
+            seen = read_until(master, b"\n", "the end of the reply", seen.split(b"line=probe%d " % n)[-1])
+            if b"size=41 117" in seen:
+                break
+            assert time.monotonic() < deadline, f"the guest's pty never took the new size: {seen!r}"
+            time.sleep(0.5)
 
         # exec -t -d with a console socket of its own; its size follows the master's.
         cs2 = ConsoleSocket(os.path.join(workdir, "console2.sock"))

@@ -90,7 +90,7 @@ def test_create_start_state_kill_delete(rt, bundle):
     cid = create_detached(rt, bundle, out_path)
     st = rt.state(cid)
     assert st["status"] == "created"
-    rt.start(cid)
+    rt.start(cid, timeout=BOOT)  # start returns once the guest is up
     st = rt.state(cid)
     assert st["status"] == "running"
     pid = st["pid"]
@@ -106,7 +106,7 @@ def test_create_start_state_kill_delete(rt, bundle):
 def test_kill_sigkill_ends_the_vm(rt, bundle):
     vm_bundle(bundle, "sleep 1000")
     cid, _ = rt.create(bundle.path, timeout=60)
-    rt.start(cid)
+    rt.start(cid, timeout=BOOT)  # start returns once the guest is up
     pid = rt.state(cid)["pid"]
     assert any(e.endswith(":vm") for e in state_root_entries(rt))
     rt.kill(cid, "KILL")

@@ -52,7 +52,7 @@ def test_podman_style_network_namespace_reaches_the_guest(rt, bundle, workdir):
                           f'echo ready; echo "served-by-$(uname -r)" | nc -l -p 8080; sleep 1000')
         out_path = os.path.join(workdir, "vm.out")
         cid = create_detached(rt, bundle, out_path)
-        rt.start(cid)
+        rt.start(cid, timeout=BOOT)  # start returns once the guest is up
         pid = rt.state(cid)["pid"]
         wait_for(out_path, b"ready", pid, "the container process")
         served = b""
@@ -119,7 +119,8 @@ def listen(family, addr, port):
 
 def fetch(family, addr):
     """The body of GET / from the guest's httpd on port 8080, or ""."""
-    for _ in range(60):  # httpd in the guest listens a moment after "ready"
+    deadline = time.monotonic() + 60  # httpd in the guest listens a moment after "ready"
+    while time.monotonic() < deadline:
         try:
             with socket.socket(family) as c:
                 c.settimeout(10)
@@ -178,7 +179,7 @@ def test_two_interfaces_with_ipv6_reach_the_guest(rt, bundle, workdir):
                           'httpd -p 8080 -h /www; echo ready; sleep 1000')
         out_path = os.path.join(workdir, "vm.out")
         cid = create_detached(rt, bundle, out_path)
-        rt.start(cid)
+        rt.start(cid, timeout=BOOT)  # start returns once the guest is up
         pid = rt.state(cid)["pid"]
         wait_for(out_path, b"ready", pid, "the container process")
         # The host reaches the guest over IPv6 on eth0 and over IPv4 on net1.

@@ -5,7 +5,6 @@ root, which the guest sees read-only).
 
 Their containers keep the stdio the client gave them: the host's /dev/null (podman's stdin,
 containerd's --null-io) and pipes, which the runtime must make dumpable itself."""
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,12 +13,10 @@ import time
 
 import pytest
 
+from suite_loader import load  # on the path through this tier's conftest
 from test_criu import _criu_works
 
-_path = os.path.join(os.path.dirname(__file__), "..", "..", "clients", "helpers.py")
-_spec = importlib.util.spec_from_file_location("skiff_criu_client_helpers", _path)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
+helpers = load("clients/helpers.py", "skiff_criu_client_helpers")
 
 pytestmark = pytest.mark.skipif(not _criu_works(), reason="criu check fails on this kernel")
 
