@@ -44,25 +44,46 @@ public:
     // takes the link down as it moves it.
     void move_link(int index, int netns_fd, const std::string& name);
 
-    // For a VM's network (netlink_vm.cpp): the links, IPv4 addresses and default route a
-    // container's namespace holds, the same set in the guest, and tc's ingress redirect.
+    // For a VM's network (netlink_vm.cpp): the links, addresses and routes a container's
+    // namespace holds, the same set in the guest, and tc's ingress redirect.
     struct LinkInfo {
         int index = 0;
         std::string name;
         std::string mac;  // aa:bb:cc:dd:ee:ff
         int mtu = 0;
         bool loopback = false;
+        bool up = false;
     };
     std::vector<LinkInfo> links();
-    struct Ipv4 {
-        uint32_t address = 0;  // network byte order
+    // An IPv4 or IPv6 address of a link; `bytes` is 4 or 16 bytes in network order.
+    struct Address {
+        int family = 0;  // AF_INET, AF_INET6
+        std::string bytes;
         int prefix = 0;
+        unsigned scope = 0;  // RT_SCOPE_*
+        uint32_t flags = 0;  // IFA_F_*
     };
-    std::vector<Ipv4> ipv4_addresses(int index);
-    // The IPv4 default route's gateway (network byte order), if there is one.
-    std::optional<uint32_t> ipv4_default_gateway();
-    void add_ipv4(int index, const Ipv4& address);
-    void add_ipv4_default_route(int index, uint32_t gateway);
+    // Both families' addresses of link `index`.
+    std::vector<Address> addresses(int index);
+    // Adds `a` to link `index` (IPv6 without duplicate address detection: the address is the
+    // one the container already had, usable at once).
+    void add_ip(int index, const Address& a);
+    // A unicast route of the main table; addresses in network order, empty when absent.
+    struct RouteEntry {
+        int family = 0;
+        std::string dst;  // empty with dst_len 0: the default route
+        int dst_len = 0;
+        std::string gateway;
+        std::string prefsrc;
+        int oif = 0;
+        uint32_t priority = 0;  // the metric; 0: none given
+        unsigned protocol = 0;  // RTPROT_*
+        unsigned scope = 0;
+    };
+    // The main table's unicast routes of both families.
+    std::vector<RouteEntry> routes();
+    void add_route(const RouteEntry& r);
+    void rename_link(int index, const std::string& name);
     void set_mtu_and_mac(int index, int mtu, const std::string& mac);
     // An ingress qdisc on `from`, and a match-all filter that redirects what arrives there to
     // the egress of `to` (mirred): half of a transparent link between two interfaces.

@@ -1,5 +1,5 @@
 // The rtnetlink requests VM networking needs (netlink.hpp): read a namespace's links,
-// addresses and default route; set them in the guest; tc ingress redirects between a veth
+// addresses and routes (IPv4 and IPv6); set them in the guest; tc ingress redirects between a veth
 // and a tap, as Kata connects them (u32 match-all + mirred, which kernels without
 // cls_matchall have too).
 #include <arpa/inet.h>
@@ -59,7 +59,12 @@ public:
         std::memcpy(&buf_[0], &len, sizeof len);  // nlmsg_len
         return buf_.data();
     }
-    uint32_t size() const { return uint32_t(buf_.size()); }
+    // Padded like data(): `transact(m.data(), m.size())` may evaluate either first, and a
+    // message shorter than its nlmsg_len is dropped by the kernel without an answer.
+    uint32_t size() {
+        data();
+        return uint32_t(buf_.size());
+    }
 
 private:
     void append(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
@@ -110,6 +115,7 @@ std::vector<Route::LinkInfo> Route::links() {
         LinkInfo l;
         l.index = ifi->ifi_index;
         l.loopback = (ifi->ifi_flags & IFF_LOOPBACK) != 0;
+        l.up = (ifi->ifi_flags & IFF_UP) != 0;
         int len = int(IFLA_PAYLOAD(h));
         for (auto* rta = IFLA_RTA(ifi); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
             if (rta->rta_type == IFLA_IFNAME)
@@ -124,72 +130,111 @@ std::vector<Route::LinkInfo> Route::links() {
     return out;
 }
 
-std::vector<Route::Ipv4> Route::ipv4_addresses(int index) {
+std::vector<Route::Address> Route::addresses(int index) {
     ifaddrmsg ifa = {};
-    ifa.ifa_family = AF_INET;
+    ifa.ifa_family = AF_UNSPEC;
     Msg req(RTM_GETADDR, 0, &ifa, sizeof ifa);
-    std::vector<Ipv4> out;
+    std::vector<Address> out;
     for (const auto& m : dump(req.data(), req.size())) {
         auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
         if (h->nlmsg_type != RTM_NEWADDR || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) continue;
         auto* a = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
-        if (int(a->ifa_index) != index || a->ifa_family != AF_INET) continue;
+        if (int(a->ifa_index) != index || (a->ifa_family != AF_INET && a->ifa_family != AF_INET6)) continue;
+        Address v;
+        v.family = a->ifa_family;
+        v.prefix = a->ifa_prefixlen;
+        v.scope = a->ifa_scope;
+        v.flags = a->ifa_flags;
+        std::string local, address;
+        size_t want = a->ifa_family == AF_INET ? 4 : 16;
         int len = int(IFA_PAYLOAD(h));
-        for (auto* rta = IFA_RTA(a); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-            if (rta->rta_type == IFA_LOCAL && RTA_PAYLOAD(rta) == 4) {
-                Ipv4 v;
-                std::memcpy(&v.address, RTA_DATA(rta), 4);
-                v.prefix = a->ifa_prefixlen;
-                out.push_back(v);
-            }
+        for (auto* rta = IFA_RTA(a); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+            std::string data(static_cast<const char*>(RTA_DATA(rta)), RTA_PAYLOAD(rta));
+            if (rta->rta_type == IFA_LOCAL && data.size() == want) local = data;
+            else if (rta->rta_type == IFA_ADDRESS && data.size() == want) address = data;
+            else if (rta->rta_type == IFA_FLAGS && data.size() == 4) std::memcpy(&v.flags, data.data(), 4);
+        }
+        // IPv4 names the interface's own address IFA_LOCAL (IFA_ADDRESS is the peer's on a
+        // point-to-point link); IPv6 gives IFA_ADDRESS alone.
+        v.bytes = local.empty() ? address : local;
+        if (!v.bytes.empty()) out.push_back(v);
     }
     return out;
 }
 
-std::optional<uint32_t> Route::ipv4_default_gateway() {
-    rtmsg r = {};
-    r.rtm_family = AF_INET;
-    Msg req(RTM_GETROUTE, 0, &r, sizeof r);
-    for (const auto& m : dump(req.data(), req.size())) {
-        auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
-        if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) continue;
-        auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
-        if (rt->rtm_dst_len != 0 || rt->rtm_table != RT_TABLE_MAIN) continue;
-        int len = int(RTM_PAYLOAD(h));
-        for (auto* rta = RTM_RTA(rt); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
-            if (rta->rta_type == RTA_GATEWAY && RTA_PAYLOAD(rta) == 4) {
-                uint32_t gw;
-                std::memcpy(&gw, RTA_DATA(rta), 4);
-                return gw;
-            }
-    }
-    return std::nullopt;
-}
-
-void Route::add_ipv4(int index, const Ipv4& address) {
+void Route::add_ip(int index, const Address& a) {
     ifaddrmsg ifa = {};
-    ifa.ifa_family = AF_INET;
-    ifa.ifa_prefixlen = uint8_t(address.prefix);
+    ifa.ifa_family = uint8_t(a.family);
+    ifa.ifa_prefixlen = uint8_t(a.prefix);
     ifa.ifa_index = uint32_t(index);
+    if (a.family == AF_INET6) ifa.ifa_flags = IFA_F_NODAD;
     Msg req(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof ifa);
-    req.add(IFA_LOCAL, &address.address, 4);
-    req.add(IFA_ADDRESS, &address.address, 4);
+    req.add(IFA_LOCAL, a.bytes.data(), a.bytes.size());
+    req.add(IFA_ADDRESS, a.bytes.data(), a.bytes.size());
     int err = transact(req.data(), req.size());
-    if (err) throw_errno("add an IPv4 address to interface " + std::to_string(index), err);
+    if (err) throw_errno("add an address to interface " + std::to_string(index), err);
 }
 
-void Route::add_ipv4_default_route(int index, uint32_t gateway) {
+std::vector<Route::RouteEntry> Route::routes() {
+    std::vector<RouteEntry> out;
+    for (int family : {AF_INET, AF_INET6}) {
+        rtmsg r = {};
+        r.rtm_family = uint8_t(family);
+        Msg req(RTM_GETROUTE, 0, &r, sizeof r);
+        for (const auto& m : dump(req.data(), req.size())) {
+            auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+            if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) continue;
+            auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
+            if (rt->rtm_family != family || rt->rtm_type != RTN_UNICAST) continue;
+            RouteEntry e;
+            e.family = family;
+            e.dst_len = rt->rtm_dst_len;
+            e.protocol = rt->rtm_protocol;
+            e.scope = rt->rtm_scope;
+            unsigned table = rt->rtm_table;
+            size_t want = family == AF_INET ? 4 : 16;
+            int len = int(RTM_PAYLOAD(h));
+            for (auto* rta = RTM_RTA(rt); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+                std::string data(static_cast<const char*>(RTA_DATA(rta)), RTA_PAYLOAD(rta));
+                if (rta->rta_type == RTA_DST && data.size() == want) e.dst = data;
+                else if (rta->rta_type == RTA_GATEWAY && data.size() == want) e.gateway = data;
+                else if (rta->rta_type == RTA_PREFSRC && data.size() == want) e.prefsrc = data;
+                else if (rta->rta_type == RTA_OIF && data.size() == 4) std::memcpy(&e.oif, data.data(), 4);
+                else if (rta->rta_type == RTA_PRIORITY && data.size() == 4) std::memcpy(&e.priority, data.data(), 4);
+                else if (rta->rta_type == RTA_TABLE && data.size() == 4) std::memcpy(&table, data.data(), 4);
+            }
+            if (table == RT_TABLE_MAIN) out.push_back(e);
+        }
+    }
+    return out;
+}
+
+void Route::add_route(const RouteEntry& e) {
     rtmsg r = {};
-    r.rtm_family = AF_INET;
+    r.rtm_family = uint8_t(e.family);
+    r.rtm_dst_len = uint8_t(e.dst_len);
     r.rtm_table = RT_TABLE_MAIN;
-    r.rtm_protocol = RTPROT_BOOT;
-    r.rtm_scope = RT_SCOPE_UNIVERSE;
+    r.rtm_protocol = uint8_t(e.protocol ? e.protocol : RTPROT_BOOT);
+    r.rtm_scope = uint8_t(e.scope);
     r.rtm_type = RTN_UNICAST;
     Msg req(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &r, sizeof r);
-    req.add(RTA_GATEWAY, &gateway, 4);
-    req.add_u32(RTA_OIF, uint32_t(index));
+    if (!e.dst.empty()) req.add(RTA_DST, e.dst.data(), e.dst.size());
+    if (!e.gateway.empty()) req.add(RTA_GATEWAY, e.gateway.data(), e.gateway.size());
+    if (!e.prefsrc.empty()) req.add(RTA_PREFSRC, e.prefsrc.data(), e.prefsrc.size());
+    if (e.priority) req.add_u32(RTA_PRIORITY, e.priority);
+    req.add_u32(RTA_OIF, uint32_t(e.oif));
     int err = transact(req.data(), req.size());
-    if (err) throw_errno("add the default route", err);
+    if (err) throw_errno("add a route to interface " + std::to_string(e.oif), err);
+}
+
+void Route::rename_link(int index, const std::string& name) {
+    ifinfomsg info = {};
+    info.ifi_family = AF_UNSPEC;
+    info.ifi_index = index;
+    Msg req(RTM_NEWLINK, 0, &info, sizeof info);
+    req.add_str(IFLA_IFNAME, name);
+    int err = transact(req.data(), req.size());
+    if (err) throw_errno("rename interface " + std::to_string(index) + " to " + name, err);
 }
 
 void Route::set_mtu_and_mac(int index, int mtu, const std::string& mac) {

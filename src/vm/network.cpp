@@ -1,19 +1,18 @@
-// A VM-isolated container's network (network.hpp): host half at create and delete, guest
-// half in the agent.
+// A VM-isolated container's network (network.hpp): the host half, at create and delete
+// (network_guest.cpp has the guest's).
 #include "vm/network.hpp"
 #include "vm/pod.hpp"
 #include "vm/vm.hpp"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
+#include <linux/if_addr.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,17 +27,14 @@
 namespace skiff::vm {
 namespace {
 
-std::string ip_text(uint32_t a) {
-    char b[INET_ADDRSTRLEN];
-    ::inet_ntop(AF_INET, &a, b, sizeof b);
-    return b;
+// "10.0.0.2/24", "fd00::2/64" from an address in network order.
+std::string prefix_text(int family, const std::string& bytes, int prefix) {
+    char b[INET6_ADDRSTRLEN] = "";
+    ::inet_ntop(family, bytes.data(), b, sizeof b);
+    return std::string(b) + (prefix >= 0 ? "/" + std::to_string(prefix) : "");
 }
 
-uint32_t ip_parse(const std::string& s) {
-    uint32_t a = 0;
-    if (::inet_pton(AF_INET, s.c_str(), &a) != 1) throw Error("bad IPv4 address " + s, EINVAL);
-    return a;
-}
+bool zero_mac(const std::string& mac) { return mac.find_first_not_of("0:") == std::string::npos; }
 
 // The calling thread inside a network namespace until destroyed.
 class InNetns {
@@ -64,7 +60,7 @@ const std::string* namespace_path(const oci::Spec& spec) {
     return nullptr;
 }
 
-void make_tap(const std::string& name, int mtu) {
+void make_tap(const std::string& name) {
     Fd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
     if (!tun) throw_errno("open /dev/net/tun");
     struct ifreq ifr = {};
@@ -73,12 +69,6 @@ void make_tap(const std::string& name, int mtu) {
     if (::ioctl(tun.get(), TUNSETIFF, &ifr) < 0) throw_errno("create tap " + name);
     if (::ioctl(tun.get(), TUNSETOWNER, 0UL) < 0) throw_errno("set the owner of tap " + name);
     if (::ioctl(tun.get(), TUNSETPERSIST, 1UL) < 0) throw_errno("keep tap " + name);
-    (void)mtu;
-}
-
-void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    ::nanosleep(&ts, nullptr);
 }
 
 }  // namespace
@@ -86,31 +76,64 @@ void sleep_ms(int ms) {
 std::optional<NetPlan> plan_network(const oci::Spec& spec, const std::string& state_root) {
     const std::string* path = namespace_path(spec);
     if (!path) return std::nullopt;
-    NetPlan n;
-    n.netns = *path;
     Fd ns(::open(path->c_str(), O_RDONLY | O_CLOEXEC));
     if (!ns) throw_errno("linux.namespaces: network namespace " + *path);
-    auto route = netlink::Route::in_netns(ns.get());
-    std::vector<netlink::Route::LinkInfo> ether;
+    return plan_network(ns.get(), *path, state_root);
+}
+
+std::optional<NetPlan> plan_network(int netns_fd, const std::string& netns_path, const std::string& state_root) {
+    NetPlan n;
+    n.netns = netns_path;
+    auto route = netlink::Route::in_netns(netns_fd);
+    std::vector<int> indexes;
     for (auto& l : route.links()) {
-        // Another VM's tap: a second VM in a pod would take the same interface (pod.hpp).
-        if (l.name == kTapName && tap_left_by_ended_vm(*path, l.index, state_root)) n.replace_tap = true;
-        else if (l.name == kTapName)
-            throw Error("linux.namespaces: network namespace " + *path +
+        // Another VM's tap: a second VM in a pod would take the same interfaces (pod.hpp).
+        if (l.name.rfind(kTapPrefix, 0) == 0 && tap_left_by_ended_vm(netns_path, l.index, state_root)) {
+            n.replace_tap = true;
+            continue;
+        }
+        if (l.name.rfind(kTapPrefix, 0) == 0)
+            throw Error("linux.namespaces: network namespace " + netns_path +
                             " is already connected to a VM-isolated container; only one per pod (network namespace) can take its interface",
                         EBUSY);
-        if (!l.loopback && !l.mac.empty()) ether.push_back(l);
+        // Ethernet links but loopback; a zero MAC is a tunnel's fallback device (gretap0).
+        if (l.loopback || l.mac.empty() || zero_mac(l.mac)) continue;
+        NetInterface nic;
+        nic.name = l.name;
+        nic.tap = kTapPrefix + std::to_string(n.interfaces.size());
+        nic.mac = l.mac;
+        nic.mtu = l.mtu;
+        nic.up = l.up;
+        for (const auto& a : route.addresses(l.index)) {
+            // The guest makes its own link-local address (the same one: the same MAC), and
+            // learns the dynamic ones (SLAAC) from the same router.
+            if (a.family == AF_INET6 && (a.scope == RT_SCOPE_LINK || !(a.flags & IFA_F_PERMANENT))) continue;
+            nic.addresses.push_back(prefix_text(a.family, a.bytes, a.prefix));
+        }
+        indexes.push_back(l.index);
+        n.interfaces.push_back(std::move(nic));
     }
-    if (ether.empty()) return std::nullopt;
-    if (ether.size() > 1)
-        log::warn("VM isolation: network namespace " + *path + " has " + std::to_string(ether.size()) +
-                  " interfaces; only " + ether[0].name + " is connected to the guest");
-    n.veth = ether[0].name;
-    n.mac = ether[0].mac;
-    n.mtu = ether[0].mtu;
-    auto addrs = route.ipv4_addresses(ether[0].index);
-    if (!addrs.empty()) n.address = ip_text(addrs[0].address) + "/" + std::to_string(addrs[0].prefix);
-    if (auto gw = route.ipv4_default_gateway()) n.gateway = ip_text(*gw);
+    if (n.interfaces.empty()) return std::nullopt;
+    for (const auto& r : route.routes()) {
+        // The guest's kernel makes the subnet routes of the addresses (proto kernel) and
+        // learns router advertisements itself.
+        if (r.protocol == RTPROT_KERNEL || r.protocol == RTPROT_RA) continue;
+        auto at = std::find(indexes.begin(), indexes.end(), r.oif);
+        if (at == indexes.end()) {
+            if (r.oif == 0)
+                log::warn("VM isolation: network namespace " + netns_path + ": a route to " +
+                          prefix_text(r.family, r.dst.empty() ? std::string(16, '\0') : r.dst, r.dst_len) +
+                          " without one interface (multipath) is not made in the guest");
+            continue;
+        }
+        NetRoute nr;
+        nr.dev = n.interfaces[size_t(at - indexes.begin())].name;
+        nr.dst = prefix_text(r.family, r.dst.empty() ? std::string(16, '\0') : r.dst, r.dst_len);
+        if (!r.gateway.empty()) nr.gateway = prefix_text(r.family, r.gateway, -1);
+        if (!r.prefsrc.empty()) nr.source = prefix_text(r.family, r.prefsrc, -1);
+        nr.metric = r.priority;
+        n.routes.push_back(std::move(nr));
+    }
     return n;
 }
 
@@ -127,18 +150,31 @@ void drop_joined_network_namespace(nlohmann::json& j, bool connected) {
     nss = keep;
 }
 
-std::vector<std::string> qemu_net_args(const NetPlan& net) {
+std::vector<std::string> qemu_nic_args(size_t n, const std::string& tap, const std::string& mac) {
+    std::string id = "net" + std::to_string(n);
     // romfile= : no PXE option ROM (nothing boots from the network; it costs memory).
-    return {"-netdev", std::string("tap,id=net0,ifname=") + kTapName + ",script=no,downscript=no", "-device",
-            "virtio-net-pci,netdev=net0,romfile=,mac=" + net.mac};
+    return {"-netdev", "tap,id=" + id + ",ifname=" + tap + ",script=no,downscript=no", "-device",
+            "virtio-net-pci,netdev=" + id + ",romfile=,mac=" + mac};
+}
+
+std::vector<std::string> qemu_net_args(const NetPlan& net) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < net.interfaces.size(); ++i) {
+        auto nic = qemu_nic_args(i, net.interfaces[i].tap, net.interfaces[i].mac);
+        out.insert(out.end(), nic.begin(), nic.end());
+    }
+    return out;
 }
 
 namespace {
 
-void record_network(const NetPlan& net, const std::string& vm_dir, int tap) {
+void record_network(const NetPlan& net, const std::string& vm_dir, const std::vector<int>& taps) {
     int fd = ::open((vm_dir + "/net").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) throw_errno("create " + vm_dir + "/net");
-    std::string rec = net.netns + "\n" + net.veth + "\n" + (tap > 0 ? std::to_string(tap) + "\n" : "");
+    std::string rec = net.netns + "\n";
+    for (size_t i = 0; i < net.interfaces.size(); ++i)
+        rec += net.interfaces[i].name + " " + net.interfaces[i].tap + " " +
+               std::to_string(i < taps.size() ? taps[i] : 0) + "\n";
     ssize_t w = ::write(fd, rec.data(), rec.size());
     ::close(fd);
     if (w != ssize_t(rec.size())) throw Error("write " + vm_dir + "/net", EIO);
@@ -147,23 +183,25 @@ void record_network(const NetPlan& net, const std::string& vm_dir, int tap) {
 }  // namespace
 
 void connect_network(const NetPlan& net, const std::string& vm_dir) {
-    record_network(net, vm_dir, 0);  // before the tap: a failure below is undone by delete
+    record_network(net, vm_dir, {});  // before the taps: a failure below is undone by delete
     InNetns in(net.netns);
     netlink::Route route;
-    auto veth = route.link_index(net.veth);
-    if (!veth) throw Error("VM isolation: interface " + net.veth + " left network namespace " + net.netns, ENODEV);
     if (net.replace_tap)  // an ended VM's (plan_network): its redirects go with it
-        if (auto old = route.link_index(kTapName)) {
-            route.delete_link(*old);
-            route.remove_ingress(*veth);
-        }
-    make_tap(kTapName, net.mtu);
-    int tap = *route.link_index(kTapName);
-    record_network(net, vm_dir, tap);
-    route.set_mtu_and_mac(tap, net.mtu, "");
-    route.set_up(tap);
-    route.redirect_ingress(*veth, tap);
-    route.redirect_ingress(tap, *veth);
+        for (const auto& l : route.links())
+            if (l.name.rfind(kTapPrefix, 0) == 0) route.delete_link(l.index);
+    std::vector<int> taps;
+    for (const auto& nic : net.interfaces) {
+        auto veth = route.link_index(nic.name);
+        if (!veth) throw Error("VM isolation: interface " + nic.name + " left network namespace " + net.netns, ENODEV);
+        if (net.replace_tap) route.remove_ingress(*veth);
+        make_tap(nic.tap);
+        taps.push_back(*route.link_index(nic.tap));
+        record_network(net, vm_dir, taps);
+        route.set_mtu_and_mac(taps.back(), nic.mtu, "");
+        route.set_up(taps.back());
+        route.redirect_ingress(*veth, taps.back());
+        route.redirect_ingress(taps.back(), *veth);
+    }
 }
 
 void disconnect_network(const std::string& vm_dir) {
@@ -175,95 +213,25 @@ void disconnect_network(const std::string& vm_dir) {
     }
     auto parts = text::lines(rec);
     if (parts.size() < 2) return;
-    std::string netns(parts[0]), veth(parts[1]);
-    int ours = parts.size() > 2 ? std::atoi(std::string(parts[2]).c_str()) : 0;
+    std::string netns(parts[0]);
     try {
         InNetns in(netns);
         netlink::Route route;
-        auto tap = route.link_index(kTapName);
-        // The pod's next VM replaced our tap (plan_network): its tap and redirects stay.
-        if (tap && ours > 0 && *tap != ours) return;
-        if (tap) route.delete_link(*tap);
-        if (auto v = route.link_index(veth)) route.remove_ingress(*v);
+        for (size_t i = 1; i < parts.size(); ++i) {
+            auto f = text::fields(parts[i]);
+            if (f.empty()) continue;
+            // "<interface> <tap> <tap's index>" (connect_network).
+            std::string veth(f[0]), tap(f.size() > 1 ? std::string(f[1]) : std::string(kTapPrefix) + "0");
+            int ours = f.size() > 2 ? std::atoi(std::string(f[2]).c_str()) : 0;
+            auto t = route.link_index(tap);
+            // The pod's next VM replaced our tap (plan_network): its tap and redirects stay.
+            if (t && ours > 0 && *t != ours) continue;
+            if (t) route.delete_link(*t);
+            if (auto v = route.link_index(veth)) route.remove_ingress(*v);
+        }
     } catch (const Error& e) {
         if (e.errnum() != ENOENT) log::warn(std::string("VM isolation: network teardown: ") + e.what());
     }
-}
-
-std::vector<CpioEntry> guest_net_files(const NetPlan& net, const std::string& kernel_dir) {
-    std::string conf = "mac " + net.mac + "\nmtu " + std::to_string(net.mtu) + "\n";
-    if (!net.address.empty()) conf += "addr " + net.address + "\n";
-    if (!net.gateway.empty()) conf += "gw " + net.gateway + "\n";
-    std::vector<CpioEntry> out = {{"skiff-vm/net", S_IFREG | 0600, conf},
-                                  {"skiff-vm/modules", S_IFDIR | 0700, ""}};
-    // virtio_net and what it needs, in load order, when the kernel has them as modules.
-    std::string kver;
-    try {
-        kver = text::read_file(kernel_dir + "/kver");
-    } catch (const Error&) {
-        return out;
-    }
-    while (!kver.empty() && (kver.back() == '\n' || kver.back() == ' ')) kver.pop_back();
-    const char* const mods[] = {"net/core/failover.ko", "drivers/net/net_failover.ko", "drivers/net/virtio_net.ko"};
-    int n = 0;
-    for (const char* m : mods) {
-        std::string path = kernel_dir + "/lib/modules/" + kver + "/kernel/" + m;
-        if (::access(path.c_str(), R_OK) != 0) continue;
-        out.push_back({"skiff-vm/modules/" + std::to_string(n++) + ".ko", S_IFREG | 0600, text::read_file(path)});
-    }
-    return out;
-}
-
-void configure_guest_network() {
-    std::string conf;
-    try {
-        conf = text::read_file("/skiff-vm/net");
-    } catch (const Error&) {
-        return;
-    }
-    std::string mac, address, gateway;
-    int mtu = 0;
-    for (auto line : text::lines(conf)) {
-        auto f = text::fields(line);
-        if (f.size() != 2) continue;
-        std::string k(f[0]), v(f[1]);
-        if (k == "mac") mac = v;
-        else if (k == "mtu") mtu = std::atoi(v.c_str());
-        else if (k == "addr") address = v;
-        else if (k == "gw") gateway = v;
-    }
-    std::vector<std::string> mods;
-    if (DIR* d = ::opendir("/skiff-vm/modules")) {
-        while (struct dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') mods.push_back(std::string("/skiff-vm/modules/") + e->d_name);
-        ::closedir(d);
-    }
-    std::sort(mods.begin(), mods.end());
-    for (const auto& m : mods) {
-        Fd fd(::open(m.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) throw_errno("open " + m);
-        if (::syscall(SYS_finit_module, fd.get(), "", 0) < 0 && errno != EEXIST) throw_errno("load module " + m);
-    }
-    netlink::Route route;
-    int index = 0;
-    for (int tries = 0; tries < 500 && !index; ++tries) {
-        for (const auto& l : route.links()) {
-            if (l.loopback) route.set_up(l.index);
-            else if (l.mac == mac) index = l.index;
-        }
-        if (!index) sleep_ms(10);
-    }
-    if (!index) throw Error("the guest has no network interface with address " + mac + " (virtio-net)", ENODEV);
-    if (mtu > 0) route.set_mtu_and_mac(index, mtu, "");
-    route.set_up(index);
-    if (!address.empty()) {
-        auto slash = address.find('/');
-        netlink::Route::Ipv4 a;
-        a.address = ip_parse(address.substr(0, slash));
-        a.prefix = slash == std::string::npos ? 32 : std::atoi(address.c_str() + slash + 1);
-        route.add_ipv4(index, a);
-    }
-    if (!gateway.empty()) route.add_ipv4_default_route(index, ip_parse(gateway));
 }
 
 }  // namespace skiff::vm

@@ -32,12 +32,16 @@ bool tap_left_by_ended_vm(const std::string& netns, int tap_index, const std::st
         std::string name = e->d_name;
         if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
             continue;
-        // <vm dir>/net: the namespace, the veth, the tap's index (connect_network).
+        // <vm dir>/net: the namespace, then "<interface> <tap> <tap's index>" a line
+        // (connect_network).
         auto rec = text::read_file_or_empty(state_root + "/" + name + "/net");
         auto parts = text::lines(rec);
-        if (parts.size() < 3 || std::atoi(std::string(parts[2]).c_str()) != tap_index ||
-            !same_file(std::string(parts[0]), netns))
-            continue;
+        bool has_tap = false;
+        for (size_t i = 1; i < parts.size(); ++i) {
+            auto f = text::fields(parts[i]);
+            has_tap = has_tap || (f.size() > 2 && std::atoi(std::string(f[2]).c_str()) == tap_index);
+        }
+        if (!has_tap || parts.empty() || !same_file(std::string(parts[0]), netns)) continue;
         // The VM lives from create (virtiofsd waits for QEMU) until QEMU ends, and virtiofsd
         // with it: its vhost-user connection closes.
         ended = helper_pids(state_root, name.substr(0, name.size() - suffix.size())).empty();

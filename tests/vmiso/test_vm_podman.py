@@ -174,3 +174,46 @@ def test_podman_run_exec_stop_rm_in_a_vm(podman):
     assert podman("container", "exists", cid, check=False).returncode == 1
     left = vm_processes(cid, podman.base)
     assert not left, f"VM processes left after podman rm: {left}"
+
+
+def test_podman_ipv6_network_and_a_second_network_reach_the_guest(podman):
+    # One container on podman's IPv4 network and on an IPv6 one: two interfaces in its
+    # namespace, so two guest NICs; the host reaches httpd in the guest over IPv6.
+    net6 = podman.net + "v6"
+    podman("network", "create", "--ipv6", "--subnet", "fd5c:9::/64", net6)
+    try:
+        script = ('mkdir -p /www; echo "served-by-$(uname -r)" > /www/index.html; '
+                  'httpd -p 8080 -h /www; ip -o addr | sed "s/^/A /"; echo ready; '
+                  'while :; do sleep 1; done')
+        cid = podman("run", "-d", "--network", podman.net, "--network", net6,
+                     "--annotation", "run.oci.skiff.isolation=vm", IMAGE, "sh", "-c", script,
+                     timeout=BOOT).stdout.strip()
+        deadline = time.monotonic() + BOOT
+        logs = ""
+        while "ready" not in logs:
+            assert time.monotonic() < deadline, f"the guest did not start the container: {logs}"
+            time.sleep(1)
+            logs = podman("logs", cid).stdout
+        nets = json.loads(podman("inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]
+        ip6 = nets[net6]["GlobalIPv6Address"]
+        ip4 = nets[podman.net]["IPAddress"]
+        assert ip6.startswith("fd5c:9:"), nets
+        assert f"inet6 {ip6}/64" in logs and f"inet {ip4}/24" in logs, (nets, logs)
+        served = ""
+        for _ in range(30):
+            try:
+                with socket.create_connection((ip6, 8080), timeout=10) as c:
+                    c.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    reply = b""
+                    while chunk := c.recv(4096):
+                        reply += chunk
+                served = reply.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
+                break
+            except OSError:
+                time.sleep(1)
+        assert served.startswith("served-by-") and served != f"served-by-{os.uname().release}", served
+        podman("rm", "-f", "-t", "0", cid, timeout=BOOT)
+        assert not vm_processes(cid, podman.base)
+    finally:
+        podman("rm", "-a", "-f", "-t", "0", check=False)
+        podman("network", "rm", "-f", net6, check=False)
