@@ -83,8 +83,19 @@ int cmd_list(const Globals& g, const Args& a) {
             printf("null\n");
             return 0;
         }
-        nlohmann::json arr = nlohmann::json::array();
-        for (const auto& e : entries) arr.push_back(nlohmann::json::parse(e.state_json));
+        // runc's field order (its list struct), which scripts matching the text rely on
+        static const char* const order[] = {"ociVersion", "id",      "pid",         "status", "bundle",
+                                            "rootfs",     "created", "annotations", "owner"};
+        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+        for (const auto& e : entries) {
+            const nlohmann::json st = nlohmann::json::parse(e.state_json);
+            nlohmann::ordered_json o = nlohmann::ordered_json::object();
+            for (const char* k : order)
+                if (st.contains(k)) o[k] = st[k];
+            for (const auto& [k, v] : st.items())
+                if (!o.contains(k)) o[k] = v;
+            arr.push_back(std::move(o));
+        }
         printf("%s\n", arr.dump().c_str());
         return 0;
     }

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -44,6 +46,21 @@ std::pair<std::string, std::string> split_page_server(const std::string& value) 
     return {value.substr(0, colon), port};
 }
 
+// --parent-path names a previous (pre-dump) image directory relative to the image path, as
+// CRIU's --prev-images-dir does; refused before CRIU is asked anything, in runc's words.
+void check_parent_path(const std::string& image_path, const std::string& parent) {
+    if (parent.empty()) return;
+    if (parent[0] == '/') throw Error("--parent-path must be relative", EINVAL);
+    const std::string real = (image_path.empty() ? std::string("checkpoint") : image_path) + "/" + parent;
+    struct stat st {};
+    if (::stat(real.c_str(), &st) != 0) {
+        const int err = errno;
+        throw Error("invalid --parent-path: stat " + real + ": " + std::strerror(err), err);
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw Error("invalid --parent-path: stat " + real + ": " + std::strerror(ENOTDIR), ENOTDIR);
+}
+
 }  // namespace
 
 void checkpoint(const Globals& g, const std::string& id, const CheckpointOptions& o) {
@@ -64,6 +81,8 @@ void checkpoint(const Globals& g, const std::string& id, const CheckpointOptions
         if ((fl & O_ACCMODE) == O_RDONLY)
             throw Error("invalid --status-fd argument " + std::to_string(o.status_fd) + ": not writable", EBADF);
     }
+
+    check_parent_path(o.image_path, o.parent_path);
 
     // Refuse here, before anything is frozen, when CRIU cannot work on this kernel.
     const std::string criu_bin = criu::locate(g.criu, "checkpoint");

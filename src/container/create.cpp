@@ -220,6 +220,13 @@ void create_cgroup(const Globals& g, const CreateOptions& o, const oci::Spec& sp
     // would wait forever: refuse it, and leave it as it was (not ours).
     auto existing = cgroups::open(options);
     if (existing->freezing()) throw Error(kFrozen, EBUSY);
+    // Another container's processes in this cgroup: allowed, as runc 1.1 allows it, but said,
+    // since its limits, pause and kill --all reach them too (runc's words).
+    try {
+        const size_t n = existing->pids().size();
+        if (n) log::warn("container's cgroup is not empty: " + std::to_string(n) + " process(es) found");
+    } catch (const std::exception&) {  // no such cgroup yet: nothing to say
+    }
     cgroup = std::move(existing);
     const oci::Resources* resources = spec.linux->resources ? &*spec.linux->resources : nullptr;
     // Rootless without a delegated cgroup: none at all when no limits are asked for (runc's rule).

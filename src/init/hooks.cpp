@@ -13,7 +13,9 @@ namespace {
 std::string run_one(const oci::Hook& h, const std::string& state, const char* kind, size_t i,
                     const std::string& cwd) {
     auto r = program::run_and_wait(h.path, h.args, h.env, state, h.timeout.value_or(0), cwd);
-    std::string where = std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + ")";
+    // "error running hook" is runc's phrase for this failure, which callers match on
+    std::string where =
+        std::string(kind) + " hook #" + std::to_string(i) + " (" + h.path + "): error running hook";
     if (r.timed_out) return where + ": timed out after " + std::to_string(*h.timeout) + "s";
     if (r.status != 0)
         return where + ": " + program::describe_status(r.status) +

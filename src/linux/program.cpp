@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 
 #include "base/error.hpp"
@@ -34,7 +35,12 @@ long long now_ms() {
 
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+    if (WIFSIGNALED(status)) {
+        // the signal's name too, lower case as runc prints it ("bad system call" for seccomp)
+        std::string name = ::strsignal(WTERMSIG(status)) ? ::strsignal(WTERMSIG(status)) : "";
+        if (!name.empty()) name[0] = char(std::tolower(static_cast<unsigned char>(name[0])));
+        return "killed by signal " + std::to_string(WTERMSIG(status)) + (name.empty() ? "" : " (" + name + ")");
+    }
     return "ended with wait status " + std::to_string(status);
 }
 

@@ -761,3 +761,17 @@ def test_concurrent_create_and_delete_share_the_default_parent(rt, bundle):
     for w in workers:
         w.join()
     assert not errors, errors[:3]
+
+
+def test_a_shared_non_empty_cgroup_is_warned_about(rt, make_bundle):
+    # a second container put into a cgroup that already holds another container's processes
+    # is allowed (runc 1.1) but not silently: its limits, pause and kill --all reach them too
+    path = "/" + rt.new_id()  # named after a test id, so the leak check covers it
+    first, second = make_bundle(), make_bundle()
+    cid1, _ = created(rt, first, cgroups_path=path)
+    second.args(SLEEPER)
+    second.config["linux"]["cgroupsPath"] = path
+    cid2, res = rt.create(second)
+    assert "container's cgroup is not empty: 1 process(es) found" in res.stderr, res
+    for cid in (cid2, cid1):
+        rt.delete(cid, force=True)

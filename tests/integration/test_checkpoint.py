@@ -36,7 +36,7 @@ def running(rt, bundle):
 
 CHECKPOINT_FLAGS = ["--work-path", "{w}", "--leave-running", "--tcp-established", "--ext-unix-sk",
                     "--shell-job", "--file-locks", "--manage-cgroups-mode", "soft",
-                    "--empty-ns", "network", "--auto-dedup", "--parent-path", "p"]
+                    "--empty-ns", "network", "--auto-dedup"]
 RESTORE_FLAGS = ["--work-path", "{w}", "--tcp-established", "--ext-unix-sk", "--shell-job",
                  "--file-locks", "--manage-cgroups-mode", "full", "-d", "--pid-file", "{w}/p",
                  "--no-subreaper", "--no-pivot", "--empty-ns", "network", "--auto-dedup",
@@ -105,6 +105,25 @@ def test_bad_flag_values_are_refused_before_criu_runs(rt, bundle, workdir):
         res = rt.run(["checkpoint", "--image-path", i, *flags, cid], check=False)
         assert res.returncode != 0 and words in one_line(res), res
     assert rt.state(cid)["status"] == "running"
+    rt.delete(cid, force=True)
+
+
+def test_parent_path_is_checked_before_criu(rt, bundle, workdir):
+    # --parent-path is relative to the image path and must name an existing directory; both
+    # are refused first, whether or not CRIU could work, and the container is left running
+    cid, pid = running(rt, bundle)
+    images = os.path.join(workdir, "images")
+    os.mkdir(images)
+    open(os.path.join(images, "afile"), "w").close()
+    for parent, words in ((os.path.join(workdir, "parent"), "--parent-path must be relative"),
+                          ("missing", "invalid --parent-path"),
+                          ("afile", "invalid --parent-path")):
+        res = rt.run(["checkpoint", "--image-path", images, "--parent-path", parent, cid],
+                     check=False, timeout=90)
+        assert res.returncode != 0 and words in res.stderr, (parent, res)
+        assert "not supported on this host" not in res.stderr, res
+    st = rt.state(cid)
+    assert st["status"] == "running" and st["pid"] == pid, st
     rt.delete(cid, force=True)
 
 

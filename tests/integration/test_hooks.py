@@ -117,6 +117,30 @@ def test_failing_create_hook_fails_create_and_leaves_nothing(rt, bundle, markers
     # the leak check (mounts, cgroups, --root, processes) runs after the test
 
 
+@pytest.mark.parametrize("kind", ["createRuntime", "startContainer"])
+def test_a_failing_hook_is_reported_in_runcs_words(rt, bundle, markers, kind):
+    # callers (runc's own tests among them) look for runc's "error running hook"
+    bundle.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", "exit 7"]}]}
+    bundle.args("true")
+    bundle.write()
+    cid = rt.track(rt.new_id())
+    res = rt.run(["run", "--bundle", bundle.path, cid], check=False)
+    assert res.returncode != 0
+    assert "error running hook" in res.stderr, res
+
+
+def test_a_hook_killed_by_a_signal_is_named(rt, bundle, markers):
+    # a hook ended by a signal (here SIGSYS, as a seccomp kill ends one) is named in words
+    # ("bad system call"), as runc's error does, not only by its number
+    bundle.config["hooks"] = {"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "kill -SYS $$"]}]}
+    bundle.args("true")
+    bundle.write()
+    cid = rt.track(rt.new_id())
+    res = rt.run(["run", "--bundle", bundle.path, cid], check=False)
+    assert res.returncode != 0
+    assert "bad system call" in res.stderr, res
+
+
 def test_failing_create_hook_stops_later_hooks(rt, bundle, markers):
     bundle.config["hooks"] = {
         "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 1"]},

@@ -133,6 +133,16 @@ def test_list_json(rt, bundle):
     assert os.path.realpath(item["bundle"]) == os.path.realpath(bundle.path)
 
 
+def test_list_json_keeps_runcs_field_order(rt, bundle):
+    # scripts (runc's own tests among them) match `list -f json` as text: runc writes the
+    # fields in its struct's order, not sorted
+    created(rt, bundle)
+    out = rt.run(["list", "--format", "json"]).stdout
+    keys = list(json.loads(out, object_pairs_hook=lambda pairs: pairs)[0])
+    names = [k for k, _ in keys]
+    assert names == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"], names
+
+
 def test_list_quiet(rt, make_bundle):
     a = created(rt, make_bundle())
     b = created(rt, make_bundle())
