@@ -19,12 +19,15 @@ inline constexpr const char* kGuestDir = "/run/agent";  // the agent's per-sessi
 
 enum Frame : char {
     // host -> guest
-    start = 'S',   // JSON {"args":[...], "files":{path:text}, "follow":bool, "tty":bool, "rows":n, "cols":n}
+    start = 'S',   // JSON {"nonce":hex, "args":[...], "files":{path:text}, "follow":bool, "tty":bool, "rows":n, "cols":n}
     input = 'I',   // bytes for the process's stdin (or its terminal)
     input_end = 'E',
     signal = 'K',  // decimal signal number, for the process
     resize = 'W',  // "rows cols"
     // guest -> host
+    hello = 'H',    // the start request's "nonce", before anything else of the session: the
+                    // host skips what comes before it (a previous client's unsent output that
+                    // QEMU still held for the port)
     started = 'P',  // decimal guest pid of the process (follow sessions)
     output = 'O',
     errout = 'R',

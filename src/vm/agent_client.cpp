@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -73,10 +74,22 @@ public:
             throw_errno("VM isolation: write to the guest agent");
     }
 
+    // Opens the session. QEMU may still hold output of this port's previous client, which
+    // it delivers to us: everything before the agent's hello with our nonce is skipped.
+    void start(nlohmann::json request) {
+        unsigned char random[8] = {};
+        if (::getrandom(random, sizeof random, 0) != sizeof random) throw_errno("getrandom");
+        std::string nonce;
+        for (unsigned char b : random) nonce += {"0123456789abcdef"[b >> 4], "0123456789abcdef"[b & 15]};
+        request["nonce"] = nonce;
+        hello_ = channel::encode(channel::hello, nonce);
+        send(channel::start, request.dump());
+    }
+
     // The next whole frame; false when the connection ends (the VM is gone).
     bool next(char& type, std::string& payload) {
         for (;;) {
-            if (channel::decode(buf_, type, payload)) return true;
+            if (take(type, payload)) return true;
             if (!fill()) return false;
         }
     }
@@ -90,7 +103,19 @@ public:
         buf_.append(b, size_t(n));
         return true;
     }
-    bool take(char& type, std::string& payload) { return channel::decode(buf_, type, payload); }
+    bool take(char& type, std::string& payload) {
+        if (!hello_.empty()) {
+            size_t at = buf_.find(hello_);
+            if (at == std::string::npos) {
+                // Keep only what could be the start of the hello.
+                if (buf_.size() >= hello_.size()) buf_.erase(0, buf_.size() - hello_.size() + 1);
+                return false;
+            }
+            buf_.erase(0, at + hello_.size());
+            hello_.clear();
+        }
+        return channel::decode(buf_, type, payload);
+    }
 
 private:
     // `exec` may follow `start` at once: the guest must have booted first.
@@ -113,6 +138,7 @@ private:
     Fd dir_, lock_, sock_;
     int slot_ = -1;
     std::string buf_;
+    std::string hello_;  // the agent's hello frame we still wait for
 };
 
 void write_out(int fd, const std::string& s) {
@@ -262,7 +288,7 @@ int exec(const std::string& root, const std::string& id, const ExecRequest& r) {
         req["rows"] = rows;
         req["cols"] = cols;
     }
-    s.send(channel::start, req.dump());
+    s.start(std::move(req));
     // Until the process started: a failure to start is the guest skiff's error and status.
     char type;
     std::string payload;
@@ -297,7 +323,7 @@ int exec(const std::string& root, const std::string& id, const ExecRequest& r) {
 std::vector<GuestProcess> guest_processes(const std::string& root, const std::string& id) {
     Session s(root, id);
     nlohmann::json req = {{"args", {"ps", "--format", "json", id}}, {"describe", true}};
-    s.send(channel::start, req.dump());
+    s.start(std::move(req));
     std::string out, err;
     char type;
     std::string payload;
@@ -355,7 +381,7 @@ int agent_session(const std::string& root, const std::string& id, nlohmann::json
     if (request.contains("args"))
         for (auto& a : request["args"])
             if (a == "{dir}") a = gd;
-    s.send(channel::start, request.dump());
+    s.start(std::move(request));
     if (!captured) {
         Endpoint e;
         return relay(s, e);

@@ -250,7 +250,10 @@ void AgentSessions::handle(const std::vector<struct pollfd>& polls, size_t from)
 void AgentSessions::on_frame(Session& s, char type, const std::string& payload) {
     switch (type) {
     case channel::start:
-        if (s.pid < 0) launch(s, payload);
+        // One client per port (the host holds its lock): a start while a process is followed
+        // comes from a new client, after the last one went without its hangup seen here.
+        if (s.pid >= 0) forget_process(s);
+        launch(s, payload);
         break;
     case channel::input:
         to_process(s, payload);
@@ -290,6 +293,7 @@ void AgentSessions::launch(Session& s, const std::string& request) {
         send(s, channel::exited, "255");
         return;
     }
+    if (j.contains("nonce") && j["nonce"].is_string()) send(s, channel::hello, j["nonce"].get<std::string>());
     std::string dir = std::string(channel::kGuestDir) + "/" + std::to_string(s.nr);
     for (const char* f : {"/pid", "/console.sock", "/process.json"}) ::unlink((dir + f).c_str());
     ::mkdir(dir.c_str(), 0700);
@@ -425,13 +429,17 @@ void AgentSessions::end_process(Session& s, int code) {
 // The host's client went away: the process keeps running, without its stdio (as with runc
 // when the caller's pipes close: EOF on its stdin, EPIPE or SIGPIPE when it writes, SIGHUP
 // from its terminal's hangup).
-void AgentSessions::drop(Session& s) {
+void AgentSessions::forget_process(Session& s) {
     for (int* fd : {&s.in, &s.out, &s.err, &s.master}) close_fd(*fd);
     s.pid = -1;
-    s.inbuf.clear();
     s.to_host.clear();
     s.to_process.clear();
     s.in_end = false;
+}
+
+void AgentSessions::drop(Session& s) {
+    forget_process(s);
+    s.inbuf.clear();
     s.connected = false;
 }
 

@@ -50,6 +50,8 @@ private:
     void launch(Session& s, const std::string& request);
     void end_process(Session& s, int status);
     void drop(Session& s);
+    // Closes the agent's ends of the followed process's stdio and forgets it (it runs on).
+    void forget_process(Session& s);
     void send(Session& s, char type, const std::string& payload);
     bool pump(Session& s, int& fd, char type);
     void to_process(Session& s, const std::string& bytes);
