@@ -89,6 +89,17 @@ std::unique_ptr<Filter> build(const oci::Seccomp& config) {
     return filter;
 }
 
+// The highest native syscall number the profile names, -1 when it names none here.
+int highest_listed_syscall(const oci::Seccomp& config) {
+    int highest = -1;
+    for (const auto& sc : config.syscalls)
+        for (const auto& name : sc.names) {
+            int nr = resolve_syscall(name);
+            if (nr != kUnknownSyscall && nr > highest) highest = nr;
+        }
+    return highest;
+}
+
 }  // namespace
 
 bool uses_notify(const oci::Seccomp& config) {
@@ -168,6 +179,13 @@ int load(const oci::Seccomp& config) {
     }
 
     std::vector<sock_filter> prog = build(config)->program();
+    int max_listed = highest_listed_syscall(config);
+    // As runc: not for a permissive default (an unknown syscall is let through anyway), nor
+    // when the default already is ENOSYS, nor for a profile that names no syscall here.
+    const std::string& d = config.default_action;
+    bool permissive = d == "SCMP_ACT_ALLOW" || d == "SCMP_ACT_LOG" || d == "SCMP_ACT_TRACE";
+    bool default_enosys = d == "SCMP_ACT_ERRNO" && config.default_errno_ret && *config.default_errno_ret == ENOSYS;
+    if (!permissive && !default_enosys && max_listed >= 0) prepend_enosys_stub(prog, max_listed);
     if (prog.size() > kMaxInstructions)
         throw Error("linux.seccomp: filter has " + std::to_string(prog.size()) +
                     " instructions, the kernel allows " + std::to_string(kMaxInstructions));

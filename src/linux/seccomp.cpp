@@ -5,6 +5,7 @@
 // and its loader would set no_new_privs behind our back (the config decides that).
 #include "linux/seccomp.hpp"
 
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <iterator>
 #include <cstring>
 
 #include "base/error.hpp"
@@ -170,6 +173,20 @@ long install(std::vector<sock_filter>& prog, unsigned flags) {
         throw_errno("load seccomp filter");
     }
     return rc;
+}
+
+void prepend_enosys_stub(std::vector<sock_filter>& prog, int max_listed) {
+    constexpr uint32_t kX32Bit = 0x40000000;
+    const uint32_t arch = seccomp_arch_native();  // libseccomp's tokens are AUDIT_ARCH values
+    const sock_filter stub[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 4),  // another arch: to prog
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 2, 0),  // x32: to prog
+        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, uint32_t(max_listed), 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+    };
+    prog.insert(prog.begin(), std::begin(stub), std::end(stub));
 }
 
 std::vector<std::string> supported_actions() {

@@ -76,6 +76,12 @@ constexpr size_t kMaxInstructions = BPF_MAXINSNS;
 // flags ask for one (SECCOMP_FILTER_FLAG_NEW_LISTENER), else 0. Never sets no_new_privs.
 long install(std::vector<sock_filter>& prog, unsigned flags);
 
+// runc's -ENOSYS stub, put before `prog`: on the native arch, a syscall numbered above
+// `max_listed` (the highest the profile names) fails with ENOSYS rather than the default
+// action, so that a program newer than the profile (glibc trying clone3 first) falls back
+// as it does on an older kernel. x32 numbers and other arches go to `prog` unchanged.
+void prepend_enosys_stub(std::vector<sock_filter>& prog, int max_listed);
+
 // What `features` reports: the names this libseccomp and kernel really support.
 std::vector<std::string> supported_actions();
 std::vector<std::string> supported_operators();

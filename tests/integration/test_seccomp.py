@@ -163,6 +163,32 @@ def test_bad_config_fails(rt, bundle, patch):
     assert res.returncode != 0
 
 
+def test_a_syscall_newer_than_the_profile_gets_enosys(rt, bundle, workdir):
+    """As runc: under a denying default, a syscall numbered above every one the profile names
+    fails with ENOSYS (so a program newer than the profile falls back, as glibc does from
+    clone3 to clone), while an unnamed syscall below that keeps the default's errno."""
+    exe = os.path.join(workdir, "syscall_errno")
+    subprocess.run(["cc", "-O2", "-static", "-o", exe, os.path.join(REPO, "tests", "helpers", "syscall_errno.c")],
+                   check=True)
+    shutil.copy(exe, bundle.in_rootfs("syscall_errno"))
+    startup = ["execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
+               "readlink", "readlinkat", "getrandom", "mprotect", "mmap", "munmap", "uname", "write",
+               "writev", "exit", "exit_group", "fstat", "newfstatat", "ioctl", "futex", "close",
+               "close_range", "read", "fcntl", "getpid", "gettid", "rt_sigprocmask", "rt_sigaction",
+               "rt_sigreturn", "openat", "sendmsg", "recvmsg", "capget", "capset", "prctl", "setresuid",
+               "setresgid", "setgroups", "chdir", "fchdir", "dup2", "dup3", "execveat", "getuid",
+               "geteuid", "getgid", "getegid", "poll", "ppoll", "fstatfs", "statfs", "getdents64",
+               "sched_getaffinity", "sigaltstack", "epoll_pwait", "epoll_ctl", "epoll_create1",
+               "pipe2", "clone", "wait4", "tgkill", "madvise", "nanosleep", "getppid",
+               "rt_sigtimedwait", "exit"]  # close_range (436) is the highest named
+    with_seccomp(bundle, [{"names": startup, "action": "SCMP_ACT_ALLOW"}], default="SCMP_ACT_ERRNO",
+                 architectures=["SCMP_ARCH_X86_64"])
+    bundle.config["process"]["args"] = ["/syscall_errno", "1000", "333"]  # 333: io_pgetevents
+    rc, out, err = rt.run_container(bundle)
+    assert rc == 0, err
+    assert out.split() == ["1000", str(errno.ENOSYS), "333", str(errno.EPERM)], out
+
+
 # ---------------------------------------------------------------------------------------------
 # SCMP_ACT_NOTIFY
 
