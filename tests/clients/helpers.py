@@ -254,22 +254,35 @@ def mount_points():
     return points
 
 
-def remove_cgroup_tree(path):
-    """rmdir path and everything below it, deepest first; returns the dirs that stayed."""
-    left = []
-    if not os.path.isdir(path):
-        return left
-    for root, dirs, _ in os.walk(path, topdown=False):
-        for d in dirs:
-            try:
-                os.rmdir(os.path.join(root, d))
-            except OSError:
-                left.append(os.path.join(root, d))
-    try:
-        os.rmdir(path)
-    except OSError:
-        left.append(path)
-    return left
+def remove_cgroup_tree(path, patience=3.0):
+    """rmdir path and everything below it, deepest first; returns the dirs that stayed.
+    A client's last process (conmon) may still be leaving when its command returns: a busy
+    tree is tried again for `patience` seconds before it counts as left."""
+    deadline = time.monotonic() + patience
+    while True:
+        left = []
+        if not os.path.isdir(path):
+            return left
+        for root, dirs, files in os.walk(path, topdown=False):
+            # An unmounted v1 controller's directory is plain tmpfs under /sys/fs/cgroup, and
+            # conmon still writes a `tasks` file there: files go first (a cgroupfs refuses).
+            for f in files:
+                try:
+                    os.unlink(os.path.join(root, f))
+                except OSError:
+                    pass
+            for d in dirs:
+                try:
+                    os.rmdir(os.path.join(root, d))
+                except OSError:
+                    left.append(os.path.join(root, d))
+        try:
+            os.rmdir(path)
+        except OSError:
+            left.append(path)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 def rm_tree(path):
