@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from conftest import runtime_is_runc
+
 
 SENDER_C = r"""
 #include <stdio.h>
@@ -141,7 +143,8 @@ def test_create_start_waits_for_ready_and_relays_it(rt, bundle, sender, host):
     msgs = host.wait_for(3)
     pid = rt.state(cid)["pid"]
     assert msgs[:2] == ["READY=1\n", f"MAINPID={pid}\n"], msgs
-    assert msgs[2] == "BARRIER=1" and host.messages[2][2] == 1, msgs
+    if not runtime_is_runc():  # runc 1.1.5 predates the barrier; later runc sends it
+        assert msgs[2] == "BARRIER=1" and host.messages[2][2] == 1, msgs
     assert host.messages[0][0] <= returned
     check_report(bundle)
     rt.kill(cid)
@@ -193,13 +196,14 @@ def test_start_returns_when_the_container_exits_without_ready(rt, bundle, sender
     assert os.listdir(rt.root) == []
 
 
-def test_create_with_notify_socket_gives_the_mount(rt, bundle, sender, host):
-    # What create sets up, seen without a start that relays: the container's env and mount.
+@pytest.mark.skiff_only(reason="runc's foreground run waits for READY after the container exited")
+def test_foreground_run_returns_when_the_container_exits_without_ready(rt, bundle, sender, host):
     with_sender(bundle, sender, "cat /proc/self/mountinfo; echo env=$NOTIFY_SOCKET")
     rc, out, err = rt.run_container(bundle, env=notify_env(host))
     assert rc == 0, err
     assert "env=/run/notify/notify.sock" in out
     assert any(line.split()[4] == "/run/notify" for line in out.splitlines() if len(line.split()) > 4), out
+    assert host.texts() == []
 
 
 @pytest.mark.skiff_only(reason="runc binds its socket in start whatever create did and fails")
