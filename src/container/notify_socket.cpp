@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +17,7 @@
 
 #include "base/error.hpp"
 #include "linux/log.hpp"
+#include "linux/syscalls.hpp"
 
 namespace skiff::container::notify {
 namespace {
@@ -159,11 +161,19 @@ Fd connect_host() {
     return sock;
 }
 
-bool relay_ready(int own, int host, int pidfd, pid_t main_pid) {
+bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals) {
+    // SIGCHLD and SIGWINCH stay pending for the foreground wait that follows.
+    sigset_t forwarded;
+    if (signals) {
+        forwarded = *signals;
+        sigdelset(&forwarded, SIGCHLD);
+        sigdelset(&forwarded, SIGWINCH);
+    }
+    Fd sig_fd(signals ? ::signalfd(-1, &forwarded, SFD_CLOEXEC) : -1);
     std::string ready;
     while (ready.empty()) {
-        struct pollfd p[2] = {{own, POLLIN, 0}, {pidfd, POLLIN, 0}};
-        if (::poll(p, 2, -1) < 0) {
+        struct pollfd p[3] = {{own, POLLIN, 0}, {pidfd, POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
+        if (::poll(p, 3, -1) < 0) {
             if (errno == EINTR) continue;
             throw_errno("poll notify socket");
         }
@@ -175,6 +185,9 @@ bool relay_ready(int own, int host, int pidfd, pid_t main_pid) {
             continue;
         }
         if (p[1].revents) return false;  // exited without READY: nothing to tell the host
+        struct signalfd_siginfo si;
+        if ((p[2].revents & POLLIN) && ::read(sig_fd.get(), &si, sizeof si) == sizeof si)
+            sys::pidfd_send_signal(pidfd, int(si.ssi_signo));
     }
     send_all(host, ready + "\n");
     send_all(host, "MAINPID=" + std::to_string(main_pid) + "\n");

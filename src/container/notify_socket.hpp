@@ -4,6 +4,7 @@
 // runs, wait for its READY= line (or its exit) and pass READY, MAINPID and a BARRIER on to
 // the host's NOTIFY_SOCKET. Nothing of this runs when NOTIFY_SOCKET is unset or empty.
 #pragma once
+#include <signal.h>
 #include <sys/types.h>
 
 #include <string>
@@ -32,7 +33,9 @@ Fd connect_host();
 // Waits until a datagram on `own` holds a READY= line, or the process behind `pidfd` exits
 // (then returns false, forwarding nothing), and sends the host that line, MAINPID=main_pid
 // and BARRIER=1 (waiting up to 30 s for the host to close the barrier's pipe).
-bool relay_ready(int own, int host, int pidfd, pid_t main_pid);
+// `signals`, when given (a foreground run, signals blocked): a signalfd whose signals go on to
+// the process meanwhile, so that a stop before READY is not held back.
+bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals = nullptr);
 
 // delete: the directory and its socket.
 void remove_dir(const std::string& state_root, const std::string& id);

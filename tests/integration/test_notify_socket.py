@@ -8,6 +8,7 @@ Busybox cannot send a datagram, so the container uses a tiny static C sender bui
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -231,3 +232,29 @@ def test_unreachable_host_socket_fails_start_before_the_process_runs(rt, bundle,
     assert not os.path.exists(bundle.in_rootfs("ran"))
     rt.delete(cid, force=True)
     assert os.listdir(rt.root) == []
+
+
+@pytest.mark.skiff_only(reason="runc's foreground run holds signals back until READY")
+def test_foreground_run_forwards_signals_while_waiting_for_ready(rt, bundle, sender, host, workdir):
+    with_sender(bundle, sender, "echo $NOTIFY_SOCKET > /report; trap 'exit 7' TERM; "
+                                "while true; do sleep 0.1; done")
+    bundle.write()
+    pid_file = os.path.join(workdir, "runtime.pid")
+    cid = rt.new_id()
+
+    def stop_it():  # a stop before READY (systemctl stop, ^C) reaches the container
+        deadline = time.monotonic() + 10
+        while not os.path.exists(bundle.in_rootfs("report")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(pid_file) as f:
+            os.kill(int(f.read()), signal.SIGTERM)
+
+    killer = threading.Thread(target=stop_it)
+    killer.start()
+    res = rt.run(["run", "--bundle", bundle.path, cid], check=False, env=notify_env(host), timeout=20,
+                 prefix=["sh", "-c", f'echo $$ > {pid_file}; exec "$@"', "sh"])
+    killer.join()
+    assert res.returncode == 7, res
+    with open(bundle.in_rootfs("report")) as f:
+        assert f.read() == "/run/notify/notify.sock\n"
+    assert host.texts() == []
