@@ -249,7 +249,8 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     if (prepared.notify_socket) {
         try {
             notify::relay_ready(prepared.notify_socket.get(), notify_host.get(), pidfd.get(),
-                                detach ? pid : ::getpid(), detach ? nullptr : &forward.set());
+                                detach ? pid : ::getpid(), detach ? nullptr : &forward.set(),
+                                tty ? &*tty : nullptr);
         } catch (const Error& e) {
             log::warn(std::string("NOTIFY_SOCKET: ") + e.what());  // runc too goes on
         }

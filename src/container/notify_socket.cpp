@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "container/tty_relay.hpp"
 #include "linux/log.hpp"
 #include "linux/syscalls.hpp"
 
@@ -161,7 +162,7 @@ Fd connect_host() {
     return sock;
 }
 
-bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals) {
+bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals, TtyRelay* tty) {
     // SIGCHLD and SIGWINCH stay pending for the foreground wait that follows.
     sigset_t forwarded;
     if (signals) {
@@ -172,11 +173,14 @@ bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* s
     Fd sig_fd(signals ? ::signalfd(-1, &forwarded, SFD_CLOEXEC) : -1);
     std::string ready;
     while (ready.empty()) {
-        struct pollfd p[3] = {{own, POLLIN, 0}, {pidfd, POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
-        if (::poll(p, 3, -1) < 0) {
+        struct pollfd p[5] = {{own, POLLIN, 0}, {pidfd, POLLIN, 0}, {sig_fd.get(), POLLIN, 0},
+                              {tty ? tty->stdin_fd() : -1, POLLIN, 0}, {tty ? tty->master_fd() : -1, POLLIN, 0}};
+        if (::poll(p, 5, -1) < 0) {
             if (errno == EINTR) continue;
             throw_errno("poll notify socket");
         }
+        if (tty && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_stdin();
+        if (tty && (p[4].revents & (POLLIN | POLLHUP | POLLERR))) tty->on_master();
         // The socket first: a READY sent just before the exit is still passed on.
         if (p[0].revents & POLLIN) {
             char buf[4096];

@@ -12,6 +12,10 @@
 #include "linux/fd.hpp"
 #include "oci/spec.hpp"
 
+namespace skiff::container {
+class TtyRelay;
+}
+
 namespace skiff::container::notify {
 
 // The host's NOTIFY_SOCKET, or "" when unset (one getenv).
@@ -35,7 +39,9 @@ Fd connect_host();
 // and BARRIER=1 (waiting up to 30 s for the host to close the barrier's pipe).
 // `signals`, when given (a foreground run, signals blocked): a signalfd whose signals go on to
 // the process meanwhile, so that a stop before READY is not held back.
-bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals = nullptr);
+// `tty`: run's own pty, relayed meanwhile, so that output before READY cannot stall the process.
+bool relay_ready(int own, int host, int pidfd, pid_t main_pid, const sigset_t* signals = nullptr,
+                 TtyRelay* tty = nullptr);
 
 // delete: the directory and its socket.
 void remove_dir(const std::string& state_root, const std::string& id);

@@ -7,6 +7,8 @@ Busybox cannot send a datagram, so the container uses a tiny static C sender bui
 """
 
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -258,3 +260,35 @@ def test_foreground_run_forwards_signals_while_waiting_for_ready(rt, bundle, sen
     with open(bundle.in_rootfs("report")) as f:
         assert f.read() == "/run/notify/notify.sock\n"
     assert host.texts() == []
+
+
+@pytest.mark.skiff_only(reason="runc relays its pty in goroutines; this checks skiff's single loop")
+def test_foreground_run_relays_its_terminal_while_waiting_for_ready(rt, bundle, sender, host):
+    # 100 KB on the terminal before READY: more than a pty holds, so an unrelayed pty stalls it.
+    with_sender(bundle, sender, "seq 1 20000; /notify READY=1; echo after-ready; exit 4")
+    bundle.config["process"]["terminal"] = True
+    bundle.write()
+    cid = rt.new_id()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["NOTIFY_SOCKET"] = host.path
+        os.execv(rt.binary, [rt.binary, "--root", rt.root, "run", "--bundle", bundle.path, cid])
+    out = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 1)[0]:
+            continue
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the runtime closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 4, out[-200:]
+    assert b"20000" in out and b"after-ready" in out
+    assert host.wait_for(2)[:2] == ["READY=1\n", f"MAINPID={pid}\n"]
