@@ -22,6 +22,7 @@
 #include "container/namespaces.hpp"
 #include "container/intel_rdt.hpp"
 #include "container/net_devices.hpp"
+#include "container/notify_socket.hpp"
 #include "container/rootless.hpp"
 #include "cgroups/none_manager.hpp"
 #include "container/state.hpp"
@@ -416,6 +417,8 @@ pid_t create_prepared(const Globals& g, const CreateOptions& o, Prepared& prepar
     NetDevices net_devices;
     try {
         Record rec = save_creating_record(store, g, o, prepared);
+        if (!prepared.vm)  // NOTIFY_SOCKET: /run/notify in the container; removed with the record
+            prepared.notify_socket = notify::setup_for_create(prepared.spec, g.root, o.id, o.start_now);
         if (prepared.vm) vm::start_host_side(*prepared.vm);
         Fd exec_fifo = make_exec_fifo(store, o);
         create_cgroup(g, o, prepared.spec, cgroup);

@@ -23,6 +23,7 @@ struct Prepared {
     NamespacePlan ns;
     int listen_fds = 0;  // $LISTEN_FDS passed on to the container
     std::optional<vm::Plan> vm;  // VM isolation: the spec above is then the host side's (QEMU)
+    Fd notify_socket;  // `run` with NOTIFY_SOCKET: the container's, bound (notify_socket.hpp)
 };
 
 // <bundle>/config.json as text: create keeps it verbatim in the state file and parses it.

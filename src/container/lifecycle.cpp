@@ -17,6 +17,7 @@
 #include "container/intel_rdt.hpp"
 #include "container/net_devices.hpp"
 #include "container/launch.hpp"
+#include "container/notify_socket.hpp"
 #include "init/hooks.hpp"
 #include "container/state.hpp"
 #include "container/tty_relay.hpp"
@@ -93,6 +94,9 @@ void start(const Globals& g, const std::string& id) {
         case Status::creating: throw Error("cannot start a container that is still being created", EINVAL);
     }
     log::phase("start: state");
+    // NOTIFY_SOCKET: bound before the process can send READY, the host reached before it runs.
+    Fd notify_own = notify::bind_for_start(g.root, id);
+    Fd notify_host = notify_own ? notify::connect_host() : Fd();
     std::string fifo = store.fifo_path(id);
     int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -129,6 +133,11 @@ void start(const Globals& g, const std::string& id) {
         oci::Spec spec = oci::parse_config(r.config);
         init::run_hooks_warn(spec.hooks->poststart, state_document(r, Status::running, false), "poststart");
         log::phase("start: poststart");
+    }
+    if (notify_own) {
+        lock.reset();  // a delete --force must not wait for READY
+        Fd init_fd = open_init(r);
+        if (init_fd) notify::relay_ready(notify_own.get(), notify_host.get(), init_fd.get(), r.pid);
     }
 }
 
@@ -210,6 +219,7 @@ std::vector<ListEntry> list(const Globals& g) {
 // create's steps (launch.hpp) without a `start` in between, then the foreground wait.
 int run_container(const Globals& g, const CreateOptions& o, bool detach, bool keep, bool no_subreaper) {
     Prepared prepared = prepare(g, o);
+    Fd notify_host = !prepared.vm && *notify::host_address() ? notify::connect_host() : Fd();
     if (!detach && !no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     ForwardedSignals forward(!detach, true);
     Fd pidfd;
@@ -233,6 +243,18 @@ int run_container(const Globals& g, const CreateOptions& o, bool detach, bool ke
     } catch (...) {
         try { remove(g, o.id, true); } catch (...) {}
         throw;
+    }
+    // NOTIFY_SOCKET: READY on to the host before the wait, as runc; the main pid is the
+    // container's when we leave, ours in the foreground (we exit with it).
+    if (prepared.notify_socket) {
+        try {
+            notify::relay_ready(prepared.notify_socket.get(), notify_host.get(), pidfd.get(),
+                                detach ? pid : ::getpid(), detach ? nullptr : &forward.set(),
+                                tty ? &*tty : nullptr);
+        } catch (const Error& e) {
+            log::warn(std::string("NOTIFY_SOCKET: ") + e.what());  // runc too goes on
+        }
+        prepared.notify_socket.reset();
     }
     if (detach) return 0;
 

@@ -13,6 +13,7 @@
 
 #include "cgroups/manager.hpp"
 #include "container/internal.hpp"
+#include "container/notify_socket.hpp"
 #include "oci/config.hpp"
 #include "base/error.hpp"
 #include "base/text.hpp"
@@ -224,6 +225,7 @@ std::vector<std::string> Store::ids() const {
 void Store::remove(const std::string& id) const {
     vm::teardown(root_, id);
     ::unlink(fifo_path(id).c_str());
+    notify::remove_dir(root_, id);
     ::unlink(path(id).c_str());
 }
 
