@@ -191,25 +191,7 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
         pts.options = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
         spec.mounts.push_back(pts);
     }
-    spec.hostname.clear();
-    spec.domainname.clear();
-    auto& lx = *spec.linux;
-    std::vector<oci::Namespace> keep;
-    for (auto& ns : lx.namespaces)
-        if (ns.type != "user" && ns.type != "time") keep.push_back(ns);
-    lx.namespaces = keep;
-    lx.uid_mappings.clear();
-    lx.gid_mappings.clear();
-    lx.time_offsets.clear();
-    lx.sysctl.clear();
-    lx.seccomp.reset();
-    lx.masked_paths.reset();
-    lx.readonly_paths.reset();
-    lx.mount_label.clear();
-    lx.personality.reset();
-    lx.intel_rdt.reset();
-    lx.rootfs_propagation.clear();
-    lx.devices.clear();
+    drop_what_the_guest_applies(spec);
     if (p.net) allow_tun(spec);
     if (kvm) grant_char_device(spec, "/dev/kvm", 10, 232, 0660);
 }
@@ -238,6 +220,28 @@ std::string make_guest_config(const std::string& config_text, const std::vector<
 }
 
 }  // namespace
+
+void drop_what_the_guest_applies(oci::Spec& spec) {
+    spec.hostname.clear();
+    spec.domainname.clear();
+    auto& lx = *spec.linux;
+    std::vector<oci::Namespace> keep;
+    for (auto& ns : lx.namespaces)
+        if (ns.type != "user" && ns.type != "time") keep.push_back(ns);
+    lx.namespaces = keep;
+    lx.uid_mappings.clear();
+    lx.gid_mappings.clear();
+    lx.time_offsets.clear();
+    lx.sysctl.clear();
+    lx.seccomp.reset();
+    lx.masked_paths.reset();
+    lx.readonly_paths.reset();
+    lx.mount_label.clear();
+    lx.personality.reset();
+    lx.intel_rdt.reset();
+    lx.rootfs_propagation.clear();
+    lx.devices.clear();
+}
 
 void grant_char_device(oci::Spec& spec, const std::string& path, int major, int minor, unsigned mode) {
     auto& lx = *spec.linux;

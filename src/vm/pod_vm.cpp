@@ -129,25 +129,7 @@ void make_pod_member_host_spec(oci::Spec& spec, const Plan& p) {
     dev.options = {"nosuid", "mode=755", "size=64k"};
     spec.mounts = {procfs, dev, bind_entry(p.dir + "/app", kRelayApp, true),
                    bind_entry(vm_dir(p.state_root, p.pod_sandbox), std::string(kRelayPodRoot) + "/" + kRelayPodId + ":vm", false)};
-    spec.hostname.clear();
-    spec.domainname.clear();
-    auto& lx = *spec.linux;
-    std::vector<oci::Namespace> keep;
-    for (auto& ns : lx.namespaces)
-        if (ns.type != "user" && ns.type != "time") keep.push_back(ns);
-    lx.namespaces = keep;
-    lx.uid_mappings.clear();
-    lx.gid_mappings.clear();
-    lx.time_offsets.clear();
-    lx.sysctl.clear();
-    lx.seccomp.reset();
-    lx.masked_paths.reset();
-    lx.readonly_paths.reset();
-    lx.mount_label.clear();
-    lx.personality.reset();
-    lx.intel_rdt.reset();
-    lx.rootfs_propagation.clear();
-    lx.devices.clear();
+    drop_what_the_guest_applies(spec);
 }
 
 }  // namespace
