@@ -45,7 +45,9 @@ vm_extract_vmlinux() {
     for magic in '\x28\xb5\x2f\xfd:zstd -dcq' '\xfd7zXZ\x00:xz -dcq' '\x1f\x8b\x08:gzip -dcq'; do
         tool=${magic#*:}
         command -v "${tool%% *}" >/dev/null || continue
-        off=$(LC_ALL=C grep -obUaP "${magic%%:*}" "$KDIR/vmlinuz" | head -n1 | cut -d: -f1)
+        # || true: no match is the usual answer for all but one compressor, and under
+        # `set -eo pipefail` grep's status would end the script without a word
+        off=$(LC_ALL=C grep -obUaP "${magic%%:*}" "$KDIR/vmlinuz" | head -n1 | cut -d: -f1 || true)
         [ -n "$off" ] || continue
         tail -c +$((off + 1)) "$KDIR/vmlinuz" | $tool > "$KDIR/vmlinux.tmp" 2>/dev/null || true
         if [ "$(head -c 4 "$KDIR/vmlinux.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
