@@ -36,7 +36,13 @@ uint32_t action_value(const ActionName& a, const std::optional<uint32_t>& errno_
 }
 
 // Compiles the config into a filter; the caller validated it.
-std::unique_ptr<Filter> build(const oci::Seccomp& config) {
+// highest: set to the highest native syscall number the profile names (-1 for none), from the
+// same resolution the rules need: libseccomp's name lookup is a scan of its table.
+std::unique_ptr<Filter> build(const oci::Seccomp& config, int* highest = nullptr) {
+    if (highest) *highest = -1;
+    auto note = [highest](int nr) {
+        if (highest && nr != kUnknownSyscall && nr > *highest) *highest = nr;
+    };
     const std::string base = "linux.seccomp";
     const ActionName& def = *find_action(config.default_action);
     const uint32_t def_value = action_value(def, config.default_errno_ret);
@@ -57,7 +63,11 @@ std::unique_ptr<Filter> build(const oci::Seccomp& config) {
         const std::string path = base + ".syscalls[" + std::to_string(i) + "]";
         const uint32_t act = action_value(*find_action(sc.action), sc.errno_ret);
         // libseccomp refuses a rule that repeats the default action; it would change nothing.
-        if (act == def_value) continue;
+        if (act == def_value) {
+            if (highest)
+                for (const auto& name : sc.names) note(resolve_syscall(name));
+            continue;
+        }
 
         std::vector<ArgCompare> conds;
         bool repeated_index = false;
@@ -72,6 +82,7 @@ std::unique_ptr<Filter> build(const oci::Seccomp& config) {
             // Like runc: a name this libseccomp cannot resolve (a newer syscall, a typo, a
             // name of another OS) is skipped, so one profile can serve many hosts.
             int nr = resolve_syscall(name);
+            note(nr);
             if (nr == kUnknownSyscall) continue;
             auto add = [&](const std::vector<ArgCompare>& c) {
                 int rc = filter->add_rule(act, nr, c);
@@ -87,17 +98,6 @@ std::unique_ptr<Filter> build(const oci::Seccomp& config) {
         }
     }
     return filter;
-}
-
-// The highest native syscall number the profile names, -1 when it names none here.
-int highest_listed_syscall(const oci::Seccomp& config) {
-    int highest = -1;
-    for (const auto& sc : config.syscalls)
-        for (const auto& name : sc.names) {
-            int nr = resolve_syscall(name);
-            if (nr != kUnknownSyscall && nr > highest) highest = nr;
-        }
-    return highest;
 }
 
 }  // namespace
@@ -178,8 +178,8 @@ int load(const oci::Seccomp& config) {
         flags &= ~static_cast<unsigned>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
     }
 
-    std::vector<sock_filter> prog = build(config)->program();
-    int max_listed = highest_listed_syscall(config);
+    int max_listed = -1;
+    std::vector<sock_filter> prog = build(config, &max_listed)->program();
     // As runc: not for a permissive default (an unknown syscall is let through anyway), nor
     // when the default already is ENOSYS, nor for a profile that names no syscall here.
     const std::string& d = config.default_action;
