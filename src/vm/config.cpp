@@ -20,6 +20,7 @@
 #include "vm/sizing.hpp"
 #include "vm/terminal_watch.hpp"
 #include "vm/vm.hpp"
+#include "vm/host_spec.hpp"
 
 namespace skiff::vm {
 namespace {
@@ -138,16 +139,6 @@ std::vector<std::string> qemu_argv(const oci::Spec& spec, const Plan& p, const s
     return a;
 }
 
-oci::Mount bind_mount(const std::string& src, const std::string& dst, bool ro) {
-    oci::Mount m;
-    m.destination = dst;
-    m.source = src;
-    m.type = "bind";
-    m.options = {"rbind", "nosuid", "nodev"};
-    if (ro) m.options.push_back("ro");
-    return m;
-}
-
 // The host side of the container: QEMU as the process, with no capabilities, in a small root
 // of its own (<vm dir>/root: the host's /usr read-only, the kernel and the VM's directory,
 // a fresh /proc, a /dev with the default nodes and /dev/kvm when it is used). The cgroup,
@@ -170,20 +161,11 @@ void make_host_spec(oci::Spec& spec, const Plan& p, const std::string& qemu, boo
     host.oom_score_adj = proc.oom_score_adj;
     host.terminal = proc.terminal;  // QEMU's stdio is the pty; the guest agent bridges it (agent_terminal.hpp)
     proc = std::move(host);
-    spec.root->path = p.dir + "/root";
-    spec.root->readonly = true;
-    oci::Mount procfs;
-    procfs.destination = "/proc";
-    procfs.type = procfs.source = "proc";
-    procfs.options = {"nosuid", "noexec", "nodev"};
-    oci::Mount dev;
-    dev.destination = "/dev";
-    dev.type = dev.source = "tmpfs";
-    dev.options = {"nosuid", "mode=755", "size=64k"};
-    spec.mounts = {procfs, dev, bind_mount("/usr", "/usr", true), bind_mount(p.kernel_dir, kGuestKernelDir, true),
-                   bind_mount(p.dir, kGuestVmDir, false)};
+    use_small_root(spec, p.dir + "/root",
+                   {small_root_bind("/usr", "/usr", true), small_root_bind(p.kernel_dir, kGuestKernelDir, true),
+                    small_root_bind(p.dir, kGuestVmDir, false)});
     for (const auto& d : host_root_links())
-        if (!d.second) spec.mounts.push_back(bind_mount("/" + d.first, "/" + d.first, true));  // not merged-usr
+        if (!d.second) spec.mounts.push_back(small_root_bind("/" + d.first, "/" + d.first, true));  // not merged-usr
     if (spec.process->terminal) {  // the pty is made in QEMU's own devpts
         oci::Mount pts;
         pts.destination = "/dev/pts";
@@ -205,21 +187,49 @@ std::string make_guest_config(const std::string& config_text, const std::vector<
     make_pod_namespaces_the_guests(j);  // reads the host's hostname file: before the mounts move to the share
     share_guest_mounts(j, shares);
     drop_joined_network_namespace(j, connected);
-    j.erase("hooks");
-    if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
-    if (j.contains("linux") && j["linux"].is_object()) {
-        auto& lx = j["linux"];
-        lx.erase("cgroupsPath");
-        if (lx.contains("resources") && lx["resources"].is_object()) {
-            nlohmann::json r = nlohmann::json::object();
-            if (lx["resources"].contains("devices")) r["devices"] = lx["resources"]["devices"];
-            lx["resources"] = r;
-        }
-    }
+    drop_host_only_settings(j);
     return j.dump();
 }
 
 }  // namespace
+
+oci::Mount small_root_bind(const std::string& src, const std::string& dst, bool ro, bool recursive) {
+    oci::Mount m;
+    m.destination = dst;
+    m.source = src;
+    m.type = "bind";
+    m.options = {recursive ? "rbind" : "bind", "nosuid", "nodev"};
+    if (ro) m.options.push_back("ro");
+    return m;
+}
+
+void use_small_root(oci::Spec& spec, const std::string& root, const std::vector<oci::Mount>& binds) {
+    spec.root->path = root;
+    spec.root->readonly = true;
+    oci::Mount procfs;
+    procfs.destination = "/proc";
+    procfs.type = procfs.source = "proc";
+    procfs.options = {"nosuid", "noexec", "nodev"};
+    oci::Mount dev;
+    dev.destination = "/dev";
+    dev.type = dev.source = "tmpfs";
+    dev.options = {"nosuid", "mode=755", "size=64k"};
+    spec.mounts = {procfs, dev};
+    spec.mounts.insert(spec.mounts.end(), binds.begin(), binds.end());
+}
+
+void drop_host_only_settings(nlohmann::json& j) {
+    j.erase("hooks");
+    if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
+    if (!j.contains("linux") || !j["linux"].is_object()) return;
+    auto& lx = j["linux"];
+    lx.erase("cgroupsPath");
+    if (lx.contains("resources") && lx["resources"].is_object()) {
+        nlohmann::json r = nlohmann::json::object();
+        if (lx["resources"].contains("devices")) r["devices"] = lx["resources"]["devices"];
+        lx["resources"] = r;
+    }
+}
 
 void drop_what_the_guest_applies(oci::Spec& spec) {
     spec.hostname.clear();

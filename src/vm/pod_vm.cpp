@@ -17,6 +17,7 @@
 #include "vm/agent_client.hpp"
 #include "vm/paths.hpp"
 #include "vm/pod.hpp"
+#include "vm/host_spec.hpp"
 #include "vm/vm.hpp"
 
 namespace skiff::vm {
@@ -37,16 +38,6 @@ std::string member_name(const std::string& id) { return "pod-" + id; }
 void write_file(const std::string& path, const std::string& data, mode_t mode) {
     Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
     if (!f || !channel::write_all(f.get(), data)) throw_errno("write " + path);
-}
-
-oci::Mount bind_entry(const std::string& src, const std::string& dst, bool ro) {
-    oci::Mount m;
-    m.destination = dst;
-    m.source = src;
-    m.type = "bind";
-    m.options = {"bind", "nosuid", "nodev"};
-    if (ro) m.options.push_back("ro");
-    return m;
 }
 
 std::vector<std::string> staged_names(const std::string& dir) {
@@ -91,17 +82,7 @@ std::string pod_member_guest_config(const std::string& config_text, const std::s
     for (const auto& s : shares)
         j["mounts"].at(s.index)["source"] = std::string(kGuestShare) + "/" + member_name(id) + "-" + s.name;
     drop_joined_network_namespace(j, true);
-    j.erase("hooks");
-    if (j.contains("annotations") && j["annotations"].is_object()) j["annotations"].erase(kAnnotation);
-    if (j.contains("linux") && j["linux"].is_object()) {
-        auto& lx = j["linux"];
-        lx.erase("cgroupsPath");
-        if (lx.contains("resources") && lx["resources"].is_object()) {
-            nlohmann::json r = nlohmann::json::object();
-            if (lx["resources"].contains("devices")) r["devices"] = lx["resources"]["devices"];
-            lx["resources"] = r;
-        }
-    }
+    drop_host_only_settings(j);
     return j.dump();
 }
 
@@ -117,18 +98,10 @@ void make_pod_member_host_spec(oci::Spec& spec, const Plan& p) {
     relay.no_new_privileges = true;
     relay.oom_score_adj = spec.process->oom_score_adj;
     spec.process = std::move(relay);
-    spec.root->path = p.dir + "/root";
-    spec.root->readonly = true;
-    oci::Mount procfs;
-    procfs.destination = "/proc";
-    procfs.type = procfs.source = "proc";
-    procfs.options = {"nosuid", "noexec", "nodev"};
-    oci::Mount dev;
-    dev.destination = "/dev";
-    dev.type = dev.source = "tmpfs";
-    dev.options = {"nosuid", "mode=755", "size=64k"};
-    spec.mounts = {procfs, dev, bind_entry(p.dir + "/app", kRelayApp, true),
-                   bind_entry(vm_dir(p.state_root, p.pod_sandbox), std::string(kRelayPodRoot) + "/" + kRelayPodId + ":vm", false)};
+    use_small_root(spec, p.dir + "/root",
+                   {small_root_bind(p.dir + "/app", kRelayApp, true, false),
+                    small_root_bind(vm_dir(p.state_root, p.pod_sandbox),
+                                    std::string(kRelayPodRoot) + "/" + kRelayPodId + ":vm", false, false)});
     drop_what_the_guest_applies(spec);
 }
 

@@ -54,11 +54,6 @@ bool wanted(const oci::Spec& spec);
 // /dev/kvm, the tap's /dev/net/tun).
 void grant_char_device(oci::Spec& spec, const std::string& path, int major, int minor, unsigned mode);
 
-// Clears from a host side's config what the guest's skiff applies instead (user and time
-// namespaces, id maps, sysctls, seccomp, masks, labels, devices ...): QEMU, or a pod VM
-// member's relay, runs without them.
-void drop_what_the_guest_applies(oci::Spec& spec);
-
 // Validates that the VM mode can honour `spec` (errors name the JSON field), checks the host
 // has QEMU, virtiofsd and a guest kernel, and rewrites `spec` into the host side's: QEMU as
 // the process, the host's root read-only as its root. `rootfs` becomes "/". Touches nothing.
