@@ -26,6 +26,7 @@
 #include "linux/channel.hpp"
 #include "linux/fd.hpp"
 #include "vm/agent_channel.hpp"
+#include "vm/boot_limit.hpp"
 #include "vm/clock.hpp"
 #include "vm/paths.hpp"
 
@@ -118,17 +119,19 @@ public:
     }
 
 private:
-    // `exec` may follow `start` at once: the guest must have booted first.
+    // `exec` may follow `start` at once: the guest must have booted first, within the same
+    // limit `start` gives it (the annotation recorded at create, else the environment's).
     static void wait_for_guest(const std::string& dir) {
-        const char* t = ::getenv("SKIFF_VM_BOOT_TIMEOUT");
-        double limit = t && std::atof(t) > 0 ? std::atof(t) : 120;
+        std::string source;
+        double limit = boot_limit(dir, &source);
         double until = monotonic_seconds() + limit;
         for (;;) {
             std::string st = text::read_file_or_empty(dir + "/status");
             if (st.find("exit ") != std::string::npos) throw Error("cannot exec in a stopped container", EINVAL);
             if (st.find("up\n") != std::string::npos) return;
             if (monotonic_seconds() > until)
-                throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) + " s",
+                throw Error("VM isolation: the guest did not come up within " + std::to_string(int(limit)) +
+                                " s (" + source + ")",
                             ETIMEDOUT);
             struct timespec ts = {0, 20000000};
             ::nanosleep(&ts, nullptr);
