@@ -12,13 +12,8 @@ namespace skiff::cgroups {
 
 namespace {
 
-const Target* find(const Placement& p, const std::string& controller) {
-    auto it = p.controllers.find(controller);
-    return it == p.controllers.end() ? nullptr : &it->second;
-}
-
 const Target& need(const Placement& p, const std::string& controller, const std::string& json_path) {
-    if (const Target* t = find(p, controller)) return *t;
+    if (const Target* t = p.find(controller)) return *t;
     throw Error(json_path + ": the " + controller + " cgroup controller is not available on this host");
 }
 
@@ -120,7 +115,7 @@ void apply_resources(const Placement& p, const oci::Resources& r, const ApplyOpt
 }
 
 void apply_devices(const Placement& p, const std::vector<oci::DeviceRule>& rules) {
-    if (const Target* t = find(p, "devices"); t && !t->v2) {
+    if (const Target* t = p.find("devices"); t && !t->v2) {
         v1::devices(t->dir, rules);
         return;
     }

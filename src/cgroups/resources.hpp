@@ -21,6 +21,12 @@ struct Placement {
     std::map<std::string, Target> controllers;
     std::string unified_dir;  // the container's v2 cgroup ("" on legacy hosts)
     bool pure_v2 = false;
+
+    // The hierarchy holding `controller`, or nullptr when the host has none.
+    const Target* find(const std::string& controller) const {
+        auto it = controllers.find(controller);
+        return it == controllers.end() ? nullptr : &it->second;
+    }
 };
 
 struct ApplyOptions {

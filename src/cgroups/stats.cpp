@@ -16,11 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-const Target* find(const Placement& p, const std::string& c) {
-    auto it = p.controllers.find(c);
-    return it == p.controllers.end() ? nullptr : &it->second;
-}
-
 uint64_t u64(const std::string& dir, const std::string& file) {
     auto text = fs::read_opt(fs::join(dir, file));
     if (!text) return 0;
@@ -250,23 +245,23 @@ json hugetlb_of(const Target& t) {
 
 std::string stats_json(const Placement& p) {
     json data = json::object();
-    const Target* cpu = find(p, "cpu");
-    const Target* acct = find(p, "cpuacct");
+    const Target* cpu = p.find("cpu");
+    const Target* acct = p.find("cpuacct");
     if (cpu && cpu->v2)
         data["cpu"] = cpu_v2(cpu->dir);
     else
         data["cpu"] = cpu_v1(acct ? acct->dir : "", cpu ? cpu->dir : "");
     data["cpuset"] = json::object();
-    if (const Target* m = find(p, "memory"))
+    if (const Target* m = p.find("memory"))
         data["memory"] = m->v2 ? memory_v2(m->dir) : memory_v1(m->dir);
     else
         data["memory"] = json::object();
-    data["pids"] = find(p, "pids") ? pids_of(find(p, "pids")->dir) : json::object();
-    if (const Target* b = find(p, "blkio"))
+    data["pids"] = p.find("pids") ? pids_of(p.find("pids")->dir) : json::object();
+    if (const Target* b = p.find("blkio"))
         data["blkio"] = b->v2 ? blkio_v2(b->dir) : blkio_v1(b->dir);
     else
         data["blkio"] = json::object();
-    data["hugetlb"] = find(p, "hugetlb") ? hugetlb_of(*find(p, "hugetlb")) : json::object();
+    data["hugetlb"] = p.find("hugetlb") ? hugetlb_of(*p.find("hugetlb")) : json::object();
     return data.dump();
 }
 

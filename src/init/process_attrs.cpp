@@ -18,12 +18,12 @@ struct Named {
     const char* name;
     int value;
 };
-constexpr Named kModes[] = {
+constexpr Named kMpolModes[] = {
     {"MPOL_DEFAULT", 0}, {"MPOL_PREFERRED", 1},      {"MPOL_BIND", 2},
     {"MPOL_INTERLEAVE", 3}, {"MPOL_LOCAL", 4},       {"MPOL_PREFERRED_MANY", 5},
     {"MPOL_WEIGHTED_INTERLEAVE", 6},
 };
-constexpr Named kFlags[] = {
+constexpr Named kMpolFlags[] = {
     {"MPOL_F_STATIC_NODES", 1 << 15},
     {"MPOL_F_RELATIVE_NODES", 1 << 14},
     {"MPOL_F_NUMA_BALANCING", 1 << 13},
@@ -50,21 +50,21 @@ void set_affinity(const std::string& list, const char* field) {
 
 std::vector<std::string> memory_policy_modes() {
     std::vector<std::string> out;
-    for (const auto& m : kModes) out.push_back(m.name);
+    for (const auto& m : kMpolModes) out.push_back(m.name);
     return out;
 }
 
 std::vector<std::string> memory_policy_flags() {
     std::vector<std::string> out;
-    for (const auto& f : kFlags) out.push_back(f.name);
+    for (const auto& f : kMpolFlags) out.push_back(f.name);
     return out;
 }
 
 void apply_memory_policy(const oci::Spec& spec) {
     if (!spec.linux || !spec.linux->memory_policy) return;
     const auto& mp = *spec.linux->memory_policy;
-    int mode = lookup(kModes, std::size(kModes), mp.mode, "linux.memoryPolicy.mode");
-    for (const auto& f : mp.flags) mode |= lookup(kFlags, std::size(kFlags), f, "linux.memoryPolicy.flags");
+    int mode = lookup(kMpolModes, std::size(kMpolModes), mp.mode, "linux.memoryPolicy.mode");
+    for (const auto& f : mp.flags) mode |= lookup(kMpolFlags, std::size(kMpolFlags), f, "linux.memoryPolicy.flags");
     auto nodes = cpulist::parse(mp.nodes, kMaxNodes);
     if (!nodes) throw Error("linux.memoryPolicy.nodes: invalid node list \"" + mp.nodes + "\"", EINVAL);
     // maxnode counts bits, and the kernel reads one fewer than it is given.

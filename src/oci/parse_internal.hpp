@@ -1,6 +1,9 @@
 // The section parsers behind config.hpp, one file per concern. Internal to src/oci/.
 #pragma once
+#include <algorithm>
+#include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "oci/json_reader.hpp"
@@ -20,5 +23,10 @@ std::vector<IdMapping> read_id_mappings(const Node& n);
 
 // Enum checks shared by more than one section.
 void require_absolute(const Node& n, const std::string& value);
+
+template <size_t N>
+bool one_of(const std::array<std::string_view, N>& set, const std::string& v) {
+    return std::find(set.begin(), set.end(), v) != set.end();
+}
 
 }  // namespace skiff::oci::detail

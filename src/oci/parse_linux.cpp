@@ -25,11 +25,6 @@ constexpr std::array<std::string_view, 3> kMpolFlags = {
 
 constexpr unsigned kMaxNumaNodes = 1024;
 
-template <size_t N>
-bool one_of(const std::array<std::string_view, N>& set, const std::string& v) {
-    return std::find(set.begin(), set.end(), v) != set.end();
-}
-
 std::vector<Namespace> read_namespaces(const Node& n) {
     std::vector<Namespace> out;
     std::set<std::string> seen;

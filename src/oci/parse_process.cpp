@@ -30,11 +30,6 @@ constexpr std::array<std::string_view, 7> kSchedFlags = {
 constexpr std::array<std::string_view, 3> kIoClasses = {"IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
                                                         "IOPRIO_CLASS_IDLE"};
 
-template <size_t N>
-bool one_of(const std::array<std::string_view, N>& set, const std::string& v) {
-    return std::find(set.begin(), set.end(), v) != set.end();
-}
-
 User read_user(const Node& n) {
     n.want_object();
     User u;
