@@ -62,18 +62,25 @@ vm_extract_vmlinux() {
 # Sets KDIR to $VM_CACHE/<package>, holding vmlinuz, vmlinux, config, kver and lib/modules/<kver>
 # (modules decompressed, depmod run). The caller holds $VM_CACHE/lock.
 vm_fetch_kernel() {
-    local pkg
-    pkg=$(vm_concrete_kernel_pkg "$VM_KPKG") ||
-        { apt-get update -q >&2 || true; pkg=$(vm_concrete_kernel_pkg "$VM_KPKG"); } ||
-        { [ -s "$VM_CACHE/$VM_KPKG.pkg" ] && pkg=$(cat "$VM_CACHE/$VM_KPKG.pkg"); } ||
-        vm_fail "cannot find kernel package $VM_KPKG"
-    echo "$pkg" > "$VM_CACHE/$VM_KPKG.pkg"
-    KDIR=$VM_CACHE/$pkg
-    [ -e "$KDIR/ready" ] && { vm_extract_vmlinux; return 0; }
-    vm_say "fetching $pkg"
-    rm -rf "$KDIR" && mkdir -p "$KDIR/deb"
-    (cd "$KDIR/deb" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) ||
-        vm_fail "apt-get download $pkg failed"
+    local pkg try
+    for try in 1 2 3; do
+        pkg=$(vm_concrete_kernel_pkg "$VM_KPKG") ||
+            { apt-get update -q >&2 || true; pkg=$(vm_concrete_kernel_pkg "$VM_KPKG"); } ||
+            { [ -s "$VM_CACHE/$VM_KPKG.pkg" ] && pkg=$(cat "$VM_CACHE/$VM_KPKG.pkg"); } ||
+            vm_fail "cannot find kernel package $VM_KPKG"
+        echo "$pkg" > "$VM_CACHE/$VM_KPKG.pkg"
+        KDIR=$VM_CACHE/$pkg
+        [ -e "$KDIR/ready" ] && { vm_extract_vmlinux; return 0; }
+        vm_say "fetching $pkg"
+        rm -rf "$KDIR" && mkdir -p "$KDIR/deb"
+        (cd "$KDIR/deb" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) && break
+        # A mirror's hiccup, or package lists older than the mirror (the version they name is
+        # gone): fresh lists, which may name a newer package, and another try.
+        [ "$try" = 3 ] && vm_fail "apt-get download $pkg failed (3 tries)"
+        vm_say "apt-get download $pkg failed (try $try of 3): updating the package lists"
+        sleep $((try * 5))
+        apt-get update -q >&2 || true
+    done
     dpkg-deb -x "$KDIR"/deb/*.deb "$KDIR/pkg"
     local kver
     kver=$(ls "$KDIR/pkg/lib/modules")

@@ -10,11 +10,13 @@ counts as a failure of its suite:
 - a skipped (or xfail) test that tests/expected_skips.py does not name;
 - a suite path that does not exist;
 - a runtime binary that is not built (every runtime suite would skip): the run stops there.
-Exit status: 0 only when nothing failed.
+Exit status: 0 only when nothing failed. The last lines of each failed suite's output are
+shown again after the summary: a CI log that keeps only its end still says why.
 
     tests/run_all.py [--only NAME[,NAME...]] [--skip NAME[,NAME...]]
 """
 import argparse
+import collections
 import os
 import subprocess
 import sys
@@ -80,6 +82,19 @@ def read_report(xml_path):
     return passed, failed, skipped
 
 
+def run_echoing(cmd, env, keep=14):
+    """Runs cmd with its output (stdout and stderr) copied to ours; returns (status, its last
+    `keep` lines)."""
+    tail = collections.deque(maxlen=keep)
+    with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        for raw in proc.stdout:
+            sys.stdout.buffer.write(raw)
+            sys.stdout.buffer.flush()
+            tail.append(raw.decode(errors="replace").rstrip("\n"))
+    return proc.returncode, list(tail)
+
+
 def unexpected_skips(suite, skipped):
     # Only `*` is a wildcard: test parameters are spelled in brackets ("test[rshared-True]").
     allowed = [pat.replace("[", "[[]") for pat in EXPECTED.get(suite, {})]
@@ -102,7 +117,7 @@ def main():
         print("0 passed, 1 failed, 0 skipped")
         return 1
     total = [0, 0, 0]
-    lines, problems = [], []
+    lines, problems, tails = [], [], []
     for name, path, cmd, xml in suites():
         if (only and name not in only) or name in skip:
             continue
@@ -116,7 +131,8 @@ def main():
             os.unlink(xml_path)
         print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
         start = time.monotonic()
-        rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
+        rc, tail = run_echoing(cmd, env)
+        failed_before = len(problems)
         report = read_report(xml_path)
         passed, failed, skipped = report if report else (0, 0, [])
         if report is None:
@@ -133,6 +149,8 @@ def main():
             problems.append(f"{name}: {key} skipped, and tests/expected_skips.py does not "
                             "name it")
             failed += 1
+        if failed or len(problems) > failed_before:
+            tails.append((name, tail))
         for i, n in enumerate((passed, failed, len(skipped))):
             total[i] += n
         lines.append(f"{name:14s} {passed:5d} passed {failed:4d} failed {len(skipped):4d} skipped"
@@ -140,6 +158,10 @@ def main():
     print("\n=== summary")
     for line in lines:
         print(line)
+    for name, tail in tails:
+        print(f"--- the end of {name}'s output")
+        for line in tail:
+            print("    " + line)
     for p in problems:
         print("FAILED " + p)
     print(f"{total[0]} passed, {total[1]} failed, {total[2]} skipped")

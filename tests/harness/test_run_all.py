@@ -28,11 +28,11 @@ def junit(cases):
     return f'<testsuites><testsuite name="s">{body}</testsuite></testsuites>'
 
 
-def fake_suite(mod, monkeypatch, tmp_path, xml, rc=0, path="tests"):
+def fake_suite(mod, monkeypatch, tmp_path, xml, rc=0, path="tests", say=""):
     report = tmp_path / "fake.xml"
     script = tmp_path / "suite.sh"
     write = f"cat > {report} <<'X'\n{xml}\nX\n" if xml is not None else ""
-    script.write_text(f"#!/bin/sh\n{write}exit {rc}\n")
+    script.write_text(f"#!/bin/sh\n{say}{write}exit {rc}\n")
     script.chmod(0o755)
     monkeypatch.setattr(mod, "suites", lambda: [("fake", path, [str(script)], "fake.xml")])
     monkeypatch.setattr("sys.argv", ["run_all.py"])
@@ -64,6 +64,23 @@ def test_missing_report_fails(run_all, monkeypatch, tmp_path, capsys):
     fake_suite(run_all, monkeypatch, tmp_path, None)
     assert run_all.main() == 1
     assert "no JUnit report" in capsys.readouterr().out
+
+
+def test_failed_suite_output_ends_up_after_the_summary(run_all, monkeypatch, tmp_path, capsys):
+    """A CI log that keeps only its last lines must still say why a suite failed."""
+    say = "".join(f"echo line{i}\n" for i in range(40)) + "echo 'why it failed' >&2\n"
+    fake_suite(run_all, monkeypatch, tmp_path, None, rc=125, say=say)
+    assert run_all.main() == 1
+    out = capsys.readouterr().out
+    after = out[out.index("=== summary"):]
+    assert "why it failed" in after and "line39" in after and "line0\n" not in after
+
+
+def test_passing_suite_output_is_not_repeated(run_all, monkeypatch, tmp_path, capsys):
+    fake_suite(run_all, monkeypatch, tmp_path, junit([PASS]), say="echo chatter\n")
+    assert run_all.main() == 0
+    out = capsys.readouterr().out
+    assert out.count("chatter") == 1
 
 
 def test_nonzero_exit_without_a_failed_test_fails(run_all, monkeypatch, tmp_path, capsys):

@@ -154,6 +154,7 @@ modprobe bfq 2>/dev/null && echo bfq > /sys/block/vda/queue/scheduler 2>/dev/nul
 mkdir -p "$SHARE" && mount -t virtiofs share "$SHARE" || echo "skiff-vm: cannot mount $SHARE" > $out
 hostname skiff-vm
 ip link set lo up
+printf "%sstarted\n" "$MARKER" > $out
 # Through a pipe, not the tty itself: tools should not think a terminal is watching.
 ( /bin/bash /run/vm/cmd 2>&1 < /dev/null; echo $? > /run/vm/rc ) | cat > $out
 rc=$(cat /run/vm/rc 2>/dev/null || echo 125)
@@ -176,6 +177,7 @@ $B mountpoint -q /sys/fs/bpf 2>/dev/null || $B mount -t bpf bpf /sys/fs/bpf 2>/d
 $B mountpoint -q /sys/kernel/security 2>/dev/null ||
     $B mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/vm/bin
+printf "%sstarted\n" "$MARKER" > $out
 ( /bin/bash /run/vm/cmd 2>&1 < /dev/null; echo $? > /run/vm/rc ) | $B cat > $out
 rc=$($B cat /run/vm/rc 2>/dev/null || echo 125)
 $B sync
@@ -248,71 +250,95 @@ mkdir -p "$RUN/extra/vm"
 (cd "$RUN/extra" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 > "$RUN/extra.gz")
 cat "$KDIR/initrd.gz" "$RUN/extra.gz" > "$RUN/initrd"
 
-# virtiofsd for the host root, read-only: a read-only bind of / in a private mount namespace
-# (only the root filesystem itself, none of the mounts on top of it).
-mkdir -p "$RUN/hostro"
-unshare -m --propagation private sh -c \
-    'mount --bind / "$0" && mount -o remount,bind,ro "$0" && exec "$@"' "$RUN/hostro" \
-    "$VIRTIOFSD" --socket-path="$RUN/host.sock" -o source="$RUN/hostro" -o cache=always \
-    -o log_level=err > "$RUN/virtiofsd-host.log" 2>&1 &
-CHILDREN+=($!)
-"$VIRTIOFSD" --socket-path="$RUN/share.sock" -o source="$SHARE" -o cache=auto -o xattr \
-    -o log_level=err > "$RUN/virtiofsd-share.log" 2>&1 &
-CHILDREN+=($!)
-for s in host share; do
-    for _ in $(seq 200); do [ -S "$RUN/$s.sock" ] && break; sleep 0.05; done
-    [ -S "$RUN/$s.sock" ] || { cat "$RUN"/virtiofsd-*.log >&2; fail "virtiofsd ($s) did not start"; }
-done
-
 ACCEL=${SKIFF_VM_ACCEL:-}
 if [ -z "$ACCEL" ]; then
     # A PVM /dev/kvm (no vmx/svm flags) cannot boot a stock kernel.
     if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then ACCEL=kvm; else ACCEL=tcg; fi
 fi
 if [ "$ACCEL" = kvm ]; then CPU=(-accel kvm -cpu host); else CPU=(-accel tcg,thread=multi -cpu max); fi
-say "booting $(cat "$KDIR/kver") with $ACCEL"
-
-if [ "$CONSOLE" = 1 ]; then CONS=(-serial stdio); else CONS=(-serial "file:$RUN/console.log"); fi
-# A small scratch disk, so that block I/O limits have a real device to name (/dev/vda).
-truncate -s 16M "$RUN/disk.img"
-mkfifo "$RUN/out"
-# Copy the guest's output through until the marker line, which carries the exit status.
-# One line is held back: the newline before the marker is the guest's, not the command's.
 AWKCMD=(awk)
 awk -W version 2>&1 | grep -q mawk && AWKCMD=(awk -W interactive)  # no read-ahead on the fifo
-"${AWKCMD[@]}" -v m="$MARKER" -v rcfile="$RUN/rc" '
-    { sub(/\r$/, "") }
-    index($0, m) == 1 {
-        if (held && prev != "") printf "%s", prev
-        print substr($0, length(m) + 1) > rcfile
-        held = 0
-        exit
-    }
-    { if (held) print prev; prev = $0; held = 1; fflush() }
-    END { if (held) print prev }' < "$RUN/out" &
-AWK=$!
-CHILDREN+=("$AWK")
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -machine q35,memory-backend=mem "${CPU[@]}" \
-    -m "$MEM" -smp "$CPUS" -object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
-    -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd" \
-    -append "console=ttyS0 quiet panic=-1 rdinit=/init $CGROUP_ARGS mitigations=off random.trust_cpu=on ${SKIFF_VM_APPEND:-}" \
-    "${CONS[@]}" -serial "file:$RUN/out" \
-    -chardev "socket,id=host,path=$RUN/host.sock" -device vhost-user-fs-pci,chardev=host,tag=host \
-    -chardev "socket,id=share,path=$RUN/share.sock" -device vhost-user-fs-pci,chardev=share,tag=share \
-    -drive "file=$RUN/disk.img,if=virtio,format=raw,cache=unsafe" \
-    -device virtio-rng-pci < /dev/null > "$RUN/qemu.log" 2>&1 &
-QEMU=$!
-CHILDREN=("$QEMU" "${CHILDREN[@]}")
-qrc=0
-wait "$QEMU" || qrc=$?
-wait "$AWK" 2>/dev/null || true
+# A small scratch disk, so that block I/O limits have a real device to name (/dev/vda).
+truncate -s 16M "$RUN/disk.img"
+
+# One boot: the two virtiofsd, QEMU, and the reader of the guest's output. Sets qrc to QEMU's
+# status; $RUN/rc holds the command's when the guest reported one, and $RUN/started exists once
+# the guest said it starts the command (a marker line before it).
+boot() {
+    local p s
+    for p in "${CHILDREN[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${CHILDREN[@]}"; do wait "$p" 2>/dev/null || true; done
+    CHILDREN=()
+    umount "$RUN/hostro" 2>/dev/null || true
+    rm -f "$RUN"/*.sock "$RUN/out" "$RUN/rc" "$RUN/started" "$RUN"/*.log
+    # virtiofsd for the host root, read-only: a read-only bind of / in a private mount
+    # namespace (only the root filesystem itself, none of the mounts on top of it).
+    mkdir -p "$RUN/hostro"
+    unshare -m --propagation private sh -c \
+        'mount --bind / "$0" && mount -o remount,bind,ro "$0" && exec "$@"' "$RUN/hostro" \
+        "$VIRTIOFSD" --socket-path="$RUN/host.sock" -o source="$RUN/hostro" -o cache=always \
+        -o log_level=err > "$RUN/virtiofsd-host.log" 2>&1 &
+    CHILDREN+=($!)
+    "$VIRTIOFSD" --socket-path="$RUN/share.sock" -o source="$SHARE" -o cache=auto -o xattr \
+        -o log_level=err > "$RUN/virtiofsd-share.log" 2>&1 &
+    CHILDREN+=($!)
+    for s in host share; do
+        for _ in $(seq 200); do [ -S "$RUN/$s.sock" ] && break; sleep 0.05; done
+        [ -S "$RUN/$s.sock" ] || { cat "$RUN"/virtiofsd-*.log >&2; fail "virtiofsd ($s) did not start"; }
+    done
+    say "booting $(cat "$KDIR/kver") with $ACCEL"
+    if [ "$CONSOLE" = 1 ]; then CONS=(-serial stdio); else CONS=(-serial "file:$RUN/console.log"); fi
+    mkfifo "$RUN/out"
+    # Copy the guest's output through until the marker line, which carries the exit status.
+    # One line is held back: the newline before the marker is the guest's, not the command's.
+    "${AWKCMD[@]}" -v m="$MARKER" -v rcfile="$RUN/rc" -v started="$RUN/started" '
+        { sub(/\r$/, "") }
+        $0 == m "started" { printf "" > started; close(started); next }
+        index($0, m) == 1 {
+            if (held && prev != "") printf "%s", prev
+            print substr($0, length(m) + 1) > rcfile
+            held = 0
+            exit
+        }
+        { if (held) print prev; prev = $0; held = 1; fflush() }
+        END { if (held) print prev }' < "$RUN/out" &
+    local awk_pid=$!
+    CHILDREN+=("$awk_pid")
+    timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -machine q35,memory-backend=mem "${CPU[@]}" \
+        -m "$MEM" -smp "$CPUS" -object "memory-backend-memfd,id=mem,size=$MEM,share=on" \
+        -nodefaults -no-user-config -display none -no-reboot \
+        -kernel "$KDIR/vmlinuz" -initrd "$RUN/initrd" \
+        -append "console=ttyS0 quiet panic=-1 rdinit=/init $CGROUP_ARGS mitigations=off random.trust_cpu=on ${SKIFF_VM_APPEND:-}" \
+        "${CONS[@]}" -serial "file:$RUN/out" \
+        -chardev "socket,id=host,path=$RUN/host.sock" -device vhost-user-fs-pci,chardev=host,tag=host \
+        -chardev "socket,id=share,path=$RUN/share.sock" -device vhost-user-fs-pci,chardev=share,tag=share \
+        -drive "file=$RUN/disk.img,if=virtio,format=raw,cache=unsafe" \
+        -device virtio-rng-pci < /dev/null > "$RUN/qemu.log" 2>&1 &
+    local qemu_pid=$!
+    CHILDREN=("$qemu_pid" "${CHILDREN[@]}")
+    qrc=0
+    wait "$qemu_pid" || qrc=$?
+    wait "$awk_pid" 2>/dev/null || true
+}
+
+no_status() {
+    echo "run-in-vm: the guest reported no exit status (qemu rc=$qrc)" >&2
+    tail -n 40 "$RUN/console.log" "$RUN/qemu.log" "$RUN"/virtiofsd-*.log >&2 2>/dev/null || true
+}
+
+boot
+# A guest that ended before the command began (a boot that failed, or QEMU that could not
+# start) gets one more boot: nothing of the command ran, so nothing is run twice.
+if [ ! -s "$RUN/rc" ] && [ ! -e "$RUN/started" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
+    no_status
+    echo "run-in-vm: the command never started: booting once more" >&2
+    boot
+fi
 if [ -s "$RUN/rc" ]; then exit "$(cat "$RUN/rc")"; fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
     echo "run-in-vm: timed out after ${TIMEOUT}s" >&2
     tail -n 30 "$RUN/console.log" >&2 2>/dev/null || true
     exit 124
 fi
-echo "run-in-vm: the guest reported no exit status (qemu rc=$qrc)" >&2
-tail -n 40 "$RUN/console.log" "$RUN/qemu.log" "$RUN"/virtiofsd-*.log >&2 2>/dev/null || true
+no_status
 exit 125
