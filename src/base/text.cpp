@@ -106,4 +106,24 @@ void write_file(const std::string& path, const std::string& data) {
     if (n != ssize_t(data.size())) throw_errno("write " + path, saved);
 }
 
+std::string join_lexically(const std::string& base, const std::string& rel) {
+    const bool absolute = !base.empty() && base[0] == '/';
+    std::vector<std::string> parts;
+    for (const std::string& piece : {base, rel}) {
+        size_t at = 0;
+        while (at <= piece.size()) {
+            size_t end = piece.find('/', at);
+            if (end == std::string::npos) end = piece.size();
+            std::string name = piece.substr(at, end - at);
+            at = end + 1;
+            if (name.empty() || name == ".") continue;
+            if (name == ".." && !parts.empty() && parts.back() != "..") parts.pop_back();
+            else if (name != ".." || !absolute) parts.push_back(name);
+        }
+    }
+    std::string out = absolute ? "/" : "";
+    for (size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
+    return out.empty() ? "." : out;
+}
+
 }  // namespace skiff::text

@@ -42,6 +42,10 @@ std::string read_file_or_empty(const std::string& path);
 // one write per value); throws naming the path.
 void write_file(const std::string& path, const std::string& data);
 
+// base and rel joined as Go's filepath.Join does (runc's paths): "a/b/../c" is "a/c", "." and
+// empty names go, ".." takes a name off (never above "/"); without asking the filesystem.
+std::string join_lexically(const std::string& base, const std::string& rel);
+
 // Everything left on fd until end of file; errors name `what`.
 std::string read_fd(int fd, const std::string& what);
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "cgroups/path.hpp"
 #include "cgroups/stats.hpp"
 #include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace skiff::cgroups {
 namespace {
@@ -129,24 +131,31 @@ const std::vector<Manager::JoinFile>& FsManager::join_files() {
 }
 
 void FsManager::use_sub_cgroup(const std::string& controller, const std::string& path) {
+    // runc's rule and words: the path is joined to the container's cgroup ("/" is that cgroup
+    // itself, "/a" its sub-cgroup a) and must stay inside it; the controller must be one of
+    // the container's; the sub-cgroup must exist (runc finds out when it writes cgroup.procs).
     std::string what = "--cgroup " + (controller.empty() ? "" : controller + ":") + path;
-    if (path.empty() || path.front() == '/' || path == ".." || path.rfind("../", 0) == 0 ||
-        path.find("/../") != std::string::npos || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
-        throw Error(what + ": the sub-cgroup must be a relative path below the container's", EINVAL);
     bool found = false;
     for (auto& e : entries_) {
         bool holds = controller.empty() ||
                      std::find(e.h.controllers.begin(), e.h.controllers.end(), controller) != e.h.controllers.end();
         if (!holds) continue;
         found = true;
-        std::string dir = fs::join(e.path, path);
+        const std::string base = text::join_lexically(e.path, ""), dir = text::join_lexically(base, path);
+        if (dir != base && dir.rfind(base + "/", 0) != 0)
+            throw Error(what + ": " + path + " is not a sub cgroup path", EINVAL);
         struct stat st;
-        if (::stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-            throw Error(what + ": no such cgroup " + dir, ENOENT);
+        std::string procs = fs::join(dir, "cgroup.procs");
+        if (::stat(procs.c_str(), &st) < 0) {
+            int err = errno;
+            throw Error(what + ": adding pid to cgroups: " + procs + ": " +
+                            (err == ENOENT ? "no such file or directory" : std::strerror(err)),
+                        err);
+        }
         e.path = dir;
         if (e.h.v2) placement_.unified_dir = dir;
     }
-    if (!found) throw Error(what + ": no cgroup hierarchy holds controller " + controller, EINVAL);
+    if (!found) throw Error(what + ": unknown controller " + controller, EINVAL);
 }
 
 void FsManager::add_process(pid_t pid) {

@@ -17,6 +17,7 @@
 #include "container/criu_externals.hpp"
 #include "container/state.hpp"
 #include "base/error.hpp"
+#include "base/text.hpp"
 #include "linux/log.hpp"
 #include "oci/config.hpp"
 
@@ -48,32 +49,11 @@ std::pair<std::string, std::string> split_page_server(const std::string& value) 
 
 // --parent-path names a previous (pre-dump) image directory relative to the image path, as
 // CRIU's --prev-images-dir does; refused before CRIU is asked anything, in runc's words.
-// "a/b/../c" as "a/c", without asking the filesystem: the image directory need not exist yet
-// (runc joins the two paths lexically, as Go's filepath.Join does).
-std::string join_lexically(const std::string& base, const std::string& rel) {
-    const bool absolute = !base.empty() && base[0] == '/';
-    std::vector<std::string> parts;
-    for (const std::string& piece : {base, rel}) {
-        size_t at = 0;
-        while (at <= piece.size()) {
-            size_t end = piece.find('/', at);
-            if (end == std::string::npos) end = piece.size();
-            std::string name = piece.substr(at, end - at);
-            at = end + 1;
-            if (name.empty() || name == ".") continue;
-            if (name == ".." && !parts.empty() && parts.back() != "..") parts.pop_back();
-            else if (name != ".." || !absolute) parts.push_back(name);
-        }
-    }
-    std::string out = absolute ? "/" : "";
-    for (size_t i = 0; i < parts.size(); ++i) out += (i ? "/" : "") + parts[i];
-    return out.empty() ? "." : out;
-}
-
+// The two are joined lexically, as runc does: the image directory need not exist yet.
 void check_parent_path(const std::string& image_path, const std::string& parent) {
     if (parent.empty()) return;
     if (parent[0] == '/') throw Error("--parent-path must be relative", EINVAL);
-    const std::string real = join_lexically(image_path.empty() ? std::string("checkpoint") : image_path, parent);
+    const std::string real = text::join_lexically(image_path.empty() ? std::string("checkpoint") : image_path, parent);
     struct stat st {};
     if (::stat(real.c_str(), &st) != 0) {
         const int err = errno;

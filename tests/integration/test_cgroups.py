@@ -701,6 +701,9 @@ def test_exec_into_a_sub_cgroup(rt, bundle):
             if key == "name=systemd" and not before[key].strip("/"):
                 continue
             assert path == before[key].rstrip("/") + "/sub", (key, path, before[key])
+        # runc's absolute form names the same sub-cgroup: joined to the container's cgroup
+        assert _cgroup_lines(rt.run(["exec", "--cgroup", "/sub", cid,
+                                     "cat", "/proc/self/cgroup"]).stdout) == every
         if HAS_V1 and "memory" in MOUNTS:
             one = _cgroup_lines(rt.run(["exec", "--cgroup", "memory:sub", cid,
                                         "cat", "/proc/self/cgroup"]).stdout)
@@ -719,22 +722,36 @@ def test_exec_into_a_sub_cgroup(rt, bundle):
                     time.sleep(0.05)
 
 
-@pytest.mark.skiff_only(reason="runc words these refusals differently")
 @pytest.mark.parametrize("arg,why", [
-    ("nosuch", "no such cgroup"),
-    ("../escape", "must be a relative path below the container's"),
-    ("/abs", "must be a relative path below the container's"),
-    ("nosuchctrl:sub", "no cgroup hierarchy holds controller nosuchctrl"),
+    ("nosuch", "/nosuch/cgroup.procs: no such file or directory"),
+    ("../escape", "../escape is not a sub cgroup path"),
+    ("a/../../escape", "a/../../escape is not a sub cgroup path"),
+    ("..", ".. is not a sub cgroup path"),
+    ("nosuchctrl:sub", "unknown controller nosuchctrl"),
 ])
 def test_exec_sub_cgroup_must_exist_below_the_container(rt, bundle, arg, why):
-    """Each bad --cgroup is refused for its own reason, naming the argument, and runs
-    nothing: the exec'd command would leave a marker behind."""
+    """Each bad --cgroup is refused for its own reason, in runc's words (its own integration
+    suite matches them), and runs nothing: the exec'd command would leave a marker behind."""
     cid, pid = created(rt, bundle)
     rt.start(cid)
     res = rt.run(["exec", "--cgroup", arg, cid, "touch", "/ran"], check=False)
     assert res.returncode != 0
-    assert f"--cgroup {arg}: " in res.stderr and why in res.stderr, res
+    assert why in res.stderr, res
+    if "cgroup.procs" in why:
+        assert " adding pid " in res.stderr, res
     assert not os.path.exists(bundle.in_rootfs("/ran"))
+
+
+@pytest.mark.parametrize("arg", ["/", "", "sub/..", "/."])
+def test_exec_sub_cgroup_that_names_the_container_cgroup_itself(rt, bundle, arg):
+    """As in runc, the path is joined to the container's cgroup: "/" (and any path that
+    cleans to it) is that cgroup itself, not the host's root."""
+    cid, pid = created(rt, bundle)
+    rt.start(cid)
+    before = _cgroup_lines(rt.run(["exec", cid, "cat", "/proc/self/cgroup"]).stdout)
+    res = rt.run(["exec", "--cgroup", arg, cid, "cat", "/proc/self/cgroup"], check=False)
+    assert res.returncode == 0, res
+    assert _cgroup_lines(res.stdout) == before
 
 
 def test_concurrent_create_and_delete_share_the_default_parent(rt, bundle):

@@ -65,3 +65,14 @@ TEST(Text, UnescapeMountinfoDecodesOctalEscapesOnly) {
     EXPECT_EQ(text::unescape_mountinfo("/x\\04"), "/x\\04");   // too short to be an escape
     EXPECT_EQ(text::unescape_mountinfo("/x\\09a"), "/x\\09a");  // not octal
 }
+
+TEST(Text, JoinLexicallyCleansAsGoFilepathJoin) {
+    using skiff::text::join_lexically;
+    EXPECT_EQ(join_lexically("/a/b", "c"), "/a/b/c");
+    EXPECT_EQ(join_lexically("/a/b", "/c"), "/a/b/c");  // the second part is relative to the first
+    EXPECT_EQ(join_lexically("/a/b", "../c"), "/a/c");
+    EXPECT_EQ(join_lexically("/a/b/", "./x/../"), "/a/b");
+    EXPECT_EQ(join_lexically("/a", "../../.."), "/");    // never above the root
+    EXPECT_EQ(join_lexically("a", "../../b"), "../b");   // a relative path keeps its ..
+    EXPECT_EQ(join_lexically("", ""), ".");
+}
