@@ -131,7 +131,7 @@ fuzz: deps
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:malloc_context_size=8 \
            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 asan-test: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON \
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSKIFF_SANITIZE=ON -DCMAKE_UNITY_BUILD=ON \
 	    "-DCMAKE_CXX_FLAGS_DEBUG=-g1" "-DCMAKE_C_FLAGS_DEBUG=-g1" >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$$(nproc) --target skiff unit_tests
 	@cd $(ASAN_BUILD) && $(ASAN_ENV) ./unit_tests --gtest_brief=1 \

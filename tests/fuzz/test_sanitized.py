@@ -8,6 +8,9 @@ The build, and why (each skiff command of the integration tests starts the sanit
 - not position-independent (CMakeLists.txt): a PIE relocated the sanitizers' ~870k pointers at
   every start: 0.29 s of CPU per command, 0.19 s without (measured, `skiff state`).
 - only `skiff` (with its skiff-systemd) and `unit_tests`: no docs, no docgen.
+- a unity build (CMake batches the sources into a few translation units): the headers, JSON's
+  above all, are compiled once per batch instead of once per file. 2 min 19 s against 4 min
+  48 s on this 2-core machine (measured); the release build stays one unit per file.
 
 Sanitizer settings, and why:
 - detect_leaks=1 for the unit tests and the integration tests of the life cycle and the error
@@ -57,7 +60,7 @@ LEAK_CHECKED = integration("lifecycle", "bad_input", "errors")
 NOT_LEAK_CHECKED = integration("process", "mounts_ext", "seccomp", "hooks", "terminal", "settings")
 
 # Debug, with CMake's debug flags replaced: see the docstring.
-CMAKE_ARGS = ["-DCMAKE_BUILD_TYPE=Debug", "-DSKIFF_SANITIZE=ON",
+CMAKE_ARGS = ["-DCMAKE_BUILD_TYPE=Debug", "-DSKIFF_SANITIZE=ON", "-DCMAKE_UNITY_BUILD=ON",
               "-DCMAKE_CXX_FLAGS_DEBUG=-g1", "-DCMAKE_C_FLAGS_DEBUG=-g1"]
 
 
