@@ -85,14 +85,19 @@ def read_report(xml_path):
 def run_echoing(cmd, env, keep=14):
     """Runs cmd with its output (stdout and stderr) copied to ours; returns (status, its last
     `keep` lines)."""
-    tail = collections.deque(maxlen=keep)
+    tail = collections.deque(maxlen=keep + 1)
+    partial = b""
     with subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT) as proc:
-        for raw in proc.stdout:
-            sys.stdout.buffer.write(raw)
+        # Chunks, not lines: pytest's progress dots show as they come.
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
-            tail.append(raw.decode(errors="replace").rstrip("\n"))
-    return proc.returncode, list(tail)
+            *lines, partial = (partial + chunk).split(b"\n")
+            tail.extend(lines)
+    if partial:
+        tail.append(partial)
+    return proc.returncode, [line.decode(errors="replace") for line in tail][-keep:]
 
 
 def unexpected_skips(suite, skipped):
