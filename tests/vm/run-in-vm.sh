@@ -108,12 +108,13 @@ mkdir -p /root/run/vm && cp /bin/busybox /vm/* /root/run/vm/
 if [ "$SYSTEMD" = 1 ]; then
     # systemd as PID 1: what guest.sh would set up by hand, systemd does, except the checkout
     # share and the modules; the tests run as skiff-vm-tests.service (systemd-guest.sh).
+    # The kernel modules first: a cache under /tmp (SKIFF_VM_CACHE) is hidden by the fresh /tmp.
+    kv=$(uname -r)
+    mkdir -p /root/lib/modules/$kv && mount --bind "/root$MODULES" /root/lib/modules/$kv
     # a fresh /tmp as in guest.sh: overlayfs cannot be an overlay upper (podman, containerd).
     # Before the share: a checkout under /tmp (a CI clone) must stay visible above it.
     mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /root/tmp
     mkdir -p "/root$SHARE" && mount -t virtiofs share "/root$SHARE" || die "cannot mount $SHARE"
-    kv=$(uname -r)
-    mkdir -p /root/lib/modules/$kv && mount --bind "/root$MODULES" /root/lib/modules/$kv
     u=/root/etc/systemd/system
     mkdir -p $u
     printf "[Unit]\nDescription=skiff VM tests\nRequires=basic.target dbus.service skiff-vm-tests.service\nAfter=basic.target\nAllowIsolate=yes\n" > $u/skiff-vm.target
@@ -142,11 +143,12 @@ ln -sf pts/ptmx /dev/ptmx
 ln -sf /proc/self/fd /dev/fd
 mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
+# The kernel modules before the fresh /tmp, which would hide a cache under /tmp.
+mkdir -p /lib/modules/$(uname -r) && mount --bind "$MODULES" /lib/modules/$(uname -r)
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 # securityfs, as systemd mounts it on a Debian host: AppArmor (on in this kernel) shows there
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
-mkdir -p /lib/modules/$(uname -r) && mount --bind "$MODULES" /lib/modules/$(uname -r)
 echo /run/vm/bin/modprobe > /proc/sys/kernel/modprobe
 modprobe virtio_blk 2>/dev/null  # no udev here: the scratch disk needs its driver loaded
 # bfq on the scratch disk: per-device I/O weights need it (or io.cost) on cgroup v2
