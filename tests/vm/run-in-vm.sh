@@ -330,11 +330,20 @@ no_status() {
 
 boot
 # A guest that ended before the command began (a boot that failed, or QEMU that could not
-# start) gets one more boot: nothing of the command ran, so nothing is run twice.
-if [ ! -s "$RUN/rc" ] && [ ! -e "$RUN/started" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
-    no_status
-    echo "run-in-vm: the command never started: booting once more" >&2
-    boot
+# start) gets one more boot: nothing of the command ran, so nothing is run twice. So does a
+# guest whose kernel panicked under the command (seen once under TCG, an oops in the page
+# allocator while netfilter modules loaded): the command runs again from the start, after
+# the first boot's console is shown.
+if [ ! -s "$RUN/rc" ] && [ "$qrc" != 124 ] && [ "$qrc" != 137 ]; then
+    if [ ! -e "$RUN/started" ]; then
+        no_status
+        echo "run-in-vm: the command never started: booting once more" >&2
+        boot
+    elif grep -q "Kernel panic" "$RUN/console.log" 2>/dev/null; then
+        no_status
+        echo "run-in-vm: the guest kernel panicked under the command: booting once more and running it again" >&2
+        boot
+    fi
 fi
 if [ -s "$RUN/rc" ]; then exit "$(cat "$RUN/rc")"; fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then

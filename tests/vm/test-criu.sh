@@ -23,5 +23,5 @@ command -v criu >/dev/null || [ -x /usr/sbin/criu ] || {
 [ "${SKIFF_CLIENTS_NO_INSTALL:-0}" = 1 ] || bash tests/clients/setup.sh >/dev/null
 export SKIFF_RUNTIME=$(readlink -f "$RUNTIME")
 exec tests/vm/run-in-vm.sh --timeout "${SKIFF_VM_TIMEOUT:-900}" -- bash -c '
-    echo "== $(uname -r): $(criu --version | head -n1), criu check: $(criu check 2>&1 | tail -n1)"
+    echo "== $(uname -r): $(criu --version | head -n1), criu check: $(cd /tmp && criu check 2>&1 | tail -n1)"
     exec /usr/bin/python3 -m pytest -p no:cacheprovider tests/vm/criu -q -rs "$@"' criu "$@"
